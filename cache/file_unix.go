@@ -1,0 +1,103 @@
+//go:build unix
+
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// checkDir refuses a cache directory another user owns or others can reach.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	uid := os.Geteuid()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+		return fmt.Errorf("%s is owned by uid %d, not %d: run chown %d %s", dir, st.Uid, uid, uid, dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s is mode %04o, must not be group- or world-accessible: run chmod 700 %s", dir, perm, dir)
+	}
+	return nil
+}
+
+// openPrivate opens an entry for reading without following a symlink and
+// refuses anything but a regular 0600 file owned by the current user.
+func openPrivate(p string) (*os.File, error) {
+	// O_NONBLOCK: opening a FIFO planted in the directory must not hang.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) {
+		return nil, &InvalidError{Path: p, Reason: "is a symlink"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	reason := ""
+	uid := os.Geteuid()
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		reason = "not a regular file"
+	case st != nil && int(st.Uid) != uid:
+		reason = fmt.Sprintf("owned by uid %d, not %d", st.Uid, uid)
+	case fi.Mode().Perm() != 0o600:
+		reason = fmt.Sprintf("mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if reason != "" {
+		f.Close()
+		return nil, &InvalidError{Path: p, Reason: reason}
+	}
+	return f, nil
+}
+
+// makePrivate gives a file stsd just created mode 0600.
+func makePrivate(f *os.File) error { return f.Chmod(0o600) }
+
+// syncDir makes a rename in dir durable. File systems that cannot fsync a
+// directory (EINVAL, ENOTSUP) are accepted: the rename itself is atomic.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
+}
+
+func openLockFile(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+}
+
+// tryLock takes an exclusive flock without waiting. flock locks belong to
+// the open file description, so separate opens exclude each other within
+// one process too.
+func tryLock(f *os.File) (bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.EWOULDBLOCK), errors.Is(err, unix.EINTR):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+func unlockFile(f *os.File) { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }

@@ -1,0 +1,36 @@
+// Package cache keeps short-lived credentials on disk, one private,
+// atomically written, fingerprinted file per profile. It links no AWS SDK.
+package cache
+
+import "time"
+
+// Credentials is a set of STS credentials in the SDK-free form the cache and
+// credential_process share.
+type Credentials struct {
+	AccessKeyID     string    `json:"AccessKeyId"`
+	SecretAccessKey string    `json:"SecretAccessKey"`
+	SessionToken    string    `json:"SessionToken"`
+	Expiration      time.Time `json:"Expiration"`
+	AccountID       string    `json:"AccountId,omitempty"`
+}
+
+// FileHash records a file an entry was made from. SHA256 is "" when the file
+// did not exist.
+type FileHash struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Entry is one profile's cached credentials.
+type Entry struct {
+	Version     int         `json:"version"` // EntryVersion
+	Profile     string      `json:"profile"`
+	Fingerprint string      `json:"fingerprint"`
+	Credentials Credentials `json:"credentials"`
+	Issued      time.Time   `json:"issued"`          // when STS issued them (our clock)
+	ARN         string      `json:"arn,omitempty"`   // federated user / MFA-derived ARN, when known
+	Files       []FileHash  `json:"files,omitempty"` // every file the credentials were made from
+}
+
+// EntryVersion is the on-disk format version; other versions are ignored.
+const EntryVersion = 1

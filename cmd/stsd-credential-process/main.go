@@ -1,0 +1,56 @@
+// Command stsd-credential-process prints a profile's stsd credentials as
+// credential_process JSON; it links no AWS SDK and no net/http.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/stsd/stsd/credproc"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = "usage: stsd-credential-process --profile P"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run parses args and runs the credential_process client; it returns the
+// exit code (0 ok, 1 failure, 2 usage).
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("stsd-credential-process", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // one line per problem, not flag's usage dump
+	profile := fs.String("profile", "", "the stsd profile to print credentials for")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, usage+"\nprints the profile's credentials as credential_process JSON on stdout")
+			return 0
+		}
+		fmt.Fprintf(stderr, "stsd-credential-process: %v; %s\n", err, usage)
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "stsd-credential-process %s %s\n", version, runtime.Version())
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "stsd-credential-process: unexpected argument %q; %s\n", fs.Arg(0), usage)
+		return 2
+	}
+	if *profile == "" {
+		fmt.Fprintln(stderr, "stsd-credential-process: --profile is required; "+usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return credproc.Run(ctx, credproc.Options{Profile: *profile, Stdout: stdout, Stderr: stderr})
+}

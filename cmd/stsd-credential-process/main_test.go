@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/credproc"
+)
+
+// TestDeps keeps the small binary small and fast (design.md
+// "credential_process"): no AWS SDK, no net/http or TLS, no TOML, no
+// config/daemon packages, on every OS it ships for.
+func TestDeps(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	for _, goos := range []string{"linux", "darwin", "windows"} {
+		t.Run(goos, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "./cmd/stsd-credential-process")
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS="+goos)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps: %v", err)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				if forbidden(dep) {
+					t.Errorf("stsd-credential-process (GOOS=%s) depends on %s", goos, dep)
+				}
+			}
+		})
+	}
+}
+
+func forbidden(dep string) bool {
+	switch dep {
+	case "net/http", "crypto/tls", "github.com/stsd/stsd/config", "github.com/stsd/stsd/daemon":
+		return true
+	}
+	for _, p := range []string{"github.com/aws/", "github.com/BurntSushi/", "github.com/stsd/stsd/config/", "github.com/stsd/stsd/daemon/"} {
+		if strings.HasPrefix(dep, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		t.Fatal("not in a module")
+	}
+	return filepath.Dir(mod)
+}
+
+func TestRunUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "no args", args: nil, wantCode: 2, wantStderr: "--profile is required"},
+		{name: "empty profile", args: []string{"--profile="}, wantCode: 2, wantStderr: "--profile is required"},
+		{name: "unknown flag", args: []string{"--bogus"}, wantCode: 2, wantStderr: "flag provided but not defined"},
+		{name: "missing value", args: []string{"--profile"}, wantCode: 2, wantStderr: "needs an argument"},
+		{name: "extra arg", args: []string{"--profile", "dev", "extra"}, wantCode: 2, wantStderr: `unexpected argument "extra"`},
+		{name: "help", args: []string{"-h"}, wantCode: 0, wantStderr: "usage: stsd-credential-process --profile P"},
+		{name: "version", args: []string{"--version"}, wantCode: 0, wantStdout: "stsd-credential-process dev " + runtime.Version() + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("run(%q) = %d; want %d", tt.args, code, tt.wantCode)
+			}
+			if stdout.String() != tt.wantStdout {
+				t.Errorf("run(%q) stdout = %q; want %q", tt.args, stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("run(%q) stderr = %q; want it to contain %q", tt.args, stderr.String(), tt.wantStderr)
+			}
+			if tt.wantCode == 2 && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("run(%q) stderr = %q; want one line", tt.args, stderr.String())
+			}
+		})
+	}
+}
+
+// TestBinary builds the real binary and runs it with no daemon: from the
+// cache, then (cache stale) by exec'ing an "stsd" next to it.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("uses a shell script as stsd")
+	}
+	bin := t.TempDir()
+	exe := filepath.Join(bin, "stsd-credential-process")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9", "-o", exe, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(exe); err == nil && fi.Size() > 8<<20 {
+		t.Errorf("binary is %d bytes; want under 8 MiB", fi.Size())
+	}
+	// A stand-in stsd that prints its arguments.
+	if err := os.WriteFile(filepath.Join(bin, "stsd"), []byte("#!/bin/sh\necho \"stsd $*\"\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := []string{
+		"HOME=" + home,
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"STSD_SOCKET=" + filepath.Join(home, "no.sock"),
+		"PATH=/usr/bin:/bin",
+	}
+	runBin := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(exe, args...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+
+	if out, _, code := runBin("--version"); code != 0 || !strings.HasPrefix(out, "stsd-credential-process v9.9.9 ") {
+		t.Errorf("--version = %q, %d", out, code)
+	}
+
+	// No daemon, no cache: exec stsd next to the binary.
+	out, errOut, code := runBin("--profile=dev")
+	if want := "stsd credential-process --profile dev\n"; out != want || code != 3 {
+		t.Errorf("fallback: stdout %q, exit %d (stderr %q); want %q, 3", out, code, errOut, want)
+	}
+
+	// A fresh cache entry is printed as is.
+	c := cache.Credentials{
+		AccessKeyID:     "ASIAFAKEEXAMPLE12345",
+		SecretAccessKey: "fakeSecretAccessKeyDoNotUse0123456789abcd",
+		SessionToken:    "fakeSessionTokenDoNotUse",
+		Expiration:      time.Now().Add(time.Hour).Truncate(time.Second).UTC(),
+	}
+	s, err := cache.Open(filepath.Join(home, ".cache", "stsd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(&cache.Entry{Profile: "dev", Credentials: c, Issued: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runBin("--profile", "dev")
+	if code != 0 || out != string(credproc.Marshal(c)) || errOut != "" {
+		t.Errorf("cache: exit %d, stderr %q, stdout matches Marshal: %v", code, errOut, out == string(credproc.Marshal(c)))
+	}
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/stsclient"
+)
+
+// Set by the Makefile with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Exit codes (design.md "Commands").
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `usage: stsd <command> [flags]
+
+commands:
+  run                    run the daemon in the foreground
+  credential-process     print credentials for --profile P (credential_process)
+  status [--json]        show every profile of the running daemon
+  check                  validate the config; every problem with file:line
+  refresh P | clear P    force a refresh / drop P's cached credentials
+  mfa P [CODE]           give the daemon an MFA code for P
+  version                print version information
+
+common flags: --config F, --system, --log-level L, --log-format text|json
+`
+
+// env is what every command is handed.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configFlag     string
+	system         bool
+	logLevel       string
+	logFormat      string
+}
+
+type command func(ctx context.Context, e *env, args []string) int
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":                cmdRun,
+		"credential-process": cmdCredentialProcess,
+		"status":             cmdStatus,
+		"check":              cmdCheck,
+		"refresh":            cmdRefresh,
+		"clear":              cmdClear,
+		"mfa":                cmdMFA,
+		"version":            cmdVersion,
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "stsd: unknown command %q: run `stsd help` for the list\n", args[0])
+		return exitUsage
+	}
+	if os.Getenv(stsclient.ResolvingEnv) != "" && args[0] != "version" && args[0] != "check" {
+		fmt.Fprintf(stderr, "stsd: %s is set: stsd was started while resolving a source profile or mfa_process, which would loop; point source_profile at a profile with a long-term key\n", stsclient.ResolvingEnv)
+		return exitFailure
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return cmd(ctx, e, args[1:])
+}
+
+// flags returns a FlagSet with the common flags bound to e.
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("stsd "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&e.configFlag, "config", "", "config file (default $STSD_CONFIG, else the user config dir)")
+	fs.BoolVar(&e.system, "system", false, "use the system-wide paths")
+	fs.StringVar(&e.logLevel, "log-level", "", "debug|info|warn|error (default: the config's log_level)")
+	fs.StringVar(&e.logFormat, "log-format", "text", "text|json")
+	return fs
+}
+
+// parse parses args with fs, allowing flags after positional arguments.
+// It reports a usage error and returns false when they do not parse.
+func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(e.stderr)
+				fs.Usage()
+				return nil, false
+			}
+			fmt.Fprintf(e.stderr, "%s: %v: run `%s -h` for usage\n", fs.Name(), err, fs.Name())
+			return nil, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, true
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (e *env) loadConfig() (*config.Config, error) {
+	path, err := config.ResolvePath(e.configFlag, e.system)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(path, config.Options{System: e.system})
+}
+
+// printConfigError writes every config problem, one a line.
+func (e *env) printConfigError(err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, ce := range errs {
+			fmt.Fprintln(e.stderr, ce.Error())
+		}
+		if len(errs) > 1 {
+			fmt.Fprintf(e.stderr, "stsd: %d problems in the config: fix them and run `stsd check`\n", len(errs))
+		}
+		return
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stderr, "stsd: %v: create it (see the README's annotated config) or pass --config\n", err)
+		return
+	}
+	fmt.Fprintf(e.stderr, "stsd: %v\n", err)
+}
+
+func (e *env) logger(cfgLevel string) (*slog.Logger, error) {
+	lvl := e.logLevel
+	if lvl == "" {
+		lvl = cfgLevel
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lvl)); lvl != "" && err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", lvl)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(e.logFormat) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", e.logFormat)
+}
+
+func cmdVersion(_ context.Context, e *env, args []string) int {
+	fmt.Fprintf(e.stdout, "stsd %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/direct"
+	"github.com/stsd/stsd/internal/paths"
+	"github.com/stsd/stsd/internal/stsclient"
+)
+
+func cmdMFA(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("mfa")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintln(e.stderr, "stsd mfa: usage: stsd mfa PROFILE [CODE]")
+		return exitUsage
+	}
+	code := ""
+	if len(pos) == 2 {
+		code = pos[1]
+	} else {
+		fmt.Fprintf(e.stderr, "MFA code for %s: ", pos[0])
+		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		code = strings.TrimSpace(line)
+	}
+	if !stsclient.ValidCode(code) {
+		fmt.Fprintln(e.stderr, "stsd mfa: an MFA code is 6 digits")
+		return exitUsage
+	}
+	c, _, err := dial(ctx, e)
+	if err == nil {
+		err = c.MFA(ctx, pos[0], code)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd mfa: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "code sent: %s refreshes now\n", pos[0])
+	return exitOK
+}
+
+func cmdCheck(_ context.Context, e *env, args []string) int {
+	fs := e.flags("check")
+	if _, ok := e.parse(fs, args); !ok {
+		return exitUsage
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		e.printConfigError(err)
+		return exitUsage
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w.Error())
+	}
+	fmt.Fprintf(e.stdout, "%s: ok, %d profile(s)\n", cfg.Path, len(cfg.Profiles))
+	return exitOK
+}
+
+// cmdCredentialProcess is the full binary's credential_process: the daemon
+// (its answer is final), then a cache entry, then one STS call under the
+// profile lock.
+func cmdCredentialProcess(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("credential-process")
+	profile := fs.String("profile", "", "the stsd profile")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if *profile == "" || len(pos) > 0 {
+		fmt.Fprintln(e.stderr, "stsd credential-process: usage: stsd credential-process --profile PROFILE")
+		return exitUsage
+	}
+	layout := paths.Layout{System: e.system}
+	dir, err := layout.CacheDir()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd credential-process: cache dir: %v\n", err)
+		return exitFailure
+	}
+	return credproc.Run(ctx, credproc.Options{
+		Profile:  *profile,
+		CacheDir: dir,
+		Stdout:   e.stdout,
+		Stderr:   e.stderr,
+		Fallback: func(ctx context.Context) int { return e.directFetch(ctx, *profile, dir) },
+	})
+}
+
+func (e *env) directFetch(ctx context.Context, profile, dir string) int {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		// credential_process callers show one line: the first problem.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintf(e.stderr, "stsd credential-process: %s (run `stsd check`)\n", first)
+		return exitFailure
+	}
+	store, err := cache.Open(dir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
+		return exitFailure
+	}
+	entry, err := direct.Credentials(ctx, direct.Options{Config: cfg, Profile: profile, Store: store})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
+		return exitFailure
+	}
+	e.stdout.Write(credproc.Marshal(entry.Credentials))
+	return exitOK
+}

@@ -1,0 +1,152 @@
+// Package config parses and validates stsd's TOML configuration; it is the
+// single source of truth for every STS parameter rule.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Mode selects the STS call a profile makes.
+type Mode string
+
+// The two STS modes.
+const (
+	ModeSession    Mode = "session"    // GetSessionToken
+	ModeFederation Mode = "federation" // GetFederationToken
+)
+
+// Config is a loaded, validated configuration. Every path in it is absolute
+// and every default is resolved.
+type Config struct {
+	Path            string // absolute path of the file loaded
+	CredentialsFile string // shared credentials file ("" = AWS_SHARED_CREDENTIALS_FILE / SDK default)
+	LogLevel        string // debug|info|warn|error
+	MetricsListen   string // optional loopback host:port
+	SocketGroup     string // optional group for a 0660 socket
+	ECS             *ECS   // nil when [ecs] is absent
+	Broker          *Broker
+
+	// Profiles by name. Each profile's Name field repeats its key.
+	Profiles map[string]*Profile
+
+	// Warnings are problems that do not stop the config from loading
+	// (root source, [default] as source while IMDS/ECS serve it, ...).
+	Warnings []*Error
+}
+
+// ECS is the optional ECS-compatible endpoint.
+type ECS struct {
+	Listen   string // loopback host:port
+	TokenDir string // absolute; <profile>.token files
+}
+
+// Broker is the optional HTTPS broker ([broker]); parsed now so `{client}`
+// names validate, served by a later issue.
+type Broker struct {
+	Listen         string  // host:port, any address
+	TLSCertFile    string  // absolute
+	TLSKeyFile     string  // absolute
+	ClientCAFile   string  // absolute; "" = no client certificates
+	Rate           float64 // requests per second per client (token bucket; burst 2 × rate); default 10
+	MaxConnections int     // default 1024
+	TrustedProxies []netip.Prefix
+
+	// Clients by name ([broker.clients.NAME]).
+	Clients map[string]*BrokerClient
+}
+
+// BrokerClient is one [broker.clients.NAME] table.
+type BrokerClient struct {
+	Name         string
+	Line         int    // line of its header (for messages)
+	TokenSHA256  string // 64 lowercase hex digits
+	Profiles     []string
+	AllowedCIDRs []netip.Prefix // empty = any address
+}
+
+// Profile is one [profiles.NAME] table with defaults applied.
+type Profile struct {
+	Name          string // the table name
+	Line          int    // line of its [profiles.NAME] header (for messages)
+	SourceProfile string
+	Mode          Mode
+	Duration      time.Duration // 15m..36h; default 12h
+	Region        string        // default us-east-1
+	RefreshBefore time.Duration // default 30m
+
+	// Session mode.
+	MFASerial     string
+	MFAProcess    string
+	MFAPrompt     string        // tty|zenity|kdialog|osascript|none; default tty
+	MFAReminder   time.Duration // default 30m
+	NotifyCommand string
+
+	// Federation mode.
+	FederationName string // `name` with {hostname} and {profile} expanded; {client} left in place
+	Policy         string // minified JSON ("" when none)
+	PolicyFile     string // absolute path, when the policy came from a file
+	PolicyARNs     []string
+	Tags           map[string]string
+
+	// Local endpoints.
+	IMDSListen       string
+	IMDSV1           bool
+	IMDSAnyLocalUser bool
+	AllowedUIDs      []int // empty = the daemon's uid
+
+	// CredentialsFile repeats Config.CredentialsFile so a profile alone
+	// determines its fingerprint.
+	CredentialsFile string
+}
+
+// Error is one configuration problem, located in its file.
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted key, e.g. "profiles.dev.duration"; "" for the file as a whole
+	Msg  string // what is wrong and what to do
+	Err  error  // the underlying error, if any (e.g. fs.ErrNotExist); not printed
+}
+
+// Unwrap returns the underlying error, so errors.Is(err, fs.ErrNotExist)
+// works on a missing config file.
+func (e *Error) Unwrap() error { return e.Err }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one load, in file order. Load returns it
+// as its error when it is not empty.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}

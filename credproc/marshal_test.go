@@ -1,0 +1,81 @@
+package credproc_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/credproc"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMarshalGolden(t *testing.T) {
+	t.Parallel()
+	c := fakeCreds()
+	c.Expiration = time.Date(2026, 3, 1, 23, 0, 0, 999_999_999, time.FixedZone("CET", 3600))
+	got := credproc.Marshal(c)
+	golden := filepath.Join("testdata", "credential_process.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("Marshal mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestMarshal(t *testing.T) {
+	t.Parallel()
+	exp := time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		c    cache.Credentials
+		want string
+	}{
+		{
+			name: "no account",
+			c:    cache.Credentials{AccessKeyID: "ASIAFAKE1", SecretAccessKey: "s", SessionToken: "t", Expiration: exp.Add(500 * time.Millisecond)},
+			want: `{"Version":1,"AccessKeyId":"ASIAFAKE1","SecretAccessKey":"s","SessionToken":"t","Expiration":"2026-03-01T22:00:00Z"}` + "\n",
+		},
+		{
+			name: "account and offset zone",
+			c:    cache.Credentials{AccessKeyID: "ASIAFAKE1", SecretAccessKey: "s+/=", SessionToken: "t<&>", Expiration: exp.In(time.FixedZone("X", -7*3600)), AccountID: "123456789012"},
+			want: `{"Version":1,"AccessKeyId":"ASIAFAKE1","SecretAccessKey":"s+/=","SessionToken":"t<&>","Expiration":"2026-03-01T22:00:00Z","AccountId":"123456789012"}` + "\n",
+		},
+		{
+			name: "escapes",
+			c:    cache.Credentials{AccessKeyID: "ASIAFAKE1", SecretAccessKey: `a"b\c`, SessionToken: "x\ny", Expiration: exp},
+			want: `{"Version":1,"AccessKeyId":"ASIAFAKE1","SecretAccessKey":"a\"b\\c","SessionToken":"x\ny","Expiration":"2026-03-01T22:00:00Z"}` + "\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := string(credproc.Marshal(tt.c))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Marshal mismatch (-want +got):\n%s", diff)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Error("Marshal output is not valid JSON")
+			}
+		})
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	c := fakeCreds()
+	for b.Loop() {
+		credproc.Marshal(c)
+	}
+}

@@ -1,0 +1,183 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/stsclient"
+)
+
+type peerKey struct{}
+
+// withPeer records the uid of a unix-socket peer in the connection context;
+// connections whose peer is unknown get -1 and may only use /livez, /readyz.
+func withPeer(ctx context.Context, c net.Conn) context.Context {
+	uid := -1
+	if uc, ok := c.(*net.UnixConn); ok {
+		if u, err := peerUID(uc); err == nil {
+			uid = u
+		}
+	}
+	return context.WithValue(ctx, peerKey{}, uid)
+}
+
+func peer(r *http.Request) int {
+	if uid, ok := r.Context().Value(peerKey{}).(int); ok {
+		return uid
+	}
+	return -1
+}
+
+// Handler is the control API (design.md "Control API").
+func (s *Supervisor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/credentials/{p}", s.profileOnly(s.handleCredentials))
+	mux.HandleFunc("POST /v1/refresh/{p}", s.profileOnly(s.handleRefresh))
+	mux.HandleFunc("POST /v1/mfa/{p}", s.profileOnly(s.handleMFA))
+	mux.HandleFunc("POST /v1/clear/{p}", s.adminOnly(s.handleClear))
+	mux.HandleFunc("GET /v1/status", s.adminOnly(s.handleStatus))
+	mux.HandleFunc("POST /v1/reload", s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotImplemented, "NotImplemented", "reload is not supported yet: restart stsd to apply config changes")
+	}))
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "unknown path "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Supervisor) admin(uid int) bool { return uid >= 0 && (uid == s.uid || uid == 0) }
+
+func (s *Supervisor) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.admin(peer(r)) {
+			writeError(w, http.StatusForbidden, "AccessDenied", "only the daemon's user or root may do this")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// profileOnly admits the daemon's user, root, and the profile's
+// allowed_uids. An unknown profile is 404 so credential_process tries the
+// next daemon.
+func (s *Supervisor) profileOnly(h func(http.ResponseWriter, *http.Request, *Refresher)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("p")
+		ref := s.refreshers[name]
+		if ref == nil {
+			writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
+			return
+		}
+		uid := peer(r)
+		if !s.admin(uid) && !(uid >= 0 && slices.Contains(ref.profile.AllowedUIDs, uid)) {
+			s.o.Logger.Warn("caller refused", "event", "caller_refused", "profile", name, "uid", uid, "path", r.URL.Path)
+			writeError(w, http.StatusForbidden, "AccessDenied", "uid not in allowed_uids of profile "+quote(name))
+			return
+		}
+		h(w, r, ref)
+	}
+}
+
+func (s *Supervisor) handleCredentials(w http.ResponseWriter, r *http.Request, ref *Refresher) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.WaitTimeout)
+	defer cancel()
+	snap, err := ref.Credentials(ctx)
+	if err != nil {
+		s.writeUnavailable(w, ref, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(snap.output)
+}
+
+func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) {
+	if errors.Is(err, ErrNeedsMFA) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(map[string]string{
+			"Code":      "NeedsMFA",
+			"Message":   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
+			"MFAPrompt": ref.profile.MFAPrompt,
+		})
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "CredentialsUnavailable", "profile "+quote(ref.profile.Name)+": "+err.Error())
+}
+
+func (s *Supervisor) handleRefresh(w http.ResponseWriter, r *http.Request, ref *Refresher) {
+	ref.Refresh()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refresher) {
+	if ref.profile.MFASerial == "" {
+		writeError(w, http.StatusBadRequest, "NoMFA", "profile "+quote(ref.profile.Name)+" has no mfa_serial")
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64))
+	code := strings.TrimSpace(string(b))
+	if err != nil || !stsclient.ValidCode(code) {
+		writeError(w, http.StatusBadRequest, "InvalidCode", "an MFA code is 6 digits")
+		return
+	}
+	ref.PushMFA(code)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Supervisor) handleClear(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("p")
+	ref := s.refreshers[name]
+	if ref == nil {
+		writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
+		return
+	}
+	if s.o.Store != nil {
+		if err := s.o.Store.Remove(name); err != nil && !errors.Is(err, cache.ErrNotFound) {
+			writeError(w, http.StatusInternalServerError, "ClearFailed", err.Error())
+			return
+		}
+	}
+	ref.Clear()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Supervisor) handleStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s.Status())
+}
+
+func (s *Supervisor) handleReady(w http.ResponseWriter, r *http.Request) {
+	now := s.o.Clock.Now()
+	var notReady []string
+	for _, name := range s.o.Config.ProfileNames() {
+		if !s.refreshers[name].snap.Load().valid(now) {
+			notReady = append(notReady, name)
+		}
+	}
+	if len(notReady) > 0 {
+		writeError(w, http.StatusServiceUnavailable, "NotReady", "no valid credentials for: "+strings.Join(notReady, ", "))
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// writeError is the one way the control API reports a failure:
+// {"Code":…,"Message":…}, never with a secret in it.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct{ Code, Message string }{code, msg})
+}
+
+func quote(s string) string { return `"` + s + `"` }

@@ -1,0 +1,392 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/clock"
+	"github.com/stsd/stsd/internal/redact"
+	"github.com/stsd/stsd/internal/stsclient"
+)
+
+// State is what a profile's credentials are doing, as status shows it.
+type State string
+
+// The states of a profile.
+const (
+	StateOK         State = "ok"
+	StateRefreshing State = "refreshing"
+	StateBackoff    State = "backoff"
+	StateNeedsMFA   State = "needs-mfa"
+	StateExpired    State = "expired"
+	StateError      State = "error"
+)
+
+// Backoff bounds (design.md "Refresh rules").
+const (
+	backoffBase = time.Second
+	backoffCap  = 5 * time.Minute
+)
+
+// maxClockSkew is how far beyond the requested duration an Expiration may
+// lie before stsd distrusts it and clamps it.
+const maxClockSkew = 10 * time.Minute
+
+// ErrClockSkew marks credentials that arrived already expired: this host's
+// clock is likely wrong. It is retried with backoff, like a transient error.
+var ErrClockSkew = errors.New("clock skew: check this host's clock")
+
+// ErrUnavailable is returned to readers when the profile has no valid
+// credentials to hand out.
+var ErrUnavailable = errors.New("no valid credentials")
+
+// Fetcher makes one STS call for a profile.
+type Fetcher interface {
+	Fetch(ctx context.Context, req stsclient.Request) (*stsclient.Result, error)
+}
+
+// snapshot is an immutable view of a profile, published by its refresher
+// and read lock-free by every request.
+type snapshot struct {
+	creds   *cache.Credentials // nil when none
+	output  []byte             // credential_process bytes for creds
+	issued  time.Time
+	arn     string
+	packed  int
+	phase   State     // ok, refreshing, backoff, needs-mfa or error
+	lastErr string    // last failure, for status (never holds a secret)
+	reason  string    // stable label of lastErr
+	next    time.Time // next refresh attempt
+	updated chan struct{}
+}
+
+func (s *snapshot) valid(now time.Time) bool {
+	return s.creds != nil && now.Before(s.creds.Expiration)
+}
+
+// Refresher owns one profile's credentials: it alone calls STS, and every
+// reader loads its latest snapshot.
+type Refresher struct {
+	profile *config.Profile
+	cfg     *config.Config
+	fetcher Fetcher
+	store   *cache.Store // nil: no disk cache
+	clock   clock.Clock
+	rand    func() float64
+	log     *slog.Logger
+
+	pubMu sync.Mutex // serializes publish; readers never take it
+	snap  atomic.Pointer[snapshot]
+	kick  chan struct{} // forced refresh; buffered 1
+	codes chan string   // MFA codes pushed by `stsd mfa`; buffered 1
+
+	backoff time.Duration // owned by the Run goroutine
+}
+
+func newRefresher(cfg *config.Config, p *config.Profile, f Fetcher, o *Options) *Refresher {
+	r := &Refresher{
+		profile: p, cfg: cfg, fetcher: f, store: o.Store,
+		clock: o.Clock, rand: o.Rand,
+		log:   o.Logger.With("profile", p.Name),
+		kick:  make(chan struct{}, 1),
+		codes: make(chan string, 1),
+	}
+	r.snap.Store(&snapshot{phase: StateRefreshing, packed: -1, updated: make(chan struct{})})
+	return r
+}
+
+// publish replaces the snapshot with a copy changed by edit and wakes
+// waiting readers.
+func (r *Refresher) publish(edit func(*snapshot)) {
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	old := r.snap.Load()
+	next := *old
+	next.updated = make(chan struct{})
+	edit(&next)
+	r.snap.Store(&next)
+	close(old.updated)
+}
+
+// Credentials returns valid credentials, waiting for the refresher (never
+// fetching) while a first fetch is under way. It returns at once with an
+// error during backoff, needs-mfa or error states.
+func (r *Refresher) Credentials(ctx context.Context) (*snapshot, error) {
+	for {
+		s := r.snap.Load()
+		if s.valid(r.clock.Now()) {
+			return s, nil
+		}
+		if s.phase != StateRefreshing {
+			return nil, r.unavailable(s)
+		}
+		select {
+		case <-s.updated:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: still refreshing", ErrUnavailable)
+		}
+	}
+}
+
+func (r *Refresher) unavailable(s *snapshot) error {
+	switch {
+	case s.phase == StateNeedsMFA:
+		return ErrNeedsMFA
+	case s.lastErr != "":
+		return fmt.Errorf("%w: %s", ErrUnavailable, s.lastErr)
+	case s.creds != nil:
+		return fmt.Errorf("%w: credentials expired", ErrUnavailable)
+	}
+	return ErrUnavailable
+}
+
+// ErrNeedsMFA is returned to readers while a profile waits for an MFA code.
+var ErrNeedsMFA = errors.New("needs an MFA code")
+
+// Refresh asks for a refresh now (`stsd refresh`). It never blocks.
+func (r *Refresher) Refresh() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// PushMFA hands the refresher a code for its next call and triggers it.
+func (r *Refresher) PushMFA(code string) {
+	select {
+	case <-r.codes: // a newer code replaces an unused one
+	default:
+	}
+	select {
+	case r.codes <- code:
+	default:
+	}
+}
+
+// Run refreshes until ctx ends.
+func (r *Refresher) Run(ctx context.Context) {
+	next := r.loadCache()
+	for {
+		code, ok := r.wait(ctx, next)
+		if !ok {
+			return
+		}
+		if code == "" && r.needsCode() {
+			if r.profile.MFAProcess == "" {
+				// A pushed code ends the wait; nothing else can.
+				r.enterNeedsMFA()
+				next = r.clock.Now().Add(100 * 365 * 24 * time.Hour)
+				continue
+			}
+			c, err := stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
+			if err != nil {
+				next = r.fail(err)
+				continue
+			}
+			code = c
+		}
+		next = r.refresh(ctx, code)
+	}
+}
+
+func (r *Refresher) needsCode() bool {
+	return r.profile.Mode == config.ModeSession && r.profile.MFASerial != ""
+}
+
+// wait sleeps until at, a forced refresh, or a pushed MFA code. A profile
+// without mfa_process enters needs-mfa at min(at, expiry − mfa_reminder).
+func (r *Refresher) wait(ctx context.Context, at time.Time) (code string, ok bool) {
+	if r.needsCode() && r.profile.MFAProcess == "" {
+		if s := r.snap.Load(); s.creds != nil && s.phase != StateNeedsMFA {
+			if remind := s.creds.Expiration.Add(-r.profile.MFAReminder); remind.Before(at) {
+				at = remind
+			}
+		}
+	}
+	t := r.clock.NewTimer(at.Sub(r.clock.Now()))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return "", false
+	case <-t.C():
+	case <-r.kick:
+	case code = <-r.codes:
+	}
+	return code, true
+}
+
+func (r *Refresher) enterNeedsMFA() {
+	if r.snap.Load().phase == StateNeedsMFA {
+		return
+	}
+	r.publish(func(s *snapshot) { s.phase = StateNeedsMFA; s.next = time.Time{} })
+	r.log.Warn("needs mfa", "event", "needs_mfa", "hint", "run: stsd mfa "+r.profile.Name)
+}
+
+// refresh makes one STS call and returns when to try next.
+func (r *Refresher) refresh(ctx context.Context, code string) time.Time {
+	r.publish(func(s *snapshot) { s.phase = StateRefreshing })
+	start := r.clock.Now()
+	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code})
+	if err != nil {
+		if ctx.Err() != nil {
+			return start
+		}
+		return r.fail(err)
+	}
+	c := res.Credentials
+	lifetime := c.Expiration.Sub(res.Issued)
+	switch {
+	case lifetime <= 0:
+		return r.fail(fmt.Errorf("%w: STS returned credentials that expire at %s, before now (%s)", ErrClockSkew, c.Expiration.Format(time.RFC3339), res.Issued.Format(time.RFC3339)))
+	case lifetime > r.profile.Duration+maxClockSkew:
+		c.Expiration = res.Issued.Add(r.profile.Duration).Truncate(time.Second)
+		r.log.Warn("expiration clamped", "event", "clock_skew", "expires", c.Expiration)
+		lifetime = r.profile.Duration
+	}
+	r.backoff = 0
+	next := r.refreshAt(c.Expiration, lifetime)
+	out := credproc.Marshal(c)
+	r.publish(func(s *snapshot) {
+		s.creds, s.output, s.issued, s.arn, s.packed = &c, out, res.Issued, res.ARN, res.PackedPolicySize
+		s.phase, s.lastErr, s.reason, s.next = StateOK, "", "", next
+	})
+	r.log.Info("refreshed", "event", "refreshed", "akid", redact.KeyID(c.AccessKeyID),
+		"expires", c.Expiration, "next_refresh", next, "sts_ms", r.clock.Now().Sub(start).Milliseconds(),
+		"source", res.SourceKeyID)
+	if res.PackedPolicySize >= 90 {
+		r.log.Warn("packed policy near limit", "event", "packed_policy_size", "percent", res.PackedPolicySize)
+	}
+	res.Credentials = c
+	r.save(res)
+	return next
+}
+
+// refreshAt is expiration − margin, margin = min(refresh_before, lifetime/2)
+// × uniform(0.9, 1.1).
+func (r *Refresher) refreshAt(exp time.Time, lifetime time.Duration) time.Time {
+	margin := min(r.profile.RefreshBefore, lifetime/2)
+	margin = time.Duration(float64(margin) * (0.9 + 0.2*r.rand()))
+	return exp.Add(-margin)
+}
+
+// fail records err and schedules the next attempt: backoff from 1s doubling
+// to 5m, each sleep uniform in [base/2, base]. Errors that need a change
+// first (permissions, a rejected MFA code, bad config) go straight to the
+// cap so stsd never hammers STS with a call that cannot succeed.
+func (r *Refresher) fail(err error) time.Time {
+	retryable := stsclient.Retryable(err) || errors.Is(err, ErrClockSkew)
+	switch {
+	case !retryable:
+		r.backoff = backoffCap
+	case r.backoff == 0:
+		r.backoff = backoffBase
+	default:
+		r.backoff = min(2*r.backoff, backoffCap)
+	}
+	sleep := r.backoff/2 + time.Duration(r.rand()*float64(r.backoff/2))
+	next := r.clock.Now().Add(sleep)
+	phase := StateBackoff
+	if !retryable {
+		phase = StateError
+	}
+	reason := stsclient.Reason(err)
+	if errors.Is(err, ErrClockSkew) {
+		reason = "clock_skew"
+	}
+	r.publish(func(s *snapshot) {
+		s.phase, s.lastErr, s.reason, s.next = phase, err.Error(), reason, next
+	})
+	r.log.Warn("refresh failed", "event", "refresh_failed", "reason", reason, "err", err.Error(), "backoff", sleep)
+	return next
+}
+
+// loadCache publishes a valid cached entry with a matching fingerprint (no
+// STS call at start while it lasts) and returns when to refresh.
+func (r *Refresher) loadCache() time.Time {
+	now := r.clock.Now()
+	if r.store == nil {
+		return now
+	}
+	e, err := r.store.Load(r.profile.Name)
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		return now
+	case err != nil:
+		r.log.Warn("cache ignored", "event", "cache_ignored", "err", err.Error())
+		return now
+	case e.Fingerprint != r.profile.Fingerprint(""):
+		r.log.Info("cache ignored", "event", "cache_ignored", "err", "profile changed since the entry was written")
+		return now
+	case !now.Before(e.Credentials.Expiration):
+		return now
+	}
+	c := e.Credentials
+	next := r.refreshAt(c.Expiration, c.Expiration.Sub(e.Issued))
+	if r.needsCode() && r.profile.MFAProcess == "" && !next.After(now) {
+		next = c.Expiration // still served; needs-mfa comes from the reminder
+	}
+	out := credproc.Marshal(c)
+	r.publish(func(s *snapshot) {
+		s.creds, s.output, s.issued, s.arn = &c, out, e.Issued, e.ARN
+		s.phase, s.next = StateOK, next
+	})
+	r.log.Info("cache loaded", "event", "cache_loaded", "akid", redact.KeyID(c.AccessKeyID), "expires", c.Expiration, "next_refresh", next)
+	return next
+}
+
+func (r *Refresher) save(res *stsclient.Result) {
+	if r.store == nil {
+		return
+	}
+	e, err := stsclient.NewEntry(r.cfg, r.profile, res)
+	if err == nil {
+		err = r.store.Save(e)
+	}
+	if err != nil {
+		r.log.Warn("cache not written", "event", "cache_write_failed", "err", err.Error())
+	}
+}
+
+// Status reports the profile as `stsd status` shows it.
+func (r *Refresher) Status() ProfileStatus {
+	s := r.snap.Load()
+	now := r.clock.Now()
+	st := ProfileStatus{
+		Profile: r.profile.Name, Mode: string(r.profile.Mode), State: s.phase,
+		LastError: s.lastErr, Reason: s.reason, ARN: s.arn,
+	}
+	if s.packed >= 0 && r.profile.Mode == config.ModeFederation {
+		p := s.packed
+		st.PackedPolicySize = &p
+	}
+	if !s.next.IsZero() {
+		n := s.next.UTC()
+		st.NextRefresh = &n
+	}
+	if s.creds != nil {
+		st.KeyID = redact.KeyID(s.creds.AccessKeyID)
+		e := s.creds.Expiration.UTC()
+		st.Expires = &e
+		st.ExpiresIn = max(0, e.Sub(now).Round(time.Second)).String()
+	}
+	if s.creds != nil && !s.valid(now) && (s.phase == StateOK || s.phase == StateBackoff) {
+		st.State = StateExpired
+	}
+	return st
+}
+
+// Clear drops the in-memory credentials and asks for a fresh fetch
+// (`stsd clear`).
+func (r *Refresher) Clear() {
+	r.publish(func(s *snapshot) { s.creds, s.output, s.arn, s.phase = nil, nil, "", StateRefreshing })
+	r.Refresh()
+}

@@ -1,0 +1,222 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stsd/stsd/internal/ststest"
+)
+
+const sessionProfile = `
+[profiles.dev]
+source_profile = "src"
+duration = "1h"
+`
+
+func TestRefreshAtComputedTime(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		s, err := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		r := s.Refresher("dev")
+		go r.Run(ctx)
+		first, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatalf("Credentials() = %v", err)
+		}
+		if got := sts.Calls(); got != 1 {
+			t.Fatalf("calls after start = %d; want 1", got)
+		}
+		// lifetime 1h, refresh_before 30m: margin min(30m, 30m) × 1.0.
+		want := first.creds.Expiration.Add(-30 * time.Minute)
+		time.Sleep(time.Until(want) - time.Second)
+		synctest.Wait()
+		if got := sts.Calls(); got != 1 {
+			t.Fatalf("calls 1s before refresh time = %d; want 1", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := sts.Calls(); got != 2 {
+			t.Fatalf("calls after refresh time = %d; want 2", got)
+		}
+		second, _ := r.Credentials(ctx)
+		if second.creds.AccessKeyID == first.creds.AccessKeyID {
+			t.Error("refresh kept the old key")
+		}
+	})
+}
+
+func TestMarginIsHalfLifetimeForShortCredentials(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{Lifetime: 20 * time.Minute})
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		snap, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// margin = min(30m, 10m) × 0.9 = 9m before expiry.
+		if got, want := snap.creds.Expiration.Sub(snap.next), 9*time.Minute; got != want {
+			t.Errorf("margin = %v; want %v", got, want)
+		}
+	})
+}
+
+func TestBackoffServesOldThenNeverExpired(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		first, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts.FailAll(ststest.FaultServerError)
+		// Sleep to the refresh time, then watch the backoff sleeps.
+		time.Sleep(time.Until(first.next))
+		synctest.Wait()
+		if got := sts.Calls(); got != 2 {
+			t.Fatalf("calls at refresh time = %d; want 2", got)
+		}
+		if st := r.Status().State; st != StateBackoff {
+			t.Fatalf("state = %s; want backoff", st)
+		}
+		// With rand 0 each sleep is base/2: 0.5s, 1s, 2s, 4s …
+		last := time.Now()
+		var gaps []time.Duration
+		for range 5 {
+			calls := sts.Calls()
+			for sts.Calls() == calls {
+				time.Sleep(10 * time.Millisecond)
+			}
+			gaps = append(gaps, time.Since(last).Round(10*time.Millisecond))
+			last = time.Now()
+		}
+		want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+		for i := range want {
+			if gaps[i] < want[i] {
+				t.Errorf("backoff sleep %d = %v; want ≥ %v", i, gaps[i], want[i])
+			}
+		}
+		// The old credentials are still served while valid.
+		snap, err := r.Credentials(ctx)
+		if err != nil || snap.creds.AccessKeyID != first.creds.AccessKeyID {
+			t.Fatalf("during backoff Credentials() = %v; want the old key", err)
+		}
+		// Past expiry: an error, never the expired key.
+		time.Sleep(time.Until(first.creds.Expiration))
+		synctest.Wait()
+		if snap, err := r.Credentials(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("after expiry Credentials() = %v, %v; want ErrUnavailable", snap, err)
+		}
+		if st := r.Status().State; st != StateExpired {
+			t.Errorf("state after expiry = %s; want expired", st)
+		}
+		// Recovery once STS answers again (backoff is capped at 5m).
+		sts.Clear()
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		snap, err = r.Credentials(ctx)
+		if err != nil || snap.creds.AccessKeyID == first.creds.AccessKeyID {
+			t.Fatalf("after recovery Credentials() = %v; want a new key", err)
+		}
+		if st := r.Status().State; st != StateOK {
+			t.Errorf("state after recovery = %s; want ok", st)
+		}
+	})
+}
+
+func TestNonRetryableErrorWaitsTheCap(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.FailAll(ststest.FaultAccessDenied)
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		synctest.Wait()
+		if _, err := r.Credentials(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Credentials() = %v; want ErrUnavailable", err)
+		}
+		st := r.Status()
+		if st.State != StateError || st.Reason != "AccessDenied" {
+			t.Fatalf("status = %s/%s; want error/AccessDenied", st.State, st.Reason)
+		}
+		time.Sleep(2*time.Minute + 29*time.Second)
+		synctest.Wait()
+		if got := sts.Calls(); got != 1 {
+			t.Errorf("calls within 2.5m of AccessDenied = %d; want 1", got)
+		}
+	})
+}
+
+func TestRequestsWaitForFirstFetchAndNeverFetch(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{Latency: 2 * time.Second})
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		errs := make(chan error, 100)
+		for range 100 {
+			go func() { _, err := r.Credentials(ctx); errs <- err }()
+		}
+		for range 100 {
+			if err := <-errs; err != nil {
+				t.Fatalf("Credentials() = %v", err)
+			}
+		}
+		if got := sts.Calls(); got != 1 {
+			t.Errorf("calls = %d; want 1", got)
+		}
+	})
+}
+
+func TestClockSkew(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.Fail(ststest.FaultExpired, ststest.FaultFarFuture)
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		synctest.Wait()
+		if st := r.Status(); st.State != StateBackoff {
+			t.Fatalf("after an already-expired answer state = %s; want backoff", st.State)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		snap, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := snap.creds.Expiration.Sub(time.Now()); got > time.Hour {
+			t.Errorf("far-future expiration kept: %v left; want clamped to the 1h duration", got)
+		}
+		if got := sts.Calls(); got != 2 {
+			t.Errorf("calls = %d; want 2 (no storm)", got)
+		}
+	})
+}

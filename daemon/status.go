@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ProfileStatus is one profile in `stsd status` and GET /v1/status. It holds
+// no secret: the key id is redacted.
+type ProfileStatus struct {
+	Profile          string     `json:"profile"`
+	Mode             string     `json:"mode"`
+	State            State      `json:"state"`
+	KeyID            string     `json:"key_id,omitempty"`
+	Expires          *time.Time `json:"expires,omitempty"`
+	ExpiresIn        string     `json:"expires_in,omitempty"`
+	NextRefresh      *time.Time `json:"next_refresh,omitempty"`
+	LastError        string     `json:"last_error,omitempty"`
+	Reason           string     `json:"reason,omitempty"`
+	ARN              string     `json:"arn,omitempty"`
+	PackedPolicySize *int       `json:"packed_policy_size,omitempty"`
+	Endpoints        []string   `json:"endpoints,omitempty"`
+}
+
+// Status is the whole daemon's status.
+type Status struct {
+	Version  string          `json:"version"`
+	PID      int             `json:"pid"`
+	Config   string          `json:"config"`
+	Socket   string          `json:"socket"`
+	Started  time.Time       `json:"started"`
+	Profiles []ProfileStatus `json:"profiles"`
+}
+
+// Failing reports whether any profile is expired or in error: `stsd status`
+// exits 1 then.
+func (s *Status) Failing() bool {
+	for _, p := range s.Profiles {
+		if p.State == StateExpired || p.State == StateError {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteTable prints s as the human-readable `stsd status` table.
+func (s *Status) WriteTable(w io.Writer, now time.Time) error {
+	fmt.Fprintf(w, "stsd %s (pid %d) config %s\n\n", s.Version, s.PID, s.Config)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tMODE\tSTATE\tKEY\tEXPIRES IN\tNEXT REFRESH\tENDPOINTS\tLAST ERROR")
+	for _, p := range s.Profiles {
+		next := "-"
+		if p.NextRefresh != nil {
+			if d := p.NextRefresh.Sub(now); d > 0 {
+				next = "in " + d.Round(time.Second).String()
+			} else {
+				next = "now"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Mode, p.State,
+			dash(p.KeyID), dash(p.ExpiresIn), next, dash(strings.Join(p.Endpoints, ",")), dash(p.LastError))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,385 @@
+// Package stsclient resolves a profile's long-term source key and makes the
+// one STS call (GetSessionToken or GetFederationToken) that a refresh is.
+package stsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/redact"
+)
+
+// ResolvingEnv is set in the environment of every command stsd runs while
+// resolving credentials (a source credential_process, mfa_process). An stsd
+// started with it set exits at once: that breaks recursion loops such as a
+// source profile whose credential_process is stsd itself.
+const ResolvingEnv = "STSD_RESOLVING"
+
+// DefaultTimeout bounds one STS call, including resolving the source key.
+const DefaultTimeout = 30 * time.Second
+
+// processTimeout bounds a source profile's credential_process, as the Go
+// SDK's own default does.
+const processTimeout = time.Minute
+
+// Options configure a Client. Zero values mean defaults.
+type Options struct {
+	// HTTPClient sends STS requests (tests: an in-memory transport); nil
+	// means the SDK's default client, which honours AWS_CA_BUNDLE and
+	// proxy settings.
+	HTTPClient aws.HTTPClient
+	// Timeout bounds each Fetch; default DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock used to stamp Issued; default time.Now.
+	Now func() time.Time
+}
+
+// Client fetches credentials for one profile. It re-reads the source
+// profile on every Fetch, so a rotated long-term key is used from the next
+// refresh on.
+type Client struct {
+	cfg     *config.Config
+	profile *config.Profile
+	o       Options
+}
+
+// New returns a Client for p, a profile of cfg.
+func New(cfg *config.Config, p *config.Profile, o Options) *Client {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Client{cfg: cfg, profile: p, o: o}
+}
+
+// Request carries what a single refresh needs beyond the profile.
+type Request struct {
+	TokenCode string // MFA code; required when the profile has mfa_serial
+	Client    string // broker client, for {client} names
+}
+
+// Result is what one STS call returned.
+type Result struct {
+	Credentials      cache.Credentials
+	Issued           time.Time // our clock when the response arrived
+	ARN              string    // federated user ARN, or "" for session tokens
+	PackedPolicySize int       // percent of the packed limit (federation), -1 if not reported
+	SourceKeyID      string    // redacted source key id, for logs
+}
+
+// ErrNeedsMFA is returned when a profile with mfa_serial is fetched without
+// a code: stsd never calls GetSessionToken with a serial and no code.
+var ErrNeedsMFA = errors.New("an MFA code is needed")
+
+// Fetch makes exactly one STS call. The SDK's retryer is off
+// (RetryMaxAttempts = 1): the caller's backoff is the only retry, so an MFA
+// code is never sent twice and call counts stay exact.
+func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
+	p := c.profile
+	if p.Mode == config.ModeSession && p.MFASerial != "" && req.TokenCode == "" {
+		return nil, ErrNeedsMFA
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+
+	src, err := c.sourceCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	api, err := c.stsClient(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{SourceKeyID: redact.KeyID(src.AccessKeyID), PackedPolicySize: -1}
+	var out *ststypes.Credentials
+	switch p.Mode {
+	case config.ModeFederation:
+		in := FederationInput(p, req.Client)
+		o, err := api.GetFederationToken(ctx, in)
+		if err != nil {
+			return nil, &Error{Op: "GetFederationToken", Err: err}
+		}
+		out = o.Credentials
+		if o.FederatedUser != nil {
+			res.ARN = aws.ToString(o.FederatedUser.Arn)
+		}
+		if o.PackedPolicySize != nil {
+			res.PackedPolicySize = int(*o.PackedPolicySize)
+		}
+	default:
+		in := &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(p.Duration / time.Second))}
+		if p.MFASerial != "" {
+			in.SerialNumber = aws.String(p.MFASerial)
+			in.TokenCode = aws.String(req.TokenCode)
+		}
+		o, err := api.GetSessionToken(ctx, in)
+		if err != nil {
+			return nil, &Error{Op: "GetSessionToken", Err: err}
+		}
+		out = o.Credentials
+	}
+	res.Issued = c.o.Now().UTC()
+	if out == nil || aws.ToString(out.AccessKeyId) == "" || aws.ToString(out.SecretAccessKey) == "" || out.Expiration == nil {
+		return nil, &Error{Op: opName(p.Mode), Err: errors.New("response has no credentials")}
+	}
+	res.Credentials = cache.Credentials{
+		AccessKeyID:     aws.ToString(out.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.SecretAccessKey),
+		SessionToken:    aws.ToString(out.SessionToken),
+		Expiration:      out.Expiration.UTC().Truncate(time.Second),
+		AccountID:       AccountFromARN(res.ARN),
+	}
+	if res.Credentials.AccountID == "" {
+		res.Credentials.AccountID = AccountFromARN(p.MFASerial)
+	}
+	return res, nil
+}
+
+func opName(m config.Mode) string {
+	if m == config.ModeFederation {
+		return "GetFederationToken"
+	}
+	return "GetSessionToken"
+}
+
+// FederationInput builds the GetFederationToken request for p.
+func FederationInput(p *config.Profile, client string) *sts.GetFederationTokenInput {
+	in := &sts.GetFederationTokenInput{
+		Name:            aws.String(strings.ReplaceAll(p.FederationName, "{client}", client)),
+		DurationSeconds: aws.Int32(int32(p.Duration / time.Second)),
+	}
+	if p.Policy != "" {
+		in.Policy = aws.String(p.Policy)
+	}
+	for _, arn := range p.PolicyARNs {
+		in.PolicyArns = append(in.PolicyArns, ststypes.PolicyDescriptorType{Arn: aws.String(arn)})
+	}
+	for _, k := range sortedKeys(p.Tags) {
+		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(p.Tags[k])})
+	}
+	return in
+}
+
+// sourceCredentials resolves the source profile from the shared files. Only
+// long-term keys are accepted: static keys or another tool's
+// credential_process; roles, SSO and web identity yield temporary
+// credentials, which STS refuses for these calls.
+func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error) {
+	name := c.profile.SourceProfile
+	sc, err := awsconfig.LoadSharedConfigProfile(ctx, name, func(o *awsconfig.LoadSharedConfigOptions) {
+		o.CredentialsFiles = []string{CredentialsFile(c.cfg)}
+		o.ConfigFiles = []string{ConfigFile()}
+	})
+	if err != nil {
+		var nf awsconfig.SharedConfigProfileNotExistError
+		if errors.As(err, &nf) {
+			return aws.Credentials{}, fmt.Errorf("source profile %q not found in %s or %s: add its aws_access_key_id/aws_secret_access_key", name, CredentialsFile(c.cfg), ConfigFile())
+		}
+		return aws.Credentials{}, fmt.Errorf("source profile %q: %w", name, err)
+	}
+	var creds aws.Credentials
+	switch {
+	case sc.Credentials.HasKeys():
+		creds = sc.Credentials
+	case sc.CredentialProcess != "":
+		creds, err = c.runProcess(ctx, sc.CredentialProcess)
+		if err != nil {
+			return aws.Credentials{}, fmt.Errorf("source profile %q credential_process: %w", name, err)
+		}
+	case sc.RoleARN != "" || sc.SSOSessionName != "" || sc.SSOStartURL != "" || sc.WebIdentityTokenFile != "":
+		return aws.Credentials{}, fmt.Errorf("source profile %q uses a role, SSO or web identity: those yield temporary credentials, and STS needs an IAM user's long-term key (AKIA…) for GetSessionToken/GetFederationToken", name)
+	default:
+		return aws.Credentials{}, fmt.Errorf("source profile %q has no credentials: add aws_access_key_id and aws_secret_access_key to %s", name, CredentialsFile(c.cfg))
+	}
+	if creds.SessionToken != "" || strings.HasPrefix(creds.AccessKeyID, "ASIA") {
+		return aws.Credentials{}, fmt.Errorf("source profile %q yields temporary credentials (%s): STS refuses GetSessionToken/GetFederationToken with session credentials; use an IAM user's long-term key (AKIA…)", name, redact.KeyID(creds.AccessKeyID))
+	}
+	return creds, nil
+}
+
+func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
+	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
+		cmd := shellCommand(ctx, command)
+		cmd.Env = append(os.Environ(), ResolvingEnv+"=1")
+		cmd.Stderr = os.Stderr
+		return cmd, nil
+	}), func(o *processcreds.Options) { o.Timeout = processTimeout })
+	creds, err := p.Retrieve(ctx)
+	if err != nil {
+		// processcreds may quote the process's stdout in its errors; keep
+		// only our own words.
+		var pe *processcreds.ProviderError
+		if errors.As(err, &pe) {
+			return aws.Credentials{}, errors.New("the command failed or printed invalid output")
+		}
+		return aws.Credentials{}, errors.New("the command failed")
+	}
+	return creds, nil
+}
+
+func (c *Client) stsClient(ctx context.Context, src aws.Credentials) (*sts.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion(c.profile.Region),
+		awsconfig.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: src}),
+		awsconfig.WithRetryMaxAttempts(1),
+		awsconfig.WithSharedConfigFiles([]string{ConfigFile()}),
+		awsconfig.WithSharedCredentialsFiles([]string{CredentialsFile(c.cfg)}),
+		awsconfig.WithSharedConfigProfile(c.profile.SourceProfile),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+		if c.o.HTTPClient != nil {
+			o.HTTPClient = c.o.HTTPClient
+		}
+	}), nil
+}
+
+// CredentialsFile is the shared credentials file stsd reads: credentials_file,
+// else $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
+func CredentialsFile(cfg *config.Config) string {
+	if cfg != nil && cfg.CredentialsFile != "" {
+		return cfg.CredentialsFile
+	}
+	if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+		return f
+	}
+	return filepath.Join(homeDir(), ".aws", "credentials")
+}
+
+// ConfigFile is the AWS shared config file: $AWS_CONFIG_FILE, else
+// ~/.aws/config.
+func ConfigFile() string {
+	if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
+		return f
+	}
+	return filepath.Join(homeDir(), ".aws", "config")
+}
+
+func homeDir() string {
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// AccountFromARN returns the account id of an IAM/STS ARN, or "".
+func AccountFromARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" || len(parts[4]) != 12 {
+		return ""
+	}
+	if _, err := strconv.ParseUint(parts[4], 10, 64); err != nil {
+		return ""
+	}
+	return parts[4]
+}
+
+// Error is a failed STS call. Its text carries STS's error code and message
+// (which hold no secrets), never a raw response body.
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string {
+	var ae smithy.APIError
+	if errors.As(e.Err, &ae) {
+		msg := ae.ErrorMessage()
+		if msg == "" {
+			return fmt.Sprintf("%s: %s", e.Op, ae.ErrorCode())
+		}
+		return fmt.Sprintf("%s: %s: %s", e.Op, ae.ErrorCode(), strings.TrimSpace(msg))
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(e.Err, &re) {
+		return fmt.Sprintf("%s: HTTP %d", e.Op, re.HTTPStatusCode())
+	}
+	if errors.Is(e.Err, context.DeadlineExceeded) {
+		return e.Op + ": timed out"
+	}
+	var ne net.Error
+	if errors.As(e.Err, &ne) {
+		return fmt.Sprintf("%s: network error: %v", e.Op, ne)
+	}
+	return fmt.Sprintf("%s: %v", e.Op, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code is the STS error code of err ("" when it is not an STS API error).
+func Code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// Retryable reports whether err is worth retrying soon: throttling, 5xx,
+// timeouts and network errors. Permission and validation errors are not:
+// they need a change (a new key, config or MFA code) first.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch Code(err) {
+	case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+		"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout":
+		return true
+	case "":
+	default:
+		return false
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		s := re.HTTPStatusCode()
+		return s >= 500 || s == http.StatusTooManyRequests
+	}
+	var se *Error
+	return errors.As(err, &se) // network, timeout, deserialization of a broken response
+}
+
+// Reason is a short, stable label for err, for metrics and status.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNeedsMFA):
+		return "needs_mfa"
+	case Code(err) != "":
+		return Code(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	var se *Error
+	if errors.As(err, &se) {
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) {
+			return "http_" + strconv.Itoa(re.HTTPStatusCode())
+		}
+		return "network"
+	}
+	return "source"
+}
