@@ -220,3 +220,75 @@ func TestClockSkew(t *testing.T) {
 		}
 	})
 }
+
+const mfaSerial = "arn:aws:iam::123456789012:mfa/alice"
+
+func TestMFAProcessCodeSent(t *testing.T) {
+	env := newEnv(t, sessionProfile+`mfa_serial = "`+mfaSerial+`"
+mfa_process = "echo 246810"
+`)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.SetMFA(mfaSerial, "246810")
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		snap, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatalf("Credentials() = %v", err)
+		}
+		if snap.creds.AccountID != "123456789012" {
+			t.Errorf("AccountID = %q; want the MFA ARN's account", snap.creds.AccountID)
+		}
+		p := sts.Requests()[0].Params
+		if p.Get("SerialNumber") != mfaSerial || p.Get("TokenCode") != "246810" {
+			t.Errorf("sent SerialNumber=%q TokenCode=%q", p.Get("SerialNumber"), p.Get("TokenCode"))
+		}
+	})
+}
+
+func TestNeedsMFAThenPushedCode(t *testing.T) {
+	env := newEnv(t, sessionProfile+`mfa_serial = "`+mfaSerial+`"
+`)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.SetMFA(mfaSerial, "135790")
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		synctest.Wait()
+		if _, err := r.Credentials(ctx); !errors.Is(err, ErrNeedsMFA) {
+			t.Fatalf("Credentials() = %v; want ErrNeedsMFA", err)
+		}
+		if st := r.Status().State; st != StateNeedsMFA {
+			t.Errorf("state = %s; want needs-mfa", st)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if got := sts.Calls(); got != 0 {
+			t.Fatalf("called STS %d times without a code", got)
+		}
+		r.PushMFA("135790")
+		synctest.Wait()
+		if _, err := r.Credentials(ctx); err != nil {
+			t.Fatalf("after the code Credentials() = %v", err)
+		}
+		// At mfa_reminder (30m) before expiry it asks again, still serving.
+		snap := r.snap.Load()
+		time.Sleep(time.Until(snap.creds.Expiration.Add(-30*time.Minute)) + time.Second)
+		synctest.Wait()
+		if st := r.Status().State; st != StateNeedsMFA {
+			t.Errorf("state at the reminder = %s; want needs-mfa", st)
+		}
+		if _, err := r.Credentials(ctx); err != nil {
+			t.Errorf("old credentials not served while needs-mfa: %v", err)
+		}
+		if got := sts.Calls(); got != 1 {
+			t.Errorf("calls = %d; want 1", got)
+		}
+	})
+}

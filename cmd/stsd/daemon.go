@@ -121,33 +121,56 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// profileCommand runs one of the per-profile control calls.
-func profileCommand(ctx context.Context, e *env, name string, args []string, call func(*daemon.Client, context.Context, string) error, done string) int {
-	fs := e.flags(name)
+// profileCall is a per-profile control call: online talks to the daemon;
+// offline, when set, does the job itself when no daemon runs.
+type profileCall struct {
+	name, done string
+	online     func(c *daemon.Client, ctx context.Context, profile string) error
+	offline    func(e *env, profile string) error
+}
+
+func (pc profileCall) run(ctx context.Context, e *env, args []string) int {
+	fs := e.flags(pc.name)
 	pos, ok := e.parse(fs, args)
 	if !ok {
 		return exitUsage
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(e.stderr, "stsd %s: give exactly one profile: stsd %s PROFILE\n", name, name)
+		fmt.Fprintf(e.stderr, "stsd %s: give exactly one profile: stsd %s PROFILE\n", pc.name, pc.name)
 		return exitUsage
 	}
 	c, _, err := dial(ctx, e)
-	if err == nil {
-		err = call(c, ctx, pos[0])
+	switch {
+	case err == nil:
+		err = pc.online(c, ctx, pos[0])
+	case errors.Is(err, daemon.ErrNoDaemon) && pc.offline != nil:
+		err = pc.offline(e, pos[0])
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd %s: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "stsd %s: %v\n", pc.name, err)
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, done+"\n", pos[0])
+	fmt.Fprintf(e.stdout, pc.done+"\n", pos[0])
 	return exitOK
 }
 
 func cmdRefresh(ctx context.Context, e *env, args []string) int {
-	return profileCommand(ctx, e, "refresh", args, (*daemon.Client).Refresh, "refresh of %s requested")
+	return profileCall{name: "refresh", done: "refresh of %s requested", online: (*daemon.Client).Refresh}.run(ctx, e, args)
 }
 
+// cmdClear asks the daemon to drop P's credentials; with no daemon it
+// removes P's cache entry itself.
 func cmdClear(ctx context.Context, e *env, args []string) int {
-	return profileCommand(ctx, e, "clear", args, (*daemon.Client).Clear, "cached credentials of %s dropped")
+	return profileCall{name: "clear", done: "cached credentials of %s dropped", online: (*daemon.Client).Clear,
+		offline: func(e *env, p string) error {
+			dir, err := paths.Layout{System: e.system}.CacheDir()
+			if err != nil {
+				return err
+			}
+			store, err := cache.Open(dir)
+			if err != nil {
+				return err
+			}
+			return store.Remove(p)
+		}}.run(ctx, e, args)
 }

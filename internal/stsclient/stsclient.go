@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -194,6 +195,10 @@ func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error)
 	})
 	if err != nil {
 		var nf awsconfig.SharedConfigProfileNotExistError
+		var ar awsconfig.SharedConfigAssumeRoleError
+		if errors.As(err, &ar) {
+			return aws.Credentials{}, errRoleSource(name)
+		}
 		if errors.As(err, &nf) {
 			return aws.Credentials{}, fmt.Errorf("source profile %q not found in %s or %s: add its aws_access_key_id/aws_secret_access_key", name, CredentialsFile(c.cfg), ConfigFile())
 		}
@@ -209,7 +214,7 @@ func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error)
 			return aws.Credentials{}, fmt.Errorf("source profile %q credential_process: %w", name, err)
 		}
 	case sc.RoleARN != "" || sc.SSOSessionName != "" || sc.SSOStartURL != "" || sc.WebIdentityTokenFile != "":
-		return aws.Credentials{}, fmt.Errorf("source profile %q uses a role, SSO or web identity: those yield temporary credentials, and STS needs an IAM user's long-term key (AKIA…) for GetSessionToken/GetFederationToken", name)
+		return aws.Credentials{}, errRoleSource(name)
 	default:
 		return aws.Credentials{}, fmt.Errorf("source profile %q has no credentials: add aws_access_key_id and aws_secret_access_key to %s", name, CredentialsFile(c.cfg))
 	}
@@ -217,6 +222,10 @@ func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error)
 		return aws.Credentials{}, fmt.Errorf("source profile %q yields temporary credentials (%s): STS refuses GetSessionToken/GetFederationToken with session credentials; use an IAM user's long-term key (AKIA…)", name, redact.KeyID(creds.AccessKeyID))
 	}
 	return creds, nil
+}
+
+func errRoleSource(name string) error {
+	return fmt.Errorf("source profile %q uses a role, SSO or web identity: those yield temporary credentials, and STS needs an IAM user's long-term key (AKIA…) for GetSessionToken/GetFederationToken", name)
 }
 
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
@@ -306,22 +315,25 @@ type Error struct {
 func (e *Error) Error() string {
 	var ae smithy.APIError
 	if errors.As(e.Err, &ae) {
-		msg := ae.ErrorMessage()
+		msg := strings.TrimSpace(ae.ErrorMessage())
 		if msg == "" {
 			return fmt.Sprintf("%s: %s", e.Op, ae.ErrorCode())
 		}
-		return fmt.Sprintf("%s: %s: %s", e.Op, ae.ErrorCode(), strings.TrimSpace(msg))
+		return fmt.Sprintf("%s: %s: %s", e.Op, ae.ErrorCode(), msg)
 	}
-	var re *smithyhttp.ResponseError
-	if errors.As(e.Err, &re) {
-		return fmt.Sprintf("%s: HTTP %d", e.Op, re.HTTPStatusCode())
-	}
-	if errors.Is(e.Err, context.DeadlineExceeded) {
+	switch reason, _ := classify(e.Err); {
+	case reason == "timeout":
 		return e.Op + ": timed out"
-	}
-	var ne net.Error
-	if errors.As(e.Err, &ne) {
-		return fmt.Sprintf("%s: network error: %v", e.Op, ne)
+	case reason == "malformed_response":
+		return e.Op + ": malformed response from STS"
+	case reason == "network":
+		var oe *net.OpError
+		if errors.As(e.Err, &oe) && oe.Err != nil {
+			return fmt.Sprintf("%s: network error: %s %v", e.Op, oe.Op, oe.Err)
+		}
+		return fmt.Sprintf("%s: network error", e.Op)
+	case strings.HasPrefix(reason, "http_"):
+		return fmt.Sprintf("%s: HTTP %s", e.Op, strings.TrimPrefix(reason, "http_"))
 	}
 	return fmt.Sprintf("%s: %v", e.Op, e.Err)
 }
@@ -338,48 +350,58 @@ func Code(err error) string {
 }
 
 // Retryable reports whether err is worth retrying soon: throttling, 5xx,
-// timeouts and network errors. Permission and validation errors are not:
-// they need a change (a new key, config or MFA code) first.
+// timeouts, network errors and garbled responses. Permission and
+// validation errors are not: they need a change (a new key, config or MFA
+// code) first.
 func Retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	switch Code(err) {
-	case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
-		"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout":
-		return true
-	case "":
-	default:
-		return false
-	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		s := re.HTTPStatusCode()
-		return s >= 500 || s == http.StatusTooManyRequests
-	}
-	var se *Error
-	return errors.As(err, &se) // network, timeout, deserialization of a broken response
+	_, r := classify(err)
+	return r
 }
 
 // Reason is a short, stable label for err, for metrics and status.
 func Reason(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrNeedsMFA):
-		return "needs_mfa"
-	case Code(err) != "":
-		return Code(err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+	r, _ := classify(err)
+	return r
+}
+
+var retryableCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "RequestLimitExceeded": true,
+	"TooManyRequestsException": true, "InternalFailure": true, "InternalError": true,
+	"ServiceUnavailable": true, "ServiceUnavailableException": true, "RequestTimeout": true,
+}
+
+// classify is the one place that sorts errors: it drives backoff, status
+// and error text alike.
+func classify(err error) (reason string, retryable bool) {
+	if err == nil {
+		return "", false
+	}
+	if errors.Is(err, ErrNeedsMFA) {
+		return "needs_mfa", false
+	}
+	if code := Code(err); code != "" {
+		return code, retryableCodes[code]
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout", true
+	}
+	var de *smithy.DeserializationError
+	if errors.As(err, &de) {
+		return "malformed_response", true
+	}
+	var ne net.Error
+	var errno syscall.Errno
+	if errors.As(err, &ne) || errors.As(err, &errno) {
+		return "network", true
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		s := re.HTTPStatusCode()
+		return "http_" + strconv.Itoa(s), s >= 500 || s == http.StatusTooManyRequests
 	}
 	var se *Error
 	if errors.As(err, &se) {
-		var re *smithyhttp.ResponseError
-		if errors.As(err, &re) {
-			return "http_" + strconv.Itoa(re.HTTPStatusCode())
-		}
-		return "network"
+		return "network", true // any other transport failure
 	}
-	return "source"
+	return "source", false
 }
