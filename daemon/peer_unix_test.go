@@ -94,4 +94,3 @@ func TestPeerChild(t *testing.T) {
 	code, _ := get(t, socketClient(sock), "/v1/credentials/dev")
 	os.Stdout.WriteString("status=" + strconv.Itoa(code) + "\n")
 }
-
