@@ -229,7 +229,7 @@ func TestRulesPolicy(t *testing.T) {
 		{name: "file missing", src: pol("policy_file = \"$TMP/nope.json\"\n"),
 			want: "config.toml:4: profiles.fed.policy_file: $TMP/nope.json does not exist; create it or fix the path"},
 		{name: "file relative missing", src: pol("policy_file = \"nope.json\"\n"),
-			want: "config.toml:4: profiles.fed.policy_file: /work/main/config/nope.json does not exist; create it or fix the path"},
+			want: "config.toml:4: profiles.fed.policy_file: $CWD/nope.json does not exist; create it or fix the path"},
 		{name: "file directory", src: pol("policy_file = \"$TMP\"\n"),
 			want: "config.toml:4: profiles.fed.policy_file: $TMP is a directory; name a file"},
 		{name: "file invalid json", src: pol("policy_file = \"$TMP/bad-policy.json\"\n"),

@@ -109,7 +109,9 @@ func runRules(t *testing.T, tests []ruleTest) {
 				fmt.Printf("=== %s\n%s\n~~~ warn\n%s\n", tt.name, got, warnings(c, dir))
 				return
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			cwd, _ := os.Getwd()
+			want := strings.ReplaceAll(tt.want, "$CWD", cwd)
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Parse errors (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantWarn, warnings(c, dir)); diff != "" {
