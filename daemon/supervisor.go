@@ -166,3 +166,24 @@ func (s *Supervisor) endpoints(p *config.Profile) []string {
 	}
 	return out
 }
+
+// ErrUnknownProfile is returned for a profile this daemon does not serve.
+var ErrUnknownProfile = errors.New("unknown profile")
+
+// Credentials returns profile's current valid credentials for an endpoint
+// (IMDS, ECS, broker). Like every reader it never starts a fetch: it waits
+// (bounded by ctx and WaitTimeout) only while a first fetch is under way.
+// Errors: ErrUnknownProfile, ErrNeedsMFA, or one wrapping ErrUnavailable.
+func (s *Supervisor) Credentials(ctx context.Context, profile string) (cache.Credentials, error) {
+	r := s.refreshers[profile]
+	if r == nil {
+		return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
+	defer cancel()
+	snap, err := r.Credentials(ctx)
+	if err != nil {
+		return cache.Credentials{}, err
+	}
+	return *snap.creds, nil
+}
