@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/mfaprompt"
 	"github.com/stsd/stsd/internal/paths"
 )
 
@@ -54,6 +55,9 @@ type Options struct {
 	// syscall.Exec on unix (replaces this process; returns 1 only when exec
 	// fails) and run-and-wait with stdio passed through on Windows.
 	Exec func(path string, argv, env []string) int
+	// Prompt asks for an MFA code with the named mfa_prompt backend;
+	// default mfaprompt.Ask (terminal or desktop dialog, never stdout).
+	Prompt func(ctx context.Context, backend, profile string) (string, error)
 	// Fallback, when set, replaces finding and exec'ing stsd: the full
 	// binary passes its own direct STS fetch here.
 	Fallback func(ctx context.Context) int
@@ -93,6 +97,11 @@ func (o *Options) setDefaults() {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = time.Second
 	}
+	if o.Prompt == nil {
+		o.Prompt = func(ctx context.Context, backend, profile string) (string, error) {
+			return mfaprompt.Ask(ctx, backend, mfaprompt.Options{Profile: profile})
+		}
+	}
 	if o.ResponseTimeout <= 0 {
 		o.ResponseTimeout = 20 * time.Second
 	}
@@ -115,7 +124,7 @@ func Run(ctx context.Context, o Options) int {
 		return exitUsage
 	}
 	for _, sock := range o.Sockets {
-		r, err := ask(ctx, sock, o)
+		r, err := ask(ctx, sock, o, o.credentialsRequest())
 		if errors.Is(err, errUnavailable) {
 			continue
 		}
@@ -133,6 +142,11 @@ func Run(ctx context.Context, o Options) int {
 			return o.write(r.body)
 		case 404: // this daemon does not serve the profile
 			continue
+		case 409:
+			if e := decodeError(r); e.Code == "NeedsMFA" {
+				return o.mfa(ctx, sock, e)
+			}
+			return o.fail(daemonError(sock, o.Profile, r))
 		default:
 			return o.fail(daemonError(sock, o.Profile, r))
 		}
@@ -228,7 +242,7 @@ type reply struct {
 
 // ask sends the one request the control API needs as raw HTTP/1.0 (no
 // net/http: it would cost ~0.3 ms per run, design.md) and reads the reply.
-func ask(ctx context.Context, sock string, o Options) (reply, error) {
+func ask(ctx context.Context, sock string, o Options, req string) (reply, error) {
 	d := net.Dialer{Timeout: o.DialTimeout}
 	conn, err := d.DialContext(ctx, "unix", sock)
 	if err != nil {
@@ -243,7 +257,6 @@ func ask(ctx context.Context, sock string, o Options) (reply, error) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	_ = conn.SetDeadline(time.Now().Add(o.DialTimeout))
-	req := "GET /v1/credentials/" + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return reply{}, errUnavailable
 	}
@@ -346,21 +359,57 @@ func readLine(br *bufio.Reader) (string, error) {
 
 // daemonError is the one line for a final non-200 reply: the daemon's
 // Message (it never holds a secret), plus what to do for NeedsMFA.
+// apiError is the control API's error body.
+type apiError struct {
+	Code      string
+	Message   string
+	MFAPrompt string
+}
+
+func decodeError(r reply) apiError {
+	var e apiError
+	_ = json.Unmarshal(r.body, &e)
+	return e
+}
+
 func daemonError(sock, profile string, r reply) string {
-	var e struct {
-		Code      string
-		Message   string
-		MFAPrompt string
-	}
-	if json.Unmarshal(r.body, &e) != nil || e.Message == "" {
+	e := decodeError(r)
+	if e.Message == "" {
 		return fmt.Sprintf("daemon at %s answered %d for profile %s", sock, r.status, profile)
 	}
-	msg := e.Message
-	if e.Code == "NeedsMFA" {
-		// TODO(credproc): prompt with e.MFAPrompt and POST /v1/mfa/{p}.
-		msg += "; run: stsd mfa " + profile
+	return e.Message
+}
+
+func (o *Options) credentialsRequest() string {
+	return "GET /v1/credentials/" + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\n\r\n"
+}
+
+// mfa answers the daemon's needs-mfa: it asks the person with the
+// profile's mfa_prompt backend (never on stdout), hands the code to the
+// daemon, which refreshes with it before replying, then fetches the
+// credentials.
+func (o *Options) mfa(ctx context.Context, sock string, e apiError) int {
+	code, err := o.Prompt(ctx, e.MFAPrompt, o.Profile)
+	if err != nil {
+		return o.fail(e.Message + ": " + err.Error())
 	}
-	return msg
+	post := "POST /v1/mfa/" + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\nContent-Type: text/plain\r\nContent-Length: " +
+		strconv.Itoa(len(code)) + "\r\n\r\n" + code
+	r, err := ask(ctx, sock, *o, post)
+	if err != nil {
+		return o.fail("send the MFA code to the daemon: " + err.Error())
+	}
+	if r.status != 200 {
+		return o.fail(daemonError(sock, o.Profile, r))
+	}
+	r, err = ask(ctx, sock, *o, o.credentialsRequest())
+	if err != nil {
+		return o.fail("fetch credentials after the MFA code: " + err.Error())
+	}
+	if r.status != 200 || !json.Valid(r.body) {
+		return o.fail(daemonError(sock, o.Profile, r))
+	}
+	return o.write(r.body)
 }
 
 // oneLine turns control characters into spaces and caps the length, so an

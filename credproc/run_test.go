@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -137,6 +139,9 @@ func (h *harness) options(profile string, sockets []string, cacheDir string) cre
 		Getenv:          func(string) string { return "" },
 		DialTimeout:     time.Second,
 		ResponseTimeout: 5 * time.Second,
+		Prompt: func(ctx context.Context, backend, profile string) (string, error) {
+			return "", errors.New("no terminal (" + backend + ")")
+		},
 		Exec: func(path string, argv, env []string) int {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -205,7 +210,7 @@ func TestRunDaemon(t *testing.T) {
 			name:       "needs mfa",
 			reply:      httpReply("409 Conflict", `{"Code":"NeedsMFA","Message":"profile dev needs an MFA code","MFAPrompt":"tty"}`),
 			wantCode:   1,
-			wantStderr: "profile dev needs an MFA code; run: stsd mfa dev",
+			wantStderr: "profile dev needs an MFA code: no terminal (tty)",
 		},
 		{
 			name:       "message with newlines",
@@ -579,5 +584,85 @@ func BenchmarkRunCache(b *testing.B) {
 		if code := credproc.Run(context.Background(), o); code != 0 {
 			b.Fatalf("Run = %d", code)
 		}
+	}
+}
+
+// TestRunNeedsMFAPrompts: on needs-mfa the binary prompts with the named
+// backend, POSTs the code, then prints the credentials the daemon returns.
+func TestRunNeedsMFAPrompts(t *testing.T) {
+	t.Parallel()
+	doc := string(credproc.Marshal(fakeCreds()))
+	path := filepath.Join(shortDir(t), "d.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var reqs []string
+	mfaDone := false
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			var req strings.Builder
+			n := 0
+			for {
+				l, err := br.ReadString('\n')
+				req.WriteString(l)
+				if v, ok := strings.CutPrefix(l, "Content-Length: "); ok {
+					fmt.Sscan(v, &n)
+				}
+				if err != nil || l == "\r\n" {
+					break
+				}
+			}
+			body := make([]byte, n)
+			io.ReadFull(br, body)
+			req.Write(body)
+			mu.Lock()
+			reqs = append(reqs, req.String())
+			switch {
+			case strings.HasPrefix(req.String(), "POST /v1/mfa/dev ") && string(body) == "123456":
+				mfaDone = true
+				c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+			case mfaDone:
+				c.Write([]byte(httpReply("200 OK", doc)))
+			default:
+				c.Write([]byte(httpReply("409 Conflict", `{"Code":"NeedsMFA","Message":"profile dev needs an MFA code","MFAPrompt":"zenity"}`)))
+			}
+			mu.Unlock()
+			c.Close()
+		}
+	})
+	var h harness
+	o := h.options("dev", []string{path}, filepath.Join(t.TempDir(), "none"))
+	var backend string
+	o.Prompt = func(ctx context.Context, b, profile string) (string, error) {
+		backend = b
+		return "123456", nil
+	}
+	if code := credproc.Run(t.Context(), o); code != 0 {
+		t.Fatalf("Run = %d; stderr %q", code, h.stderr.String())
+	}
+	if h.stdout.String() != doc {
+		t.Errorf("stdout is not exactly the credential document")
+	}
+	if backend != "zenity" {
+		t.Errorf("prompted with %q; want the daemon's zenity", backend)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"GET /v1/credentials/dev HTTP/1.0\r\nHost: stsd\r\n\r\n",
+		"POST /v1/mfa/dev HTTP/1.0\r\nHost: stsd\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n123456",
+		"GET /v1/credentials/dev HTTP/1.0\r\nHost: stsd\r\n\r\n",
+	}
+	if diff := cmp.Diff(want, reqs); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }

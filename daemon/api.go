@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/cache"
-	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/mfaprompt"
 )
 
 type peerKey struct{}
@@ -126,12 +126,21 @@ func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refr
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64))
 	code := strings.TrimSpace(string(b))
-	if err != nil || !stsclient.ValidCode(code) {
+	if err != nil || !mfaprompt.Valid(code) {
 		writeError(w, http.StatusBadRequest, "InvalidCode", "an MFA code is 6 digits")
 		return
 	}
-	ref.PushMFA(code)
-	w.WriteHeader(http.StatusAccepted)
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.WaitTimeout)
+	defer cancel()
+	if err := ref.SubmitMFA(ctx, code); err != nil {
+		code := "MFAFailed"
+		if errors.Is(err, ErrCodeUsed) || mfaRejected(err) {
+			code = "MFARejected"
+		}
+		writeError(w, http.StatusConflict, code, "profile "+quote(ref.profile.Name)+": "+err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Supervisor) handleClear(w http.ResponseWriter, r *http.Request) {

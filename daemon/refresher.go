@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,10 +84,11 @@ type Refresher struct {
 	rand    func() float64
 	log     *slog.Logger
 
-	pubMu sync.Mutex // serializes publish; readers never take it
-	snap  atomic.Pointer[snapshot]
-	kick  chan struct{} // forced refresh; buffered 1
-	codes chan string   // MFA codes pushed by `stsd mfa`; buffered 1
+	pubMu  sync.Mutex // serializes publish; readers never take it
+	snap   atomic.Pointer[snapshot]
+	kick   chan struct{}       // forced refresh; buffered 1
+	codes  chan *mfaSubmission // MFA codes pushed by `stsd mfa`; unbuffered
+	serial *serialGuard        // shared by the profiles on one MFA device
 
 	backoff time.Duration // owned by the Run goroutine
 }
@@ -97,7 +99,7 @@ func newRefresher(cfg *config.Config, p *config.Profile, f Fetcher, o *Options) 
 		clock: o.Clock, rand: o.Rand,
 		log:   o.Logger.With("profile", p.Name),
 		kick:  make(chan struct{}, 1),
-		codes: make(chan string, 1),
+		codes: make(chan *mfaSubmission),
 	}
 	r.snap.Store(&snapshot{phase: StateRefreshing, packed: -1, updated: make(chan struct{})})
 	return r
@@ -159,41 +161,15 @@ func (r *Refresher) Refresh() {
 	}
 }
 
-// PushMFA hands the refresher a code for its next call and triggers it.
-func (r *Refresher) PushMFA(code string) {
-	select {
-	case <-r.codes: // a newer code replaces an unused one
-	default:
-	}
-	select {
-	case r.codes <- code:
-	default:
-	}
-}
-
 // Run refreshes until ctx ends.
 func (r *Refresher) Run(ctx context.Context) {
 	next := r.loadCache()
 	for {
-		code, ok := r.wait(ctx, next)
+		sub, ok := r.wait(ctx, next)
 		if !ok {
 			return
 		}
-		if code == "" && r.needsCode() {
-			if r.profile.MFAProcess == "" {
-				// A pushed code ends the wait; nothing else can.
-				r.enterNeedsMFA()
-				next = r.clock.Now().Add(100 * 365 * 24 * time.Hour)
-				continue
-			}
-			c, err := stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
-			if err != nil {
-				next = r.fail(err)
-				continue
-			}
-			code = c
-		}
-		next = r.refresh(ctx, code)
+		next = r.step(ctx, sub)
 	}
 }
 
@@ -201,9 +177,75 @@ func (r *Refresher) needsCode() bool {
 	return r.profile.Mode == config.ModeSession && r.profile.MFASerial != ""
 }
 
+// never is "no timed wake-up": only a kick or a pushed code ends the wait.
+func (r *Refresher) never() time.Time { return r.clock.Now().Add(100 * 365 * 24 * time.Hour) }
+
+// step makes one refresh attempt and returns when to make the next. For an
+// MFA profile it first gets a code — from sub (pushed by `stsd mfa`), else
+// mfa_process, else it enters needs-mfa — under the serial's lock, so
+// profiles sharing a device never send the same single-use code twice.
+func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
+	if !r.needsCode() {
+		if sub != nil {
+			sub.reply(errors.New("this profile has no mfa_serial"))
+		}
+		next, _ := r.refresh(ctx, "")
+		return next
+	}
+	g := r.serial
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var code string
+	switch {
+	case sub != nil:
+		if g.used(sub.code) {
+			sub.reply(ErrCodeUsed)
+			return r.never()
+		}
+		code = sub.code
+	case r.profile.MFAProcess != "":
+		c, err := r.processCode(ctx, g)
+		if err != nil {
+			return r.fail(err)
+		}
+		code = c
+	default:
+		r.enterNeedsMFA("")
+		return r.never()
+	}
+	g.record(code, r.clock.Now())
+	next, err := r.refresh(ctx, code)
+	if sub != nil {
+		sub.reply(err)
+	}
+	if err != nil && mfaRejected(err) && r.profile.MFAProcess == "" {
+		// A pushed code was refused: ask for another instead of retrying.
+		r.enterNeedsMFA(err.Error())
+		return r.never()
+	}
+	return next
+}
+
+// processCode runs mfa_process; a code equal to the last one sent for the
+// serial waits for the next 30 s TOTP step and asks again.
+func (r *Refresher) processCode(ctx context.Context, g *serialGuard) (string, error) {
+	code, err := stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
+	if err != nil || !g.used(code) {
+		return code, err
+	}
+	if !clock.Sleep(ctx, r.clock, g.nextStep(r.clock.Now())) {
+		return "", ctx.Err()
+	}
+	code, err = stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
+	if err == nil && g.used(code) {
+		return "", ErrCodeUsed
+	}
+	return code, err
+}
+
 // wait sleeps until at, a forced refresh, or a pushed MFA code. A profile
 // without mfa_process enters needs-mfa at min(at, expiry − mfa_reminder).
-func (r *Refresher) wait(ctx context.Context, at time.Time) (code string, ok bool) {
+func (r *Refresher) wait(ctx context.Context, at time.Time) (*mfaSubmission, bool) {
 	if r.needsCode() && r.profile.MFAProcess == "" {
 		if s := r.snap.Load(); s.creds != nil && s.phase != StateNeedsMFA {
 			if remind := s.creds.Expiration.Add(-r.profile.MFAReminder); remind.Before(at) {
@@ -215,38 +257,112 @@ func (r *Refresher) wait(ctx context.Context, at time.Time) (code string, ok boo
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return "", false
+		return nil, false
 	case <-t.C():
 	case <-r.kick:
-	case code = <-r.codes:
+	case sub := <-r.codes:
+		return sub, true
 	}
-	return code, true
+	return nil, true
 }
 
-func (r *Refresher) enterNeedsMFA() {
+// enterNeedsMFA publishes needs-mfa (old credentials keep serving until
+// they expire), logs it and runs notify_command once per episode.
+func (r *Refresher) enterNeedsMFA(lastErr string) {
 	if r.snap.Load().phase == StateNeedsMFA {
+		if lastErr != "" {
+			r.publish(func(s *snapshot) { s.lastErr, s.reason = lastErr, "mfa_rejected" })
+		}
 		return
 	}
-	r.publish(func(s *snapshot) { s.phase = StateNeedsMFA; s.next = time.Time{} })
+	r.publish(func(s *snapshot) {
+		s.phase, s.next = StateNeedsMFA, time.Time{}
+		if lastErr != "" {
+			s.lastErr, s.reason = lastErr, "mfa_rejected"
+		}
+	})
 	r.log.Warn("needs mfa", "event", "needs_mfa", "hint", "run: stsd mfa "+r.profile.Name)
+	if r.profile.NotifyCommand != "" {
+		// Profile names are [\w+=,.@-]: safe as one shell word.
+		if err := runNotify(r.profile.NotifyCommand + " " + r.profile.Name); err != nil {
+			r.log.Warn("notify_command failed", "event", "notify_failed", "err", err.Error())
+		}
+	}
 }
 
-// refresh makes one STS call and returns when to try next.
-func (r *Refresher) refresh(ctx context.Context, code string) time.Time {
+// mfaRejected reports whether STS refused the MFA code itself.
+func mfaRejected(err error) bool {
+	return stsclient.Code(err) == "AccessDenied" && strings.Contains(err.Error(), "MultiFactorAuthentication")
+}
+
+// ErrCodeUsed refuses a TOTP code that was already sent for the same MFA
+// device: STS accepts each code once.
+var ErrCodeUsed = errors.New("this MFA code was already used for this device: wait for the next code")
+
+// mfaSubmission is a code pushed by `stsd mfa` or credential_process; the
+// refresher answers on done once the code has been used (nil: refreshed).
+type mfaSubmission struct {
+	code string
+	done chan error // buffered 1
+}
+
+func (m *mfaSubmission) reply(err error) { m.done <- err }
+
+// SubmitMFA hands the refresher a code and waits (bounded by ctx) until it
+// has been sent to STS: nil means the profile refreshed with it.
+func (r *Refresher) SubmitMFA(ctx context.Context, code string) error {
+	sub := &mfaSubmission{code: code, done: make(chan error, 1)}
+	select {
+	case r.codes <- sub:
+	case <-ctx.Done():
+		return errors.New("the refresher is busy: try again")
+	}
+	select {
+	case err := <-sub.done:
+		return err
+	case <-ctx.Done():
+		return errors.New("the code was accepted but STS has not answered yet: check `stsd status`")
+	}
+}
+
+// serialGuard serializes the profiles that share one MFA device and
+// remembers the last code sent to it.
+type serialGuard struct {
+	mu     sync.Mutex // held across getting a code and the STS call; guards the fields that follow
+	last   string
+	lastAt time.Time
+}
+
+func (g *serialGuard) used(code string) bool { return code != "" && code == g.last }
+
+func (g *serialGuard) record(code string, now time.Time) { g.last, g.lastAt = code, now }
+
+// totpStep is the TOTP time step (RFC 6238 default, what AWS MFA uses).
+const totpStep = 30 * time.Second
+
+// nextStep is how long until the TOTP step after the last code's begins.
+func (g *serialGuard) nextStep(now time.Time) time.Duration {
+	return g.lastAt.Truncate(totpStep).Add(totpStep).Sub(now)
+}
+
+// refresh makes one STS call and returns when to try next, and the
+// call's error.
+func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error) {
 	r.publish(func(s *snapshot) { s.phase = StateRefreshing })
 	start := r.clock.Now()
 	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code})
 	if err != nil {
 		if ctx.Err() != nil {
-			return start
+			return start, err
 		}
-		return r.fail(err)
+		return r.fail(err), err
 	}
 	c := res.Credentials
 	lifetime := c.Expiration.Sub(res.Issued)
 	switch {
 	case lifetime <= 0:
-		return r.fail(fmt.Errorf("%w: STS returned credentials that expire at %s, before now (%s)", ErrClockSkew, c.Expiration.Format(time.RFC3339), res.Issued.Format(time.RFC3339)))
+		err := fmt.Errorf("%w: STS returned credentials that expire at %s, before now (%s)", ErrClockSkew, c.Expiration.Format(time.RFC3339), res.Issued.Format(time.RFC3339))
+		return r.fail(err), err
 	case lifetime > r.profile.Duration+maxClockSkew:
 		c.Expiration = res.Issued.Add(r.profile.Duration).Truncate(time.Second)
 		r.log.Warn("expiration clamped", "event", "clock_skew", "expires", c.Expiration)
@@ -267,7 +383,7 @@ func (r *Refresher) refresh(ctx context.Context, code string) time.Time {
 	}
 	res.Credentials = c
 	r.save(res)
-	return next
+	return next, nil
 }
 
 // refreshAt is expiration − margin, margin = min(refresh_before, lifetime/2)

@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -272,8 +274,9 @@ func TestNeedsMFAThenPushedCode(t *testing.T) {
 		if got := sts.Calls(); got != 0 {
 			t.Fatalf("called STS %d times without a code", got)
 		}
-		r.PushMFA("135790")
-		synctest.Wait()
+		if err := r.SubmitMFA(ctx, "135790"); err != nil {
+			t.Fatalf("SubmitMFA() = %v", err)
+		}
 		if _, err := r.Credentials(ctx); err != nil {
 			t.Fatalf("after the code Credentials() = %v", err)
 		}
@@ -289,6 +292,85 @@ func TestNeedsMFAThenPushedCode(t *testing.T) {
 		}
 		if got := sts.Calls(); got != 1 {
 			t.Errorf("calls = %d; want 1", got)
+		}
+	})
+}
+
+func TestRejectedCodeAsksAgainNoLoop(t *testing.T) {
+	env := newEnv(t, sessionProfile+`mfa_serial = "`+mfaSerial+`"
+`)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.SetMFA(mfaSerial, "135790")
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		r := s.Refresher("dev")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		synctest.Wait()
+		err := r.SubmitMFA(ctx, "999999")
+		if !mfaRejected(err) {
+			t.Fatalf("SubmitMFA(wrong) = %v; want the MFA rejection", err)
+		}
+		st := r.Status()
+		if st.State != StateNeedsMFA || st.Reason != "mfa_rejected" || !strings.Contains(st.LastError, "invalid MFA one time pass code") {
+			t.Errorf("status after a rejected code = %s/%s/%q", st.State, st.Reason, st.LastError)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if got := sts.Calls(); got != 1 {
+			t.Errorf("calls an hour after a rejected code = %d; want 1 (no retry loop)", got)
+		}
+		if err := r.SubmitMFA(ctx, "999999"); !errors.Is(err, ErrCodeUsed) {
+			t.Errorf("same code again = %v; want ErrCodeUsed", err)
+		}
+		if err := r.SubmitMFA(ctx, "135790"); err != nil {
+			t.Fatalf("SubmitMFA(good) = %v", err)
+		}
+		if _, err := r.Credentials(ctx); err != nil {
+			t.Errorf("after a good code: %v", err)
+		}
+	})
+}
+
+// TestSharedSerialProfilesNeverReuseACode: two profiles on one device with
+// an mfa_process that prints the same code until the next TOTP step.
+func TestSharedSerialProfilesNeverReuseACode(t *testing.T) {
+	dir := t.TempDir()
+	script := dir + "/code.sh"
+	os.WriteFile(script, []byte(`#!/bin/sh
+n=$(cat "$0.n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$0.n"
+if [ $n -le 2 ]; then echo 111111; else echo 222222; fi
+`), 0o700)
+	prof := func(name string) string {
+		return "[profiles." + name + "]\nsource_profile = \"src\"\nduration = \"1h\"\nmfa_serial = \"" + mfaSerial + "\"\nmfa_process = \"" + script + "\"\n"
+	}
+	env := newEnv(t, prof("a")+prof("b"))
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		sts.SetMFA(mfaSerial, "111111")
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go s.Refresher("a").Run(ctx)
+		go s.Refresher("b").Run(ctx)
+		for sts.Calls() < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		sts.SetMFA(mfaSerial, "222222") // the device's next code
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		var codes []string
+		for _, r := range sts.Requests() {
+			codes = append(codes, r.Params.Get("TokenCode"))
+		}
+		if len(codes) != 2 || codes[0] == codes[1] {
+			t.Errorf("codes sent = %v; want two different codes", codes)
+		}
+		for _, p := range []string{"a", "b"} {
+			if _, err := s.Refresher(p).Credentials(ctx); err != nil {
+				t.Errorf("profile %s: %v", p, err)
+			}
 		}
 	})
 }

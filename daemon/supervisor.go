@@ -78,9 +78,17 @@ func New(o Options) (*Supervisor, error) {
 		}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), refreshers: map[string]*Refresher{}}
+	serials := map[string]*serialGuard{}
 	for _, name := range o.Config.ProfileNames() {
 		p := o.Config.Profiles[name]
-		s.refreshers[name] = newRefresher(o.Config, p, o.NewFetcher(o.Config, p), &s.o)
+		r := newRefresher(o.Config, p, o.NewFetcher(o.Config, p), &s.o)
+		if p.MFASerial != "" {
+			if serials[p.MFASerial] == nil {
+				serials[p.MFASerial] = &serialGuard{}
+			}
+			r.serial = serials[p.MFASerial]
+		}
+		s.refreshers[name] = r
 	}
 	return s, nil
 }

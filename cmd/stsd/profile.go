@@ -4,13 +4,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/credproc"
 	"github.com/stsd/stsd/internal/direct"
+	"github.com/stsd/stsd/internal/mfaprompt"
 	"github.com/stsd/stsd/internal/paths"
-	"github.com/stsd/stsd/internal/stsclient"
 )
 
 func cmdMFA(ctx context.Context, e *env, args []string) int {
@@ -26,12 +28,18 @@ func cmdMFA(ctx context.Context, e *env, args []string) int {
 	code := ""
 	if len(pos) == 2 {
 		code = pos[1]
+	} else if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		c, err := mfaprompt.Ask(ctx, "tty", mfaprompt.Options{Profile: pos[0]})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "stsd mfa: %v\n", err)
+			return exitFailure
+		}
+		code = c
 	} else {
-		fmt.Fprintf(e.stderr, "MFA code for %s: ", pos[0])
 		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 		code = strings.TrimSpace(line)
 	}
-	if !stsclient.ValidCode(code) {
+	if !mfaprompt.Valid(code) {
 		fmt.Fprintln(e.stderr, "stsd mfa: an MFA code is 6 digits")
 		return exitUsage
 	}
@@ -43,8 +51,13 @@ func cmdMFA(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd mfa: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "code sent: %s refreshes now\n", pos[0])
+	fmt.Fprintf(e.stdout, "%s refreshed with the MFA code\n", pos[0])
 	return exitOK
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func cmdCheck(_ context.Context, e *env, args []string) int {
@@ -106,7 +119,10 @@ func (e *env) directFetch(ctx context.Context, profile, dir string) int {
 		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
 		return exitFailure
 	}
-	entry, err := direct.Credentials(ctx, direct.Options{Config: cfg, Profile: profile, Store: store})
+	entry, err := direct.Credentials(ctx, direct.Options{Config: cfg, Profile: profile, Store: store,
+		Prompt: func(ctx context.Context, p *config.Profile) (string, error) {
+			return mfaprompt.Ask(ctx, p.MFAPrompt, mfaprompt.Options{Profile: p.Name, Serial: p.MFASerial})
+		}})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
 		return exitFailure

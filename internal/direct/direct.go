@@ -5,8 +5,14 @@ package direct
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +48,74 @@ func MinRemaining(lifetime time.Duration) time.Duration {
 	return min(15*time.Minute, lifetime/4)
 }
 
+// ErrCodeUsed refuses a TOTP code already sent for the same MFA device.
+var ErrCodeUsed = errors.New("this MFA code was already used for this device: wait for the next code")
+
+// totpStep is the TOTP time step AWS MFA devices use (RFC 6238 default).
+const totpStep = 30 * time.Second
+
+// code gets an MFA code from mfa_process or the prompt. A code equal to the
+// last one sent for the device waits for the next TOTP step (mfa_process)
+// or is refused (a person can type the next one).
+func (o *Options) code(ctx context.Context, p *config.Profile, lastFile string) (string, error) {
+	get := func() (string, error) {
+		switch {
+		case p.MFAProcess != "":
+			return stsclient.RunMFAProcess(ctx, p.MFAProcess)
+		case o.Prompt != nil:
+			return o.Prompt(ctx, p)
+		}
+		return "", fmt.Errorf("profile %q needs an MFA code: set mfa_process, or run `stsd run` and give it one with `stsd mfa %s`", p.Name, p.Name)
+	}
+	code, err := get()
+	if err != nil {
+		return "", err
+	}
+	lastSum, lastAt := readCode(lastFile)
+	if codeSum(code) != lastSum {
+		return code, nil
+	}
+	if p.MFAProcess == "" {
+		return "", ErrCodeUsed
+	}
+	wait := lastAt.Truncate(totpStep).Add(totpStep).Sub(o.Now())
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(wait):
+	}
+	if code, err = get(); err == nil && codeSum(code) == lastSum {
+		err = ErrCodeUsed
+	}
+	return code, err
+}
+
+func serialLockName(serial string) string {
+	return "mfa-" + codeSum(serial)[:16]
+}
+
+// codeSum hashes a code (or serial) so the file never holds a code.
+func codeSum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// readCode returns the hash and time of the last code sent for a device.
+func readCode(path string) (string, time.Time) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", time.Time{}
+	}
+	sum, at, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	unix, _ := strconv.ParseInt(at, 10, 64)
+	return sum, time.Unix(unix, 0)
+}
+
+func recordCode(path, code string, now time.Time) {
+	// Best effort: losing it only risks one rejected code later.
+	_ = os.WriteFile(path, []byte(codeSum(code)+" "+strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600)
+}
+
 // Credentials returns a fresh-enough cache entry for the profile, calling
 // STS at most once.
 func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
@@ -65,17 +139,18 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	}
 	var req stsclient.Request
 	if p.Mode == config.ModeSession && p.MFASerial != "" {
-		switch {
-		case p.MFAProcess != "":
-			req.TokenCode, err = stsclient.RunMFAProcess(ctx, p.MFAProcess)
-		case o.Prompt != nil:
-			req.TokenCode, err = o.Prompt(ctx, p)
-		default:
-			err = fmt.Errorf("profile %q needs an MFA code: set mfa_process, or run `stsd run` and give it one with `stsd mfa %s`", p.Name, p.Name)
-		}
+		// One process at a time per MFA device, and never the same
+		// single-use code twice (other profiles may share the device).
+		unlockSerial, err := o.Store.Lock(ctx, serialLockName(p.MFASerial))
 		if err != nil {
+			return nil, fmt.Errorf("lock MFA device: %w", err)
+		}
+		defer unlockSerial()
+		last := filepath.Join(o.Store.Dir(), serialLockName(p.MFASerial)+".last")
+		if req.TokenCode, err = o.code(ctx, p, last); err != nil {
 			return nil, err
 		}
+		defer recordCode(last, req.TokenCode, o.Now())
 	}
 	f := o.Fetcher
 	if f == nil {

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 )
 
-func shellCommand(ctx context.Context, command string) *exec.Cmd {
+// ShellCommand runs command with the platform shell, as the AWS SDKs run
+// credential_process: sh -c (cmd.exe /C on Windows).
+func ShellCommand(ctx context.Context, command string) *exec.Cmd {
 	return exec.CommandContext(ctx, "/bin/sh", "-c", command)
 }

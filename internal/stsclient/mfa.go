@@ -8,24 +8,12 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/internal/mfaprompt"
 )
 
 // MFAProcessTimeout bounds mfa_process.
 const MFAProcessTimeout = 30 * time.Second
-
-// ValidCode reports whether code is a 6-digit TOTP code, the only form STS
-// accepts for TokenCode.
-func ValidCode(code string) bool {
-	if len(code) != 6 {
-		return false
-	}
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // RunMFAProcess runs command with the platform shell (sh -c, cmd /C) and
 // returns the 6-digit code it prints. Its stderr is shown in the error on
@@ -33,7 +21,7 @@ func ValidCode(code string) bool {
 func RunMFAProcess(ctx context.Context, command string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, MFAProcessTimeout)
 	defer cancel()
-	cmd := shellCommand(ctx, command)
+	cmd := ShellCommand(ctx, command)
 	cmd.Env = append(os.Environ(), ResolvingEnv+"=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -56,7 +44,7 @@ func RunMFAProcess(ctx context.Context, command string) (string, error) {
 		return "", fmt.Errorf("mfa_process failed: %v", err)
 	}
 	code := strings.TrimSpace(stdout.String())
-	if !ValidCode(code) {
+	if !mfaprompt.Valid(code) {
 		return "", errors.New("mfa_process did not print a 6-digit code")
 	}
 	return code, nil

@@ -230,7 +230,7 @@ func errRoleSource(name string) error {
 
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
 	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
-		cmd := shellCommand(ctx, command)
+		cmd := ShellCommand(ctx, command)
 		cmd.Env = append(os.Environ(), ResolvingEnv+"=1")
 		cmd.Stderr = os.Stderr
 		return cmd, nil

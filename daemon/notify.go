@@ -1,0 +1,27 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stsd/stsd/internal/stsclient"
+)
+
+// notifyTimeout bounds notify_command.
+const notifyTimeout = 10 * time.Second
+
+// runNotify runs notify_command with the platform shell, without
+// STSD_RESOLVING in its environment.
+func runNotify(command string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	defer cancel()
+	cmd := stsclient.ShellCommand(ctx, command)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, stsclient.ResolvingEnv+"=")
+	})
+	cmd.WaitDelay = time.Second
+	return cmd.Run()
+}
