@@ -375,11 +375,21 @@ func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error)
 		s.creds, s.output, s.issued, s.arn, s.packed = &c, out, res.Issued, res.ARN, res.PackedPolicySize
 		s.phase, s.lastErr, s.reason, s.next = StateOK, "", "", next
 	})
-	r.log.Info("refreshed", "event", "refreshed", "akid", redact.KeyID(c.AccessKeyID),
+	attrs := []any{"event", "refreshed", "akid", redact.KeyID(c.AccessKeyID),
 		"expires", c.Expiration, "next_refresh", next, "sts_ms", r.clock.Now().Sub(start).Milliseconds(),
-		"source", res.SourceKeyID)
+		"source", res.SourceKeyID}
+	if res.ARN != "" {
+		attrs = append(attrs, "arn", res.ARN)
+	}
+	if res.PackedPolicySize >= 0 {
+		attrs = append(attrs, "packed_policy_size", res.PackedPolicySize)
+	}
+	r.log.Info("refreshed", attrs...)
+	for _, w := range res.Warnings {
+		r.log.Warn("sts warning", "event", "sts_warning", "warning", w)
+	}
 	if res.PackedPolicySize >= 90 {
-		r.log.Warn("packed policy near limit", "event", "packed_policy_size", "percent", res.PackedPolicySize)
+		r.log.Warn("packed policy near limit: shrink the session policy, policy_arns or tags", "event", "packed_policy_near_limit", "percent", res.PackedPolicySize)
 	}
 	res.Credentials = c
 	r.save(res)

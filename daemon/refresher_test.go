@@ -3,12 +3,16 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -370,6 +374,53 @@ if [ $n -le 2 ]; then echo 111111; else echo 222222; fi
 		for _, p := range []string{"a", "b"} {
 			if _, err := s.Refresher(p).Credentials(ctx); err != nil {
 				t.Errorf("profile %s: %v", p, err)
+			}
+		}
+	})
+}
+
+// fetcherFunc adapts a function to Fetcher.
+type fetcherFunc func(context.Context, stsclient.Request) (*stsclient.Result, error)
+
+func (f fetcherFunc) Fetch(ctx context.Context, req stsclient.Request) (*stsclient.Result, error) {
+	return f(ctx, req)
+}
+
+func TestPackedPolicySizeShownAndWarned(t *testing.T) {
+	env := newEnv(t, `
+[profiles.ci]
+source_profile = "src"
+mode = "federation"
+policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+`)
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		s, _ := New(Options{Config: env.cfg, Rand: fixedRand, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			NewFetcher: func(*config.Config, *config.Profile) Fetcher {
+				return fetcherFunc(func(context.Context, stsclient.Request) (*stsclient.Result, error) {
+					now := time.Now().UTC()
+					return &stsclient.Result{
+						Credentials:      cache.Credentials{AccessKeyID: "ASIAFAKE000000000001", SecretAccessKey: "s", SessionToken: "t", Expiration: now.Add(time.Hour).Truncate(time.Second)},
+						Issued:           now,
+						ARN:              "arn:aws:sts::123456789012:federated-user/ci",
+						PackedPolicySize: 95,
+					}, nil
+				})
+			}})
+		r := s.Refresher("ci")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go r.Run(ctx)
+		if _, err := r.Credentials(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := r.Status()
+		if st.PackedPolicySize == nil || *st.PackedPolicySize != 95 || st.ARN == "" {
+			t.Errorf("status packed size / arn = %v / %q", st.PackedPolicySize, st.ARN)
+		}
+		for _, want := range []string{"packed_policy_size=95", "event=packed_policy_near_limit"} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("logs lack %q:\n%s", want, logs.String())
 			}
 		}
 	})

@@ -71,10 +71,12 @@ func New(o Options) (*Supervisor, error) {
 		o.ShutdownTimeout = 5 * time.Second
 	}
 	if o.NewFetcher == nil {
-		hc := o.HTTPClient
-		now := o.Clock.Now
+		so := stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Clock.Now}
+		if o.Store != nil {
+			so.Identities = o.Store
+		}
 		o.NewFetcher = func(cfg *config.Config, p *config.Profile) Fetcher {
-			return stsclient.New(cfg, p, stsclient.Options{HTTPClient: hc, Now: now})
+			return stsclient.New(cfg, p, so)
 		}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), refreshers: map[string]*Refresher{}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
@@ -13,6 +14,7 @@ import (
 	"github.com/stsd/stsd/internal/direct"
 	"github.com/stsd/stsd/internal/mfaprompt"
 	"github.com/stsd/stsd/internal/paths"
+	"github.com/stsd/stsd/internal/stsclient"
 )
 
 func cmdMFA(ctx context.Context, e *env, args []string) int {
@@ -60,7 +62,7 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func cmdCheck(_ context.Context, e *env, args []string) int {
+func cmdCheck(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("check")
 	if _, ok := e.parse(fs, args); !ok {
 		return exitUsage
@@ -72,6 +74,17 @@ func cmdCheck(_ context.Context, e *env, args []string) int {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w.Error())
+	}
+	// What earlier runs learned about the source keys (no network here).
+	if dir, err := (paths.Layout{System: e.system}).CacheDir(); err == nil {
+		if store, err := cache.Open(dir); err == nil {
+			for _, name := range cfg.ProfileNames() {
+				p := cfg.Profiles[name]
+				if p.Duration > time.Hour && stsclient.KnownRoot(ctx, cfg, p, store) {
+					fmt.Fprintf(e.stderr, "warning: %s:%d: profiles.%s: source profile %q is the account root: STS grants root at most 1h, so duration %s will be clamped to 1h\n", cfg.Path, p.Line, name, p.SourceProfile, p.Duration)
+				}
+			}
+		}
 	}
 	fmt.Fprintf(e.stdout, "%s: ok, %d profile(s)\n", cfg.Path, len(cfg.Profiles))
 	return exitOK

@@ -154,7 +154,7 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	}
 	f := o.Fetcher
 	if f == nil {
-		f = stsclient.New(o.Config, p, stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Now})
+		f = stsclient.New(o.Config, p, stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Now, Identities: o.Store})
 	}
 	res, err := f.Fetch(ctx, req)
 	if err != nil {

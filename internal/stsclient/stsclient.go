@@ -53,7 +53,20 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock used to stamp Issued; default time.Now.
 	Now func() time.Time
+	// Identities remembers GetCallerIdentity per source key (a
+	// *cache.Store); nil means never ask.
+	Identities Identities
 }
+
+// Identities stores what GetCallerIdentity said about each source key.
+type Identities interface {
+	LoadIdentity(keyID string) (*cache.Identity, error)
+	SaveIdentity(keyID string, id *cache.Identity) error
+}
+
+// rootMaxDuration is the longest session STS grants an account root key;
+// longer requests are silently shortened to it.
+const rootMaxDuration = time.Hour
 
 // Client fetches credentials for one profile. It re-reads the source
 // profile on every Fetch, so a rotated long-term key is used from the next
@@ -88,6 +101,8 @@ type Result struct {
 	ARN              string    // federated user ARN, or "" for session tokens
 	PackedPolicySize int       // percent of the packed limit (federation), -1 if not reported
 	SourceKeyID      string    // redacted source key id, for logs
+	Root             bool      // the source key is the account root
+	Warnings         []string  // things the caller should log (never secrets)
 }
 
 // ErrNeedsMFA is returned when a profile with mfa_serial is fetched without
@@ -114,13 +129,27 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{SourceKeyID: redact.KeyID(src.AccessKeyID), PackedPolicySize: -1}
+	duration := p.Duration
+	id, err := c.identity(ctx, api, src.AccessKeyID)
+	if err != nil {
+		res.Warnings = append(res.Warnings, "could not look up the source key's identity: "+err.Error())
+	}
+	if id != nil && id.Root {
+		res.Root = true
+		if duration > rootMaxDuration {
+			duration = rootMaxDuration
+			res.Warnings = append(res.Warnings, fmt.Sprintf("source profile %q is the account root: STS allows root at most 1h, so duration %s is clamped to 1h (use an IAM user instead of root keys)", p.SourceProfile, p.Duration))
+		}
+	}
+	seconds := aws.Int32(int32(duration / time.Second))
 	var out *ststypes.Credentials
 	switch p.Mode {
 	case config.ModeFederation:
 		in := FederationInput(p, req.Client)
+		in.DurationSeconds = seconds
 		o, err := api.GetFederationToken(ctx, in)
 		if err != nil {
-			return nil, &Error{Op: "GetFederationToken", Err: err}
+			return nil, &Error{Op: "GetFederationToken", Err: err, Hint: federationHint(err, p)}
 		}
 		out = o.Credentials
 		if o.FederatedUser != nil {
@@ -130,14 +159,14 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 			res.PackedPolicySize = int(*o.PackedPolicySize)
 		}
 	default:
-		in := &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(p.Duration / time.Second))}
+		in := &sts.GetSessionTokenInput{DurationSeconds: seconds}
 		if p.MFASerial != "" {
 			in.SerialNumber = aws.String(p.MFASerial)
 			in.TokenCode = aws.String(req.TokenCode)
 		}
 		o, err := api.GetSessionToken(ctx, in)
 		if err != nil {
-			return nil, &Error{Op: "GetSessionToken", Err: err}
+			return nil, &Error{Op: "GetSessionToken", Err: err, Hint: sessionHint(err, p)}
 		}
 		out = o.Credentials
 	}
@@ -155,7 +184,77 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	if res.Credentials.AccountID == "" {
 		res.Credentials.AccountID = AccountFromARN(p.MFASerial)
 	}
+	if res.Credentials.AccountID == "" && id != nil {
+		res.Credentials.AccountID = id.Account
+	}
 	return res, nil
+}
+
+// identity returns what GetCallerIdentity says about the source key,
+// asking STS only the first time a key is seen (the answer is kept on
+// disk, so restarts and later refreshes make no call).
+func (c *Client) identity(ctx context.Context, api *sts.Client, keyID string) (*cache.Identity, error) {
+	if c.o.Identities == nil {
+		return nil, nil
+	}
+	if id, err := c.o.Identities.LoadIdentity(keyID); err == nil {
+		return id, nil
+	}
+	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, &Error{Op: "GetCallerIdentity", Err: err}
+	}
+	arn := aws.ToString(out.Arn)
+	id := &cache.Identity{Account: aws.ToString(out.Account), ARN: arn, Root: strings.HasSuffix(arn, ":root"), Checked: c.o.Now().UTC()}
+	if id.Account == "" {
+		id.Account = AccountFromARN(arn)
+	}
+	if err := c.o.Identities.SaveIdentity(keyID, id); err != nil {
+		return id, fmt.Errorf("record identity: %w", err)
+	}
+	return id, nil
+}
+
+// KnownRoot reports, without any network call or running a source
+// credential_process, whether p's static source key is known (from an
+// earlier GetCallerIdentity) to be the account root.
+func KnownRoot(ctx context.Context, cfg *config.Config, p *config.Profile, ids Identities) bool {
+	sc, err := awsconfig.LoadSharedConfigProfile(ctx, p.SourceProfile, func(o *awsconfig.LoadSharedConfigOptions) {
+		o.CredentialsFiles = []string{CredentialsFile(cfg)}
+		o.ConfigFiles = []string{ConfigFile()}
+	})
+	if err != nil || !sc.Credentials.HasKeys() {
+		return false
+	}
+	id, err := ids.LoadIdentity(sc.Credentials.AccessKeyID)
+	return err == nil && id.Root
+}
+
+// federationHint says what to change after GetFederationToken refusals.
+func federationHint(err error, p *config.Profile) string {
+	switch Code(err) {
+	case "PackedPolicyTooLarge", "PackedPolicyTooLargeException":
+		return fmt.Sprintf("shrink profile %s's session policy (%d characters), policy_arns (%d) or tags (%d): STS packs all three into one size limit", p.Name, len(p.Policy), len(p.PolicyARNs), len(p.Tags))
+	case "MalformedPolicyDocument", "MalformedPolicyDocumentException":
+		return fmt.Sprintf("fix profile %s's session policy: STS rejected it as an IAM policy", p.Name)
+	case "AccessDenied":
+		if strings.Contains(err.Error(), "session credentials") {
+			return "source_profile must hold an IAM user's long-term key"
+		}
+		return fmt.Sprintf("allow sts:GetFederationToken (and sts:TagSession when tags are set) for the IAM user of source profile %q", p.SourceProfile)
+	}
+	return ""
+}
+
+// sessionHint says what to change after GetSessionToken refusals.
+func sessionHint(err error, p *config.Profile) string {
+	if Code(err) == "AccessDenied" && strings.Contains(err.Error(), "MultiFactorAuthentication") {
+		return fmt.Sprintf("the MFA code was rejected: check mfa_serial (%s) and the device's clock, then give a new code with `stsd mfa %s`", p.MFASerial, p.Name)
+	}
+	if Code(err) == "InvalidClientTokenId" {
+		return fmt.Sprintf("the long-term key of source profile %q is unknown to AWS (deleted or rotated?): update it, then `stsd refresh %s`", p.SourceProfile, p.Name)
+	}
+	return ""
 }
 
 func opName(m config.Mode) string {
@@ -308,11 +407,19 @@ func AccountFromARN(arn string) string {
 // Error is a failed STS call. Its text carries STS's error code and message
 // (which hold no secrets), never a raw response body.
 type Error struct {
-	Op  string
-	Err error
+	Op   string
+	Err  error
+	Hint string // what to do, when known
 }
 
 func (e *Error) Error() string {
+	if e.Hint != "" {
+		return e.text() + ": " + e.Hint
+	}
+	return e.text()
+}
+
+func (e *Error) text() string {
 	var ae smithy.APIError
 	if errors.As(e.Err, &ae) {
 		msg := strings.TrimSpace(ae.ErrorMessage())

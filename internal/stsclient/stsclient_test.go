@@ -2,7 +2,10 @@ package stsclient
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/ststest"
 )
@@ -270,5 +274,59 @@ func TestAccountFromARN(t *testing.T) {
 		if got := AccountFromARN(in); got != want {
 			t.Errorf("AccountFromARN(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+func TestRootDetectedOnceAndClamped(t *testing.T) {
+	cfg := setup(t, longTerm, "", "[profiles.dev]\nsource_profile = \"src\"\nduration = \"12h\"\n")
+	store, err := cache.Open(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := ststest.NewHandler(ststest.Options{})
+	sts.SetRoot("AKIAFAKESOURCE000001")
+	newClient := func() *Client {
+		return New(cfg, cfg.Profiles["dev"], Options{HTTPClient: &http.Client{Transport: sts.RoundTripper()}, Identities: store})
+	}
+	res, err := newClient().Fetch(t.Context(), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Root || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "is the account root: STS allows root at most 1h, so duration 12h0m0s is clamped to 1h") {
+		t.Errorf("root = %v, warnings = %q", res.Root, res.Warnings)
+	}
+	if got := sts.Requests()[1].Params.Get("DurationSeconds"); got != "3600" {
+		t.Errorf("DurationSeconds sent = %s; want 3600", got)
+	}
+	if res.Credentials.AccountID != "123456789012" {
+		t.Errorf("AccountID = %q; want the identity's account", res.Credentials.AccountID)
+	}
+	// Later refreshes and a restarted client (same store) never ask again.
+	newClient().Fetch(t.Context(), Request{})
+	if got := sts.CallsOf("GetCallerIdentity"); got != 1 {
+		t.Errorf("GetCallerIdentity calls = %d; want 1 per source key", got)
+	}
+	if !KnownRoot(t.Context(), cfg, cfg.Profiles["dev"], store) {
+		t.Error("KnownRoot = false after detection")
+	}
+}
+
+func TestPackedPolicyTooLargeNamesWhatToShrink(t *testing.T) {
+	var tags strings.Builder
+	for i := range 50 {
+		// Incompressible values: hex of a hash chain.
+		v := sha256.Sum256([]byte{byte(i)})
+		val := ""
+		for len(val) < 250 {
+			v = sha256.Sum256(v[:])
+			val += hex.EncodeToString(v[:])
+		}
+		fmt.Fprintf(&tags, "k%02d = \"%s\"\n", i, val[:250])
+	}
+	cfg := setup(t, longTerm, "", "[profiles.ci]\nsource_profile = \"src\"\nmode = \"federation\"\npolicy_arns = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n[profiles.ci.tags]\n"+tags.String())
+	sts := ststest.NewHandler(ststest.Options{})
+	_, err := fetch(t, cfg, "ci", sts, Request{})
+	if err == nil || !strings.Contains(err.Error(), "PackedPolicyTooLarge") || !strings.Contains(err.Error(), "shrink profile ci's session policy (0 characters), policy_arns (1) or tags (50)") {
+		t.Errorf("Fetch() = %v; want PackedPolicyTooLarge naming what to shrink", err)
 	}
 }
