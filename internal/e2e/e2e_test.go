@@ -369,3 +369,35 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo: the AWS CLI did not get an identity:\n%s", out)
 	}
 }
+
+const federationConfig = `
+[profiles.dev]
+source_profile = "src"
+mode = "federation"
+name = "app-{profile}"
+duration = "1h"
+policy = '{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*" } ] }'
+policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+tags = { team = "e2e" }
+`
+
+// TestFederationRealClients: GetFederationToken end to end through the
+// daemon and without it, against moto and the stand-in, read by the aws
+// CLI and boto3.
+func TestFederationRealClients(t *testing.T) {
+	for _, mk := range []func(*testing.T) backend{standin, moto} {
+		b := mk(t)
+		t.Run(b.name, func(t *testing.T) {
+			w := newWorld(t, b.url, federationConfig)
+			stop := w.startDaemon(t)
+			callerIdentity(t, w)
+			out, _, code := w.run(t, "stsd", "status", "--json")
+			if code != 0 || !strings.Contains(out, `"mode": "federation"`) || !strings.Contains(out, "federated-user/app-dev") {
+				t.Errorf("status: exit %d\n%s", code, out)
+			}
+			stop()
+			w2 := newWorld(t, b.url, federationConfig)
+			callerIdentity(t, w2)
+		})
+	}
+}
