@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -424,4 +425,25 @@ policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 			}
 		}
 	})
+}
+
+func TestNotifyCommandOnNeedsMFA(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "notified")
+	env := newEnv(t, sessionProfile+`mfa_serial = "`+mfaSerial+`"
+notify_command = "echo >> `+out+`"
+`)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts)})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go s.Refresher("dev").Run(ctx)
+		for s.Refresher("dev").Status().State != StateNeedsMFA {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	b, err := os.ReadFile(out)
+	if err != nil || string(b) != "dev\n" {
+		t.Errorf("notify_command got %q, %v; want the profile name once", b, err)
+	}
 }

@@ -330,3 +330,37 @@ func TestPackedPolicyTooLargeNamesWhatToShrink(t *testing.T) {
 		t.Errorf("Fetch() = %v; want PackedPolicyTooLarge naming what to shrink", err)
 	}
 }
+
+// hostRecorder records the host of every request it forwards.
+type hostRecorder struct {
+	next  http.RoundTripper
+	hosts []string
+}
+
+func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.hosts = append(h.hosts, r.URL.Host)
+	return h.next.RoundTrip(r)
+}
+
+func TestRegionalEndpoint(t *testing.T) {
+	cfg := setup(t, longTerm, "", "[profiles.eu]\nsource_profile = \"src\"\nregion = \"eu-west-1\"\n[profiles.us]\nsource_profile = \"src\"\n")
+	sts := ststest.NewHandler(ststest.Options{})
+	for profile, want := range map[string]string{"eu": "sts.eu-west-1.amazonaws.com", "us": "sts.us-east-1.amazonaws.com"} {
+		rec := &hostRecorder{next: sts.RoundTripper()}
+		c := New(cfg, cfg.Profiles[profile], Options{HTTPClient: &http.Client{Transport: rec}})
+		if _, err := c.Fetch(t.Context(), Request{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.hosts) != 1 || rec.hosts[0] != want {
+			t.Errorf("profile %s called %v; want %s (regional)", profile, rec.hosts, want)
+		}
+	}
+	// AWS_ENDPOINT_URL_STS overrides (tests, private endpoints).
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+	rec := &hostRecorder{next: sts.RoundTripper()}
+	c := New(cfg, cfg.Profiles["eu"], Options{HTTPClient: &http.Client{Transport: rec}})
+	c.Fetch(t.Context(), Request{})
+	if len(rec.hosts) != 1 || rec.hosts[0] != "127.0.0.1:1" {
+		t.Errorf("with AWS_ENDPOINT_URL_STS called %v", rec.hosts)
+	}
+}
