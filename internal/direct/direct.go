@@ -134,6 +134,15 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 
 	if e, err := o.Store.Load(p.Name); err == nil && e.Fingerprint == p.Fingerprint("") {
 		if e.Remaining(o.Now()) > MinRemaining(e.Credentials.Expiration.Sub(e.Issued)) {
+			if !e.FilesMatch() {
+				// A file changed but nothing that shapes this profile's
+				// credentials (the fingerprint matches): record the new
+				// hashes so the small binary serves the entry again.
+				if files, err := cache.HashFiles(o.Config.SourceFiles(p)); err == nil {
+					e.Files = files
+					_ = o.Store.Save(e)
+				}
+			}
 			return e, nil
 		}
 	}

@@ -104,7 +104,9 @@ if [ $n -le 2 ]; then echo 111111; else echo 222222; fi
 	}
 	var codes []string
 	for _, r := range sts.Requests() {
-		codes = append(codes, r.Params.Get("TokenCode"))
+		if r.Action == ststest.ActionGetSessionToken {
+			codes = append(codes, r.Params.Get("TokenCode"))
+		}
 	}
 	if diff := cmp.Diff([]string{"111111", "222222"}, codes); diff != "" {
 		t.Errorf("TokenCodes sent (-want +got):\n%s", diff)
