@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stsd/stsd/cache"
@@ -41,11 +42,13 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/credentials/{p}", s.profileOnly(s.handleCredentials))
 	mux.HandleFunc("POST /v1/refresh/{p}", s.profileOnly(s.handleRefresh))
 	mux.HandleFunc("POST /v1/mfa/{p}", s.profileOnly(s.handleMFA))
+	mux.HandleFunc("POST /v1/exec-token/{p}", s.profileOnly(s.handleExecToken))
 	mux.HandleFunc("POST /v1/clear/{p}", s.adminOnly(s.handleClear))
 	mux.HandleFunc("GET /v1/status", s.adminOnly(s.handleStatus))
 	mux.HandleFunc("POST /v1/reload", s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "NotImplemented", "reload is not supported yet: restart stsd to apply config changes")
 	}))
+	mux.Handle("GET /metrics", s.adminOnly(s.metrics.Registry.Handler().ServeHTTP))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -92,15 +95,18 @@ func (s *Supervisor) handleCredentials(w http.ResponseWriter, r *http.Request, r
 	defer cancel()
 	snap, err := ref.Credentials(ctx)
 	if err != nil {
-		s.writeUnavailable(w, ref, err)
+		s.metrics.EndpointRequest.Inc("socket", strconv.Itoa(s.writeUnavailable(w, ref, err)))
 		return
 	}
+	s.metrics.EndpointRequest.Inc("socket", "200")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(snap.output)
 }
 
-func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) {
+// writeUnavailable answers a request that found no valid credentials and
+// returns the status it sent.
+func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) int {
 	if errors.Is(err, ErrNeedsMFA) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusConflict)
@@ -109,9 +115,10 @@ func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err
 			"Message":   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
 			"MFAPrompt": ref.profile.MFAPrompt,
 		})
-		return
+		return http.StatusConflict
 	}
 	writeError(w, http.StatusServiceUnavailable, "CredentialsUnavailable", "profile "+quote(ref.profile.Name)+": "+err.Error())
+	return http.StatusServiceUnavailable
 }
 
 func (s *Supervisor) handleRefresh(w http.ResponseWriter, r *http.Request, ref *Refresher) {

@@ -83,6 +83,7 @@ type Refresher struct {
 	clock   clock.Clock
 	rand    func() float64
 	log     *slog.Logger
+	metrics *Metrics // nil in tests that build a Refresher alone
 
 	pubMu  sync.Mutex // serializes publish; readers never take it
 	snap   atomic.Pointer[snapshot]
@@ -215,13 +216,13 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 	}
 	g.record(code, r.clock.Now())
 	next, err := r.refresh(ctx, code)
-	if sub != nil {
-		sub.reply(err)
-	}
 	if err != nil && mfaRejected(err) && r.profile.MFAProcess == "" {
 		// A pushed code was refused: ask for another instead of retrying.
 		r.enterNeedsMFA(err.Error())
-		return r.never()
+		next = r.never()
+	}
+	if sub != nil {
+		sub.reply(err) // after the state is final, so the caller sees it
 	}
 	return next
 }
@@ -282,6 +283,9 @@ func (r *Refresher) enterNeedsMFA(lastErr string) {
 		}
 	})
 	r.log.Warn("needs mfa", "event", "needs_mfa", "hint", "run: stsd mfa "+r.profile.Name)
+	if r.metrics != nil {
+		r.metrics.needsMFA.Inc(r.profile.Name)
+	}
 	if r.profile.NotifyCommand != "" {
 		// Profile names are [\w+=,.@-]: safe as one shell word.
 		if err := runNotify(r.profile.NotifyCommand + " " + r.profile.Name); err != nil {
@@ -355,8 +359,10 @@ func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error)
 		if ctx.Err() != nil {
 			return start, err
 		}
+		r.metrics.refreshed(r.profile.Name, r.clock.Now().Sub(start), stsclient.Reason(err))
 		return r.fail(err), err
 	}
+	r.metrics.refreshed(r.profile.Name, r.clock.Now().Sub(start), "")
 	c := res.Credentials
 	lifetime := c.Expiration.Sub(res.Issued)
 	switch {

@@ -415,6 +415,7 @@ policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 		if _, err := r.Credentials(ctx); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait() // the refresher logs after it publishes
 		st := r.Status()
 		if st.PackedPolicySize == nil || *st.PackedPolicySize != 95 || st.ARN == "" {
 			t.Errorf("status packed size / arn = %v / %q", st.PackedPolicySize, st.ARN)

@@ -32,6 +32,7 @@ type Status struct {
 	Config   string          `json:"config"`
 	Socket   string          `json:"socket"`
 	Started  time.Time       `json:"started"`
+	Service  string          `json:"service,omitempty"` // OS service state, filled in by the CLI
 	Profiles []ProfileStatus `json:"profiles"`
 }
 
@@ -48,7 +49,11 @@ func (s *Status) Failing() bool {
 
 // WriteTable prints s as the human-readable `stsd status` table.
 func (s *Status) WriteTable(w io.Writer, now time.Time) error {
-	fmt.Fprintf(w, "stsd %s (pid %d) config %s\n\n", s.Version, s.PID, s.Config)
+	fmt.Fprintf(w, "stsd %s (pid %d) config %s\n", s.Version, s.PID, s.Config)
+	if s.Service != "" {
+		fmt.Fprintf(w, "service: %s\n", s.Service)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tMODE\tSTATE\tKEY\tEXPIRES IN\tNEXT REFRESH\tENDPOINTS\tLAST ERROR")
 	for _, p := range s.Profiles {

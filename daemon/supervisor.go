@@ -48,6 +48,8 @@ type Supervisor struct {
 	uid        int
 	started    time.Time
 	refreshers map[string]*Refresher
+	metrics    *Metrics
+	ep         *localEndpoints // IMDS and ECS servers; set by Serve
 }
 
 // New builds a Supervisor for o.Config. It starts nothing.
@@ -92,8 +94,15 @@ func New(o Options) (*Supervisor, error) {
 		}
 		s.refreshers[name] = r
 	}
+	s.metrics = newMetrics(s)
+	for _, r := range s.refreshers {
+		r.metrics = s.metrics
+	}
 	return s, nil
 }
+
+// Metrics returns the daemon's metrics (endpoints count their requests).
+func (s *Supervisor) Metrics() *Metrics { return s.metrics }
 
 // Refresher returns the named profile's refresher, or nil.
 func (s *Supervisor) Refresher(name string) *Refresher { return s.refreshers[name] }
@@ -112,6 +121,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // Serve is Run on a listener the caller made.
 func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	s.started = s.o.Clock.Now()
+	ep, err := s.listenEndpoints()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.ep = ep
+	// Everything started below stops with ctx, also when the control
+	// server fails first.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -130,8 +149,9 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.refreshers))
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	// The endpoints stop with ctx; wg.Wait below joins them.
+	ep.serve(ctx, &wg, s)
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
@@ -141,6 +161,7 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	if serr := srv.Shutdown(sctx); serr != nil {
 		srv.Close()
 	}
+	stop()
 	wg.Wait()
 	s.o.Logger.Info("stopped", "event", "stopped")
 	if errors.Is(err, http.ErrServerClosed) {
@@ -168,6 +189,9 @@ func (s *Supervisor) Status() *Status {
 
 func (s *Supervisor) endpoints(p *config.Profile) []string {
 	out := []string{"credential_process"}
+	if s.ep != nil { // serving: the bound addresses
+		return append(out, s.endpointAddrs(p)...)
+	}
 	if p.IMDSListen != "" {
 		out = append(out, "imds "+p.IMDSListen)
 	}

@@ -37,6 +37,16 @@ commands:
   check                  validate the config; every problem with file:line
   refresh P | clear P    force a refresh / drop P's cached credentials
   mfa P [CODE]           give the daemon an MFA code for P
+  exec P -- CMD [ARG…]   run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)
+  env P [--format F]     print P's credentials as sh|fish|powershell|json assignments
+  env-hint P [--format F]
+                         print the IMDS/ECS environment lines for P (no secrets)
+  install [--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]
+                         install (or update) and start the OS service
+  uninstall | start | stop [--user|--system]
+                         remove / start / stop the OS service
+  configure-profile P…|--all [--aws-config F] [--dry-run]
+                         point AWS profiles at stsd (credential_process)
   version                print version information
 
 common flags: --config F, --system, --log-level L, --log-format text|json
@@ -63,7 +73,15 @@ func commands() map[string]command {
 		"refresh":            cmdRefresh,
 		"clear":              cmdClear,
 		"mfa":                cmdMFA,
+		"exec":               cmdExec,
+		"env":                cmdEnv,
+		"env-hint":           cmdEnvHint,
 		"version":            cmdVersion,
+		"install":            cmdInstall,
+		"uninstall":          cmdUninstall,
+		"start":              cmdStart,
+		"stop":               cmdStop,
+		"configure-profile":  cmdConfigureProfile,
 	}
 }
 

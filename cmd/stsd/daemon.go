@@ -13,6 +13,7 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/daemon"
+	"github.com/stsd/stsd/install"
 	"github.com/stsd/stsd/internal/paths"
 )
 
@@ -63,7 +64,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 			log.Warn("reload not supported yet: restart stsd to apply config changes", "event", "reload_unsupported")
 		}
 	}()
-	if err := sup.Run(ctx); err != nil {
+	// Under the Windows service manager this also answers its control
+	// protocol; elsewhere it is sup.Run.
+	if err := install.RunService(ctx, sup.Run); err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
@@ -106,7 +109,13 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 	_, st, err := dial(ctx, e)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd status: %v\n", err)
+		if svc, serr := install.State(install.Options{System: e.system}); serr == nil {
+			fmt.Fprintf(e.stderr, "service: %s\n", svc)
+		}
 		return exitFailure
+	}
+	if svc, serr := install.State(install.Options{System: e.system}); serr == nil {
+		st.Service = svc
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)

@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/stsd/stsd/internal/metrics"
+)
+
+// Metrics are the daemon's Prometheus series (design.md "Observability").
+// Label values are profile names, states, reasons and status codes: never
+// a key id or secret.
+type Metrics struct {
+	Registry        *metrics.Registry
+	refreshes       *metrics.CounterVec   // profile, result
+	failures        *metrics.CounterVec   // profile, reason
+	stsLatency      *metrics.HistogramVec // profile
+	needsMFA        *metrics.CounterVec   // profile
+	EndpointRequest *metrics.CounterVec   // endpoint, status
+}
+
+func newMetrics(s *Supervisor) *Metrics {
+	r := metrics.NewRegistry()
+	m := &Metrics{
+		Registry:   r,
+		refreshes:  r.Counter("stsd_refreshes_total", "STS refresh attempts by profile and result (ok, error).", "profile", "result"),
+		failures:   r.Counter("stsd_refresh_failures_total", "Failed refreshes by profile and reason (STS error code, timeout, network, ...).", "profile", "reason"),
+		stsLatency: r.Histogram("stsd_sts_request_duration_seconds", "Latency of GetSessionToken/GetFederationToken calls.", []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "profile"),
+		needsMFA:   r.Counter("stsd_needs_mfa_total", "Times a profile entered needs-mfa.", "profile"),
+		EndpointRequest: r.Counter("stsd_endpoint_requests_total",
+			"Credential requests by endpoint (socket = credential_process fast path, imds, ecs) and HTTP status.", "endpoint", "status"),
+	}
+	r.GaugeFunc("stsd_credentials_expiry_seconds", "Seconds until the served credentials expire (0 when none).", []string{"profile"},
+		func(emit func(float64, ...string)) {
+			now := s.o.Clock.Now()
+			for _, name := range s.o.Config.ProfileNames() {
+				v := 0.0
+				if snap := s.refreshers[name].snap.Load(); snap.valid(now) {
+					v = snap.creds.Expiration.Sub(now).Seconds()
+				}
+				emit(v, name)
+			}
+		})
+	r.GaugeFunc("stsd_profile_state", "1 for each profile's current state (ok, refreshing, backoff, needs-mfa, expired, error).", []string{"profile", "state"},
+		func(emit func(float64, ...string)) {
+			for _, name := range s.o.Config.ProfileNames() {
+				emit(1, name, string(s.refreshers[name].Status().State))
+			}
+		})
+	return m
+}
+
+func (m *Metrics) refreshed(profile string, took time.Duration, reason string) {
+	if m == nil {
+		return
+	}
+	m.stsLatency.Observe(took.Seconds(), profile)
+	if reason == "" {
+		m.refreshes.Inc(profile, "ok")
+		return
+	}
+	m.refreshes.Inc(profile, "error")
+	m.failures.Inc(profile, reason)
+}

@@ -1,0 +1,85 @@
+package imds
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/stsd/stsd/cache"
+)
+
+// expirationLayout is the one Expiration format every SDK parses: UTC,
+// whole seconds, "Z" (botocore strptime("%Y-%m-%dT%H:%M:%SZ"), JS's Z-only
+// regex; protocol.md §2, §5).
+const expirationLayout = "2006-01-02T15:04:05Z"
+
+func stamp(t time.Time) string { return t.UTC().Truncate(time.Second).Format(expirationLayout) }
+
+// jsonString is s as a JSON string literal.
+func jsonString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// ec2Doc writes an EC2-style pretty JSON document, `"Key" : value` one a
+// line as the instance metadata service prints it, with no trailing
+// newline. Values are already JSON.
+func ec2Doc(kv ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i := 0; i < len(kv); i += 2 {
+		b.WriteString("  ")
+		b.WriteString(jsonString(kv[i]))
+		b.WriteString(" : ")
+		b.WriteString(kv[i+1])
+		if i+2 < len(kv) {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// ec2Credentials is the body of
+// /latest/meta-data/iam/security-credentials/<role>, byte for byte the
+// layout EC2 serves (EC2 user guide, "Retrieve security credentials from
+// instance metadata"); extended adds AccountId as the
+// security-credentials-extended path does (Java v2, Rust, Ruby, PHP read
+// it).
+func ec2Credentials(c cache.Credentials, lastUpdated time.Time, extended bool) []byte {
+	kv := []string{
+		"Code", `"Success"`,
+		"LastUpdated", jsonString(stamp(lastUpdated)),
+		"Type", `"AWS-HMAC"`,
+		"AccessKeyId", jsonString(c.AccessKeyID),
+		"SecretAccessKey", jsonString(c.SecretAccessKey),
+		"Token", jsonString(c.SessionToken),
+		"Expiration", jsonString(stamp(c.Expiration)),
+	}
+	if extended && c.AccountID != "" {
+		kv = append(kv, "AccountId", jsonString(c.AccountID))
+	}
+	return ec2Doc(kv...)
+}
+
+// ecsCredentials is the container credentials body, compact like the ECS
+// agent's (amazon-ecs-agent credentials.IAMRoleCredentials, without the
+// RoleArn no SDK reads) plus AccountId, which Go, botocore and JS's
+// fromContainerMetadata read (protocol.md §3).
+func ecsCredentials(c cache.Credentials) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct { // strings always encode
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string
+		Token           string
+		Expiration      string
+		AccountID       string `json:"AccountId,omitempty"`
+	}{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, stamp(c.Expiration), c.AccountID})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}

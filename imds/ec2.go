@@ -1,0 +1,246 @@
+package imds
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/stsd/stsd/cache"
+)
+
+// Paths of the instance metadata service stsd answers (design.md "Local
+// endpoints"; the only credential paths Go v2, botocore and JS use are the
+// legacy ones, protocol.md §2).
+const (
+	pathToken       = "/latest/api/token"
+	pathMetaData    = "/latest/meta-data/"
+	pathIAM         = "/latest/meta-data/iam/"
+	pathCreds       = "/latest/meta-data/iam/security-credentials"
+	pathCredsExt    = "/latest/meta-data/iam/security-credentials-extended"
+	pathIAMInfo     = "/latest/meta-data/iam/info"
+	pathPlacement   = "/latest/meta-data/placement/"
+	pathRegion      = "/latest/meta-data/placement/region"
+	pathAZ          = "/latest/meta-data/placement/availability-zone"
+	pathInstanceID  = "/latest/meta-data/instance-id"
+	pathIdentityDoc = "/latest/dynamic/instance-identity/document"
+)
+
+// contentIMDS is what the instance metadata service labels every answer
+// with, JSON documents included.
+const contentIMDS = "text/plain"
+
+// ec2Handler is one profile's IMDSv2 endpoint.
+type ec2Handler struct {
+	src        Source
+	p          Profile
+	o          Options
+	key        *tokenKey
+	started    time.Time
+	instanceID string
+	profileID  string
+
+	mu       sync.Mutex // guards the fields that follow
+	lastKey  string     // access key id last handed out
+	lastSeen time.Time  // when it was first handed out (LastUpdated)
+}
+
+// NewIMDS returns profile p's EC2-IMDSv2-compatible handler: token PUT,
+// the IAM credential paths (legacy and extended), iam/info, placement,
+// instance-id and the instance identity document, behind the security
+// checks in middleware.go's order. Tokens are signed with a key drawn now,
+// so each handler (each daemon start) has its own.
+func NewIMDS(src Source, p Profile, o Options) http.Handler {
+	o = o.withDefaults()
+	p = p.withDefaults()
+	rnd := o.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	key, err := newTokenKey(rnd)
+	if err != nil {
+		panic("imds: token key: " + err.Error()) // crypto/rand never fails; an injected Rand must not
+	}
+	seed := sha256.Sum256([]byte("stsd\x00" + o.Hostname + "\x00" + p.Name))
+	h := &ec2Handler{
+		src: src, p: p, o: o, key: key, started: o.Now(),
+		// An instance id is "i-" and 17 hex digits; stable per host and
+		// profile so tools that key on it see one instance.
+		instanceID: "i-" + hex.EncodeToString(seed[:9])[:17],
+		profileID:  "AIPA" + base32.StdEncoding.EncodeToString(seed[9:])[:17],
+	}
+
+	r := mux.NewRouter()
+	// No path cleaning: mux would redirect "/a/../b" to "/b"; a traversal
+	// gets a plain 404 instead.
+	r.SkipClean(true)
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	r.HandleFunc(pathToken, h.token).Methods(http.MethodPut)
+	get := func(path string, f http.HandlerFunc) {
+		r.HandleFunc(path, f).Methods(http.MethodGet, http.MethodHead)
+	}
+	get(pathMetaData, h.text("iam/\ninstance-id\nplacement/"))
+	get(pathIAM, h.text("info\nsecurity-credentials/"))
+	// botocore uses the role list body verbatim as the next path segment:
+	// exactly the profile name, no trailing newline (protocol.md §2).
+	for _, base := range []string{pathCreds, pathCredsExt} {
+		get(base, h.text(p.Name))
+		get(base+"/", h.text(p.Name))
+	}
+	get(pathCreds+"/{name}", h.credentials(false))
+	get(pathCredsExt+"/{name}", h.credentials(true))
+	get(pathIAMInfo, h.iamInfo)
+	get(pathPlacement, h.text("availability-zone\nregion"))
+	get(pathRegion, h.text(p.Region))
+	get(pathAZ, h.text(p.Region+"a"))
+	get(pathInstanceID, h.text(h.instanceID))
+	get(pathIdentityDoc, h.identityDocument)
+
+	fixed := func(*http.Request) Profile { return p }
+	// Order: rejectXFF → checkHost → callerCheck → auth → handler.
+	return accessLog(o, o.Logger.With("profile", p.Name), "imds",
+		rejectXFF(checkHost(callerCheck(o, fixed, h.auth(r)))))
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, codeNotFound, "not found")
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, codeMethod, r.Method+" is not allowed here")
+}
+
+// auth requires a valid token on everything but the token PUT itself. With
+// imds_v1 a request without a token passes; one with an invalid token is
+// still refused, as on EC2.
+func (h *ec2Handler) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == pathToken {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, present := r.Header[tokenHeader]
+		switch {
+		case !present && h.p.IMDSV1:
+		case !present:
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, "an IMDSv2 token is required: PUT "+pathToken+" first")
+			return
+		case len(tok) != 1 || !h.key.valid(h.p.Name, tok[0], h.o.Now()):
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, "the IMDSv2 token is invalid or expired")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// token answers PUT /latest/api/token: the body is the token, and the TTL
+// header is echoed (Go v2 treats the token as failed without it).
+func (h *ec2Handler) token(w http.ResponseWriter, r *http.Request) {
+	ttl, err := parseTTL(r.Header.Values(ttlHeader))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	tok := h.key.mint(h.p.Name, h.o.Now().Add(time.Duration(ttl)*time.Second))
+	hd := w.Header()
+	hd.Set("Content-Type", contentIMDS)
+	hd.Set("Cache-Control", "no-store")
+	hd.Set(ttlHeader, strconv.Itoa(ttl))
+	w.Write([]byte(tok))
+}
+
+func (h *ec2Handler) text(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentIMDS)
+		w.Write([]byte(body))
+	}
+}
+
+// current returns valid credentials or answers 503: never expired ones.
+func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (cache.Credentials, bool) {
+	return current(w, r, h.src, h.p.Name, h.o.Now)
+}
+
+func current(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (cache.Credentials, bool) {
+	c, err := src.Credentials(r.Context(), profile)
+	if err == nil && !now().Before(c.Expiration) {
+		err = errExpired
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "profile "+quote(profile)+" has no valid credentials: "+err.Error())
+		return cache.Credentials{}, false
+	}
+	return c, true
+}
+
+var errExpired = errors.New("the credentials have expired")
+
+func (h *ec2Handler) credentials(extended bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if mux.Vars(r)["name"] != h.p.Name {
+			notFound(w, r)
+			return
+		}
+		c, ok := h.current(w, r)
+		if !ok {
+			return
+		}
+		body := ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended)
+		w.Header().Set("Content-Type", contentIMDS)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(body)
+	}
+}
+
+// lastUpdated is when this handler first handed out key id akid.
+func (h *ec2Handler) lastUpdated(akid string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if akid != h.lastKey {
+		h.lastKey, h.lastSeen = akid, h.o.Now()
+	}
+	return h.lastSeen
+}
+
+func (h *ec2Handler) iamInfo(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	kv := []string{"Code", `"Success"`, "LastUpdated", jsonString(stamp(h.lastUpdated(c.AccessKeyID)))}
+	if c.AccountID != "" {
+		kv = append(kv, "InstanceProfileArn", jsonString("arn:aws:iam::"+c.AccountID+":instance-profile/"+h.p.Name))
+	}
+	kv = append(kv, "InstanceProfileId", jsonString(h.profileID))
+	w.Header().Set("Content-Type", contentIMDS)
+	w.Write(ec2Doc(kv...))
+}
+
+// identityDocument answers the document Go v2 reads "region" from
+// (config.WithEC2IMDSRegion). The account comes from the credentials when
+// they name one; the document is served without it otherwise.
+func (h *ec2Handler) identityDocument(w http.ResponseWriter, r *http.Request) {
+	account := ""
+	if c, err := h.src.Credentials(r.Context(), h.p.Name); err == nil {
+		account = c.AccountID
+	}
+	doc := ec2Doc(
+		"accountId", jsonString(account),
+		"availabilityZone", jsonString(h.p.Region+"a"),
+		"instanceId", jsonString(h.instanceID),
+		"pendingTime", jsonString(stamp(h.started)),
+		"privateIp", `"127.0.0.1"`,
+		"region", jsonString(h.p.Region),
+		"version", `"2017-09-30"`,
+	)
+	w.Header().Set("Content-Type", contentIMDS)
+	w.Write(doc)
+}

@@ -1,0 +1,77 @@
+package imds
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzIMDSTokenTTL: the TTL parser accepts exactly the decimal integers
+// 1..21600 written in at most 10 digits, and the PUT handler answers 200 with that TTL echoed, or 400.
+func FuzzIMDSTokenTTL(f *testing.F) {
+	for _, s := range []string{"0", "1", "300", "21600", "21601", "", "abc", "-1", "+1", " 1", "1 ", "1e3", "0x10", "00001", "99999999999999999999", "٣"} {
+		f.Add(s)
+	}
+	clk := newClock()
+	h := NewIMDS(newSource("dev"), devProfile, testOptions(f, clk, testUID))
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseTTL([]string{s})
+		want, aerr := strconv.Atoi(s)
+		// Leading zeros are fine, but not past 10 digits in all.
+		ok := aerr == nil && want >= 1 && want <= 21600 && !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "-") && len(s) <= 10
+		if (err == nil) != ok || (ok && n != want) {
+			t.Fatalf("parseTTL(%q) = %d, %v; want ok=%v %d", s, n, err, ok, want)
+		}
+		if strings.ContainsAny(s, "\r\n\x00") {
+			return // not a header value
+		}
+		w := request(h, http.MethodPut, pathToken, "X-aws-ec2-metadata-token-ttl-seconds", s)
+		switch {
+		case ok && (w.Code != 200 || w.Header().Get(ttlHeader) != strconv.Itoa(n)):
+			t.Fatalf("PUT TTL %q = %d, echo %q; want 200, %d", s, w.Code, w.Header().Get(ttlHeader), n)
+		case !ok && w.Code != 400:
+			t.Fatalf("PUT TTL %q = %d; want 400", s, w.Code)
+		}
+	})
+}
+
+// FuzzIMDSToken: no string but one this key minted is a valid token, and
+// checking never panics.
+func FuzzIMDSToken(f *testing.F) {
+	key, _ := newTokenKey(strings.NewReader(strings.Repeat("k", 32)))
+	now := testStart
+	good := key.mint("dev", now.Add(time.Hour))
+	f.Add(good)
+	f.Add(good[:len(good)-1] + "A")
+	f.Add("")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if key.valid("dev", tok, now) && tok != good {
+			t.Fatalf("forged token %q accepted", tok)
+		}
+	})
+}
+
+// FuzzECSAuthorization: only the exact token authorizes its profile.
+func FuzzECSAuthorization(f *testing.F) {
+	tokens := NewTokens(nil)
+	tokens.SetFile("dev", devToken)
+	tokens.SetFile("prod", prodToken)
+	exec := tokens.Issue("dev", time.Hour)
+	for _, s := range []string{devToken, prodToken, exec.Token, "", " " + devToken, devToken + "\n", "Bearer " + devToken, devToken[:10]} {
+		f.Add("dev", s)
+		f.Add("prod", s)
+	}
+	f.Fuzz(func(t *testing.T, profile, tok string) {
+		err := tokens.Check(profile, tok)
+		valid := (profile == "dev" && (tok == devToken || tok == exec.Token)) || (profile == "prod" && tok == prodToken)
+		if (err == nil) != valid {
+			t.Fatalf("Check(%q, %q) = %v; want valid=%v", profile, tok, err, valid)
+		}
+		if tok == "" && err != ErrNoToken {
+			t.Fatalf("Check with no token = %v; want ErrNoToken", err)
+		}
+	})
+}

@@ -1,0 +1,99 @@
+package imds
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+)
+
+// IMDSv2 token TTL bounds: "a minimum of one second and a maximum of six
+// hours" (EC2 user guide, instance-metadata-v2-how-it-works; protocol.md §2).
+const (
+	minTokenTTL = 1
+	maxTokenTTL = 21600
+)
+
+// ttlHeader is both the PUT request header and the response header Go v2
+// requires (it parses it to know how long to reuse the token).
+const ttlHeader = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds"
+
+// tokenHeader carries the token on GETs.
+const tokenHeader = "X-Aws-Ec2-Metadata-Token"
+
+var errBadTTL = errors.New("X-aws-ec2-metadata-token-ttl-seconds must be one whole number of seconds from 1 to 21600")
+
+// parseTTL validates the PUT's TTL header values: exactly one, only ASCII
+// digits (no sign, space or exponent), 1..21600.
+func parseTTL(values []string) (int, error) {
+	if len(values) != 1 || len(values[0]) == 0 || len(values[0]) > 10 {
+		return 0, errBadTTL
+	}
+	n := 0
+	for _, c := range []byte(values[0]) {
+		if c < '0' || c > '9' {
+			return 0, errBadTTL
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n < minTokenTTL || n > maxTokenTTL {
+		return 0, errBadTTL
+	}
+	return n, nil
+}
+
+// tokenKey mints and checks stateless IMDS tokens: 8 bytes of expiry (unix
+// milliseconds) and an HMAC-SHA256 over the profile and that expiry, under a key
+// drawn at start. No table and no eviction: botocore and JS mint a 6 h
+// token for every credential fetch. A restart invalidates every token;
+// SDKs then get a 401 and fetch a new one.
+type tokenKey struct {
+	key [32]byte
+}
+
+const tokenBytes = 8 + sha256.Size
+
+func newTokenKey(r io.Reader) (*tokenKey, error) {
+	k := &tokenKey{}
+	if _, err := io.ReadFull(r, k.key[:]); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *tokenKey) mac(profile string, exp []byte) []byte {
+	m := hmac.New(sha256.New, k.key[:])
+	m.Write([]byte("stsd-imds-token\x00"))
+	m.Write([]byte(profile))
+	m.Write([]byte{0})
+	m.Write(exp)
+	return m.Sum(nil)
+}
+
+// mint returns a token for profile valid until exp.
+func (k *tokenKey) mint(profile string, exp time.Time) string {
+	b := make([]byte, 8, tokenBytes)
+	binary.BigEndian.PutUint64(b, uint64(exp.UnixMilli()))
+	b = append(b, k.mac(profile, b)...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// valid reports whether tok was minted for profile under this key and has
+// not expired at now.
+func (k *tokenKey) valid(profile, tok string, now time.Time) bool {
+	if len(tok) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
+	if err != nil || len(b) != tokenBytes {
+		return false
+	}
+	if !hmac.Equal(b[8:], k.mac(profile, b[:8])) {
+		return false
+	}
+	exp := int64(binary.BigEndian.Uint64(b[:8]))
+	return exp > 0 && now.UnixMilli() < exp
+}

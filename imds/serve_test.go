@@ -1,0 +1,125 @@
+package imds
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+	)
+}
+
+// TestServeLimits: oversized headers are refused by the server itself, and
+// the server stops when ctx ends.
+func TestServeLimits(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	src := newSource()
+	c := testCreds()
+	c.Expiration = time.Now().Add(time.Hour)
+	src.set("dev", c, nil)
+	o := Options{Logger: testOptions(t, newClock(), 0).Logger, PeerUID: func(*http.Request) (int, error) { return os.Getuid(), nil }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, NewIMDS(src, Profile{Name: "dev"}, o), o) }()
+
+	raw := func(req string) string {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, req)
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		return strings.TrimSpace(line)
+	}
+	big := strings.Repeat("a", 32<<10)
+	if got := raw("GET /latest/meta-data/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + big + "\r\n\r\n"); !strings.Contains(got, " 431 ") {
+		t.Errorf("oversized headers: %q; want 431", got)
+	}
+	if got := raw("PUT /latest/api/token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 5\r\nContent-Length: 0\r\n\r\n"); !strings.Contains(got, " 200 ") {
+		t.Errorf("token PUT over TCP: %q; want 200", got)
+	}
+	if got := raw("GET /latest/meta-data/ HTTP/1.0\r\n\r\n"); !strings.Contains(got, " 403 ") {
+		t.Errorf("HTTP/1.0 without Host: %q; want 403", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v; want nil after ctx ends", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not stop")
+	}
+}
+
+func TestEphemeral(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	c := testCreds()
+	c.Expiration = time.Now().Add(time.Hour)
+	src.set("dev", c, nil)
+	o := Options{Logger: testOptions(t, newClock(), 0).Logger}
+	e, err := StartEphemeral(src, Profile{Name: "dev"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.URL, "http://127.0.0.1:") || !strings.HasSuffix(e.URL, "/v1/credentials/dev") {
+		t.Errorf("URL = %q; want http://127.0.0.1:PORT/v1/credentials/dev", e.URL)
+	}
+	get := func(tok string) int {
+		req, _ := http.NewRequest("GET", e.URL, nil)
+		req.Header.Set("Authorization", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(e.Token); got != 200 {
+		t.Errorf("GET with the token = %d; want 200", got)
+	}
+	if got := get("WRONGWRONGWRONGWRONGWRONG0"); got != 403 {
+		t.Errorf("GET with a wrong token = %d; want 403", got)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	e.Close()
+	if _, err := http.Get(e.URL); err == nil {
+		t.Error("the endpoint still answers after Close")
+	}
+}
+
+// TestDeps: imds never imports daemon (design.md layout; house style 24).
+func TestDeps(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not in PATH")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for dep := range strings.FieldsSeq(string(out)) {
+		if dep == "github.com/stsd/stsd/daemon" || strings.HasPrefix(dep, "github.com/stsd/stsd/cmd/") {
+			t.Errorf("imds depends on %s", dep)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+// Package envvars builds the AWS_* environment stsd hands to programs
+// (`stsd env`, `stsd env-hint`, `stsd exec`), prints it for each shell, and
+// runs a command under it.
+package envvars
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stsd/stsd/cache"
+)
+
+// Var is one variable to set.
+type Var struct{ Name, Value string }
+
+// Env is a set of changes to an environment: variables to set, in order,
+// and variables to remove.
+type Env struct {
+	Set   []Var
+	Unset []string
+}
+
+// expirationLayout: UTC whole seconds, as every SDK parses it.
+const expirationLayout = "2006-01-02T15:04:05Z"
+
+// staticKeys are the variables that would win over an endpoint in every
+// SDK's chain (environment credentials come first, a profile next).
+var staticKeys = []string{
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN", // boto2's name for the session token
+}
+
+// Credentials is the environment of `stsd env`: the credentials themselves
+// (secrets), their expiry and region.
+func Credentials(c cache.Credentials, region string) Env {
+	e := Env{Set: []Var{
+		{"AWS_ACCESS_KEY_ID", c.AccessKeyID},
+		{"AWS_SECRET_ACCESS_KEY", c.SecretAccessKey},
+		{"AWS_SESSION_TOKEN", c.SessionToken},
+		{"AWS_CREDENTIAL_EXPIRATION", c.Expiration.UTC().Format(expirationLayout)},
+	}}
+	e.Set = append(e.Set, regionVars(region)...)
+	return e
+}
+
+func regionVars(region string) []Var {
+	if region == "" {
+		return nil
+	}
+	return []Var{{"AWS_REGION", region}, {"AWS_DEFAULT_REGION", region}}
+}
+
+// ECS describes an ECS-compatible endpoint for one profile.
+type ECS struct {
+	URL        string    // AWS_CONTAINER_CREDENTIALS_FULL_URI
+	Token      string    // AWS_CONTAINER_AUTHORIZATION_TOKEN (exec), or
+	TokenFile  string    // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (env-hint)
+	Region     string    // AWS_REGION and AWS_DEFAULT_REGION
+	Expiration time.Time // AWS_CREDENTIAL_EXPIRATION when known
+}
+
+// Container is the environment that points SDKs at an ECS endpoint: the
+// full URI and one token variable, region, expiry; and without the
+// variables that would win over it or name another endpoint (design.md
+// "Local endpoints"). JS fromContainerMetadata reads only
+// AWS_CONTAINER_AUTHORIZATION_TOKEN, so exec passes the token itself.
+func Container(x ECS) Env {
+	e := Env{Set: []Var{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", x.URL}}}
+	unset := []string{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"}
+	if x.Token != "" {
+		e.Set = append(e.Set, Var{"AWS_CONTAINER_AUTHORIZATION_TOKEN", x.Token})
+		unset = append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+	} else {
+		e.Set = append(e.Set, Var{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", x.TokenFile})
+		// JS prefers the token variable over the file: drop a stale one.
+		unset = append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	}
+	e.Set = append(e.Set, regionVars(x.Region)...)
+	if !x.Expiration.IsZero() {
+		e.Set = append(e.Set, Var{"AWS_CREDENTIAL_EXPIRATION", x.Expiration.UTC().Format(expirationLayout)})
+	}
+	e.Unset = append(unset, staticKeys...)
+	return e
+}
+
+// IMDS is the environment that points SDKs at an IMDSv2 endpoint.
+func IMDS(endpoint, region string) Env {
+	e := Env{Set: []Var{{"AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint}}}
+	e.Set = append(e.Set, regionVars(region)...)
+	e.Unset = append([]string{"AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"}, staticKeys...)
+	return e
+}
+
+// Merge combines environments; a later Set wins, and a name set by any is
+// not unset.
+func Merge(envs ...Env) Env {
+	var out Env
+	for _, e := range envs {
+		for _, v := range e.Set {
+			i := slices.IndexFunc(out.Set, func(o Var) bool { return o.Name == v.Name })
+			if i >= 0 {
+				out.Set[i] = v
+			} else {
+				out.Set = append(out.Set, v)
+			}
+		}
+		for _, u := range e.Unset {
+			if !slices.Contains(out.Unset, u) {
+				out.Unset = append(out.Unset, u)
+			}
+		}
+	}
+	out.Unset = slices.DeleteFunc(out.Unset, func(u string) bool {
+		return slices.ContainsFunc(out.Set, func(v Var) bool { return v.Name == u })
+	})
+	return out
+}
+
+// Apply returns environ (KEY=VALUE lines) with e applied.
+func Apply(environ []string, e Env) []string {
+	drop := map[string]bool{}
+	for _, u := range e.Unset {
+		drop[u] = true
+	}
+	for _, v := range e.Set {
+		drop[v.Name] = true
+	}
+	out := make([]string, 0, len(environ)+len(e.Set))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	for _, v := range e.Set {
+		out = append(out, v.Name+"="+v.Value)
+	}
+	return out
+}
+
+// Formats Write knows.
+var Formats = []string{"sh", "fish", "powershell", "json"}
+
+// Write prints e for format: sh (POSIX shells), fish, powershell, or json
+// (an object of name → value, null for a variable to remove).
+func Write(w io.Writer, format string, e Env) error {
+	var b bytes.Buffer
+	switch format {
+	case "sh", "":
+		for _, v := range e.Set {
+			fmt.Fprintf(&b, "export %s=%s\n", v.Name, shQuote(v.Value))
+		}
+		for _, u := range e.Unset {
+			fmt.Fprintf(&b, "unset %s\n", u)
+		}
+	case "fish":
+		for _, v := range e.Set {
+			fmt.Fprintf(&b, "set -gx %s %s\n", v.Name, fishQuote(v.Value))
+		}
+		for _, u := range e.Unset {
+			fmt.Fprintf(&b, "set -e %s\n", u)
+		}
+	case "powershell":
+		for _, v := range e.Set {
+			fmt.Fprintf(&b, "$Env:%s = %s\n", v.Name, psQuote(v.Value))
+		}
+		for _, u := range e.Unset {
+			fmt.Fprintf(&b, "Remove-Item Env:%s -ErrorAction SilentlyContinue\n", u)
+		}
+	case "json":
+		b.WriteString("{")
+		sep := "\n"
+		for _, v := range e.Set {
+			fmt.Fprintf(&b, "%s  %s: %s", sep, jsonString(v.Name), jsonString(v.Value))
+			sep = ",\n"
+		}
+		for _, u := range e.Unset {
+			fmt.Fprintf(&b, "%s  %s: null", sep, jsonString(u))
+			sep = ",\n"
+		}
+		b.WriteString("\n}\n")
+	default:
+		return fmt.Errorf("unknown format %q: use %s", format, strings.Join(Formats, ", "))
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func jsonString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// plain: characters no shell treats specially, printed unquoted.
+func plain(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.ContainsRune("@%+=:,./-_", c):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// shQuote: POSIX single quotes, where nothing is special; a quote is
+// closed, escaped and reopened.
+func shQuote(s string) string {
+	if plain(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// fishQuote: in fish single quotes only \\ and \' are escapes.
+func fishQuote(s string) string {
+	if plain(s) {
+		return s
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// psQuote: PowerShell single-quoted (verbatim) strings double a quote;
+// the typographic quotes PowerShell also accepts as delimiters are doubled
+// too.
+func psQuote(s string) string {
+	return "'" + strings.NewReplacer("'", "''", "‘", "‘‘", "’", "’’", "‚", "‚‚", "‛", "‛‛").Replace(s) + "'"
+}
