@@ -45,9 +45,7 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/exec-token/{p}", s.profileOnly(s.handleExecToken))
 	mux.HandleFunc("POST /v1/clear/{p}", s.adminOnly(s.handleClear))
 	mux.HandleFunc("GET /v1/status", s.adminOnly(s.handleStatus))
-	mux.HandleFunc("POST /v1/reload", s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotImplemented, "NotImplemented", "reload is not supported yet: restart stsd to apply config changes")
-	}))
+	mux.HandleFunc("POST /v1/reload", s.adminOnly(s.handleReload))
 	mux.Handle("GET /metrics", s.adminOnly(s.metrics.Registry.Handler().ServeHTTP))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
@@ -75,7 +73,7 @@ func (s *Supervisor) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 func (s *Supervisor) profileOnly(h func(http.ResponseWriter, *http.Request, *Refresher)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("p")
-		ref := s.refreshers[name]
+		ref := s.cur().refreshers[name]
 		if ref == nil {
 			writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
 			return
@@ -152,7 +150,7 @@ func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refr
 
 func (s *Supervisor) handleClear(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("p")
-	ref := s.refreshers[name]
+	ref := s.cur().refreshers[name]
 	if ref == nil {
 		writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
 		return
@@ -167,6 +165,19 @@ func (s *Supervisor) handleClear(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+func (s *Supervisor) handleReload(w http.ResponseWriter, r *http.Request) {
+	err := s.Reload(r.Context(), "api")
+	switch {
+	case errors.Is(err, ErrNoReload):
+		writeError(w, http.StatusNotImplemented, "NoReload", err.Error()+": restart stsd to apply config changes")
+	case err != nil:
+		// Config errors name file:line; they hold no secrets.
+		writeError(w, http.StatusUnprocessableEntity, "InvalidConfig", strings.ReplaceAll(err.Error(), "\n", "; ")+" (the previous config keeps running)")
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
 func (s *Supervisor) handleStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(s.Status())
@@ -175,8 +186,9 @@ func (s *Supervisor) handleStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Supervisor) handleReady(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Clock.Now()
 	var notReady []string
-	for _, name := range s.o.Config.ProfileNames() {
-		if !s.refreshers[name].snap.Load().valid(now) {
+	cur := s.cur()
+	for _, name := range cur.cfg.ProfileNames() {
+		if !cur.refreshers[name].snap.Load().valid(now) {
 			notReady = append(notReady, name)
 		}
 	}

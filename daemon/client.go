@@ -90,6 +90,12 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return &st, nil
 }
 
+// Reload asks the daemon to re-read its config.
+func (c *Client) Reload(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/reload", "")
+	return err
+}
+
 // Refresh forces profile's refresh.
 func (c *Client) Refresh(ctx context.Context, profile string) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/refresh/"+url.PathEscape(profile), "")

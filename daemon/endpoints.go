@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/config"
@@ -24,18 +25,31 @@ import (
 const execTokenTTL = time.Minute
 
 // localEndpoints are the local credential servers: one IMDS listener per
-// profile with imds_listen, and the ECS listener when [ecs] is set.
+// profile with imds_listen, and the ECS listener when [ecs] is set. A
+// reload reconciles them with the new config: a listener whose address is
+// unchanged stays bound and gets a new handler; others close or open.
 type localEndpoints struct {
-	servers []endpoint
-	tokens  *imds.Tokens // nil without [ecs]
-	ecsBase string       // "http://127.0.0.1:PORT" as bound
+	s *Supervisor
+	// mu guards the fields that follow (reconcile writes, readers look up).
+	mu      sync.Mutex
+	imds    map[string]*liveServer // by profile
+	ecs     *liveServer            // nil without [ecs]
+	tokens  *imds.Tokens           // nil without [ecs]
+	ecsBase string                 // "http://127.0.0.1:PORT" as bound
 }
 
-type endpoint struct {
-	name string // "imds dev", "ecs"
-	ln   net.Listener
-	h    http.Handler
+// liveServer is one running endpoint whose handler can be swapped.
+type liveServer struct {
+	name   string // "imds dev", "ecs"
+	listen string // the configured address
+	ln     net.Listener
+	h      atomic.Pointer[http.Handler]
+	stop   func() // cancels the server and waits for it
 }
+
+func (l *liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*l.h.Load()).ServeHTTP(w, r) }
+
+func (l *liveServer) set(h http.Handler) { l.h.Store(&h) }
 
 // imdsProfile is what the imds package needs to know about p.
 func imdsProfile(p *config.Profile) imds.Profile {
@@ -49,82 +63,153 @@ func imdsProfile(p *config.Profile) imds.Profile {
 // broker client and served by the broker only.
 func brokerOnly(p *config.Profile) bool { return strings.Contains(p.FederationName, "{client}") }
 
-// listenEndpoints binds every local endpoint listener, so a port in use
-// fails the start; on error nothing stays open.
-func (s *Supervisor) listenEndpoints() (_ *localEndpoints, err error) {
-	ep := &localEndpoints{}
+func newLocalEndpoints(s *Supervisor) *localEndpoints {
+	return &localEndpoints{s: s, imds: map[string]*liveServer{}}
+}
+
+func (ep *localEndpoints) options() imds.Options {
+	s := ep.s
+	return imds.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, ShutdownTimeout: s.o.ShutdownTimeout,
+		OnRequest: func(endpoint string, status int) {
+			s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
+		}}
+}
+
+// reconcile makes the running endpoints match cfg. Every new listener is
+// bound first: if one cannot be, nothing changes and the error says which.
+// New servers run on wg until ctx ends.
+func (ep *localEndpoints) reconcile(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config) (err error) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	o := ep.options()
+
+	// 1. Bind what is new, or moved to another address.
+	fresh := map[string]net.Listener{}
 	defer func() {
 		if err != nil {
-			ep.close()
+			for _, ln := range fresh {
+				ln.Close()
+			}
 		}
 	}()
-	o := imds.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, OnRequest: func(endpoint string, status int) {
-		s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
-	}}
-	for _, name := range s.o.Config.ProfileNames() {
-		p := s.o.Config.Profiles[name]
+	bind := func(key, name, addr string) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fresh[key] = ln
+		return nil
+	}
+	for _, name := range cfg.ProfileNames() {
+		p := cfg.Profiles[name]
 		if p.IMDSListen == "" {
 			continue
 		}
-		ln, err := net.Listen("tcp", p.IMDSListen)
-		if err != nil {
-			return nil, fmt.Errorf("imds_listen of profile %q: %w", name, err)
+		if old := ep.imds[name]; old != nil && old.listen == p.IMDSListen {
+			continue
 		}
-		ep.servers = append(ep.servers, endpoint{"imds " + name, ln, imds.NewIMDS(s, imdsProfile(p), o)})
+		if err := bind("imds "+name, fmt.Sprintf("imds_listen of profile %q", name), p.IMDSListen); err != nil {
+			return err
+		}
 	}
-	if e := s.o.Config.ECS; e != nil {
-		var profiles []imds.Profile
+	var tokens *imds.Tokens
+	var ecsProfiles []imds.Profile
+	if e := cfg.ECS; e != nil {
 		var names []string
-		for _, name := range s.o.Config.ProfileNames() {
-			if p := s.o.Config.Profiles[name]; !brokerOnly(p) {
-				profiles = append(profiles, imdsProfile(p))
+		for _, name := range cfg.ProfileNames() {
+			if p := cfg.Profiles[name]; !brokerOnly(p) {
+				ecsProfiles = append(ecsProfiles, imdsProfile(p))
 				names = append(names, name)
 			}
 		}
-		ep.tokens = imds.NewTokens(s.o.Clock.Now)
-		if err := ep.tokens.LoadDir(e.TokenDir, names); err != nil {
-			return nil, err
+		// Exec tokens survive a reload: keep the set, (re)read the files.
+		tokens = ep.tokens
+		if tokens == nil {
+			tokens = imds.NewTokens(ep.s.o.Clock.Now)
 		}
-		ln, err := net.Listen("tcp", e.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("ecs listen: %w", err)
+		if err := tokens.LoadDir(e.TokenDir, names); err != nil {
+			return err
 		}
-		ep.ecsBase = "http://" + ln.Addr().String()
-		ep.servers = append(ep.servers, endpoint{"ecs", ln, imds.NewECS(s, profiles, ep.tokens, o)})
+		if ep.ecs == nil || ep.ecs.listen != e.Listen {
+			if err := bind("ecs", "ecs listen", e.Listen); err != nil {
+				return err
+			}
+		}
 	}
-	return ep, nil
-}
 
-// serve runs every endpoint on wg until ctx ends.
-func (ep *localEndpoints) serve(ctx context.Context, wg *sync.WaitGroup, s *Supervisor) {
-	o := imds.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}
-	for _, e := range ep.servers {
-		s.o.Logger.Info("endpoint listening", "event", "endpoint_started", "endpoint", e.name, "addr", e.ln.Addr().String())
+	// 2. Stop what is gone or moved; swap handlers of what stays.
+	for name, l := range ep.imds {
+		p := cfg.Profiles[name]
+		if p == nil || p.IMDSListen != l.listen {
+			l.stop()
+			delete(ep.imds, name)
+			continue
+		}
+		l.set(imds.NewIMDS(ep.s, imdsProfile(p), o))
+	}
+	if ep.ecs != nil && (cfg.ECS == nil || cfg.ECS.Listen != ep.ecs.listen) {
+		ep.ecs.stop()
+		ep.ecs, ep.ecsBase = nil, ""
+	}
+	if ep.ecs != nil {
+		ep.ecs.set(imds.NewECS(ep.s, ecsProfiles, tokens, o))
+	}
+	ep.tokens = tokens
+
+	// 3. Start the new ones.
+	start := func(name, listen string, ln net.Listener, h http.Handler) *liveServer {
+		l := &liveServer{name: name, listen: listen, ln: ln}
+		l.set(h)
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		l.stop = func() { cancel(); <-done }
+		ep.s.o.Logger.Info("endpoint listening", "event", "endpoint_started", "endpoint", name, "addr", ln.Addr().String())
 		wg.Go(func() {
-			if err := imds.Serve(ctx, e.ln, e.h, o); err != nil {
-				s.o.Logger.Error("endpoint failed", "event", "endpoint_failed", "endpoint", e.name, "err", err)
+			defer close(done)
+			if err := imds.Serve(sctx, ln, l, o); err != nil {
+				ep.s.o.Logger.Error("endpoint failed", "event", "endpoint_failed", "endpoint", name, "err", err)
 			}
 		})
+		return l
 	}
-}
-
-func (ep *localEndpoints) close() {
-	for _, e := range ep.servers {
-		e.ln.Close()
-	}
-}
-
-// addr is the bound address of the named endpoint, or "".
-func (ep *localEndpoints) addr(name string) string {
-	if ep == nil {
-		return ""
-	}
-	for _, e := range ep.servers {
-		if e.name == name {
-			return e.ln.Addr().String()
+	for key, ln := range fresh {
+		if key == "ecs" {
+			ep.ecs = start("ecs", cfg.ECS.Listen, ln, imds.NewECS(ep.s, ecsProfiles, tokens, o))
+			ep.ecsBase = "http://" + ln.Addr().String()
+			continue
 		}
+		name := strings.TrimPrefix(key, "imds ")
+		p := cfg.Profiles[name]
+		ep.imds[name] = start(key, p.IMDSListen, ln, imds.NewIMDS(ep.s, imdsProfile(p), o))
 	}
-	return ""
+	return nil
+}
+
+// ecsInfo returns the ECS token set and base URL ("" without [ecs]).
+func (ep *localEndpoints) ecsInfo() (*imds.Tokens, string) {
+	if ep == nil {
+		return nil, ""
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.ecs == nil {
+		return nil, ""
+	}
+	return ep.tokens, ep.ecsBase
+}
+
+// addrs lists the bound endpoint addresses serving p, for status.
+func (ep *localEndpoints) addrs(p *config.Profile) []string {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	var out []string
+	if l := ep.imds[p.Name]; l != nil {
+		out = append(out, "imds "+l.ln.Addr().String())
+	}
+	if ep.ecs != nil && !brokerOnly(p) {
+		out = append(out, "ecs "+ep.ecs.ln.Addr().String())
+	}
+	return out
 }
 
 // execTokenReply is the first (and only) line POST /v1/exec-token/{p}
@@ -141,7 +226,8 @@ type execTokenReply struct {
 // open and revoked as soon as it closes (the exec'd command ended) or the
 // daemon stops; if renewals stop, it lapses after execTokenTTL.
 func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref *Refresher) {
-	if s.ep == nil || s.ep.tokens == nil {
+	tokens, ecsBase := s.ep.ecsInfo()
+	if tokens == nil {
 		writeError(w, http.StatusConflict, "NoECS", "this daemon has no [ecs] endpoint: stsd exec serves one itself")
 		return
 	}
@@ -155,7 +241,7 @@ func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref
 		s.writeUnavailable(w, ref, err)
 		return
 	}
-	tok := s.ep.tokens.Issue(p.Name, execTokenTTL)
+	tok := tokens.Issue(p.Name, execTokenTTL)
 	defer tok.Revoke()
 	// The request lives as long as the command: no read or write deadline.
 	rc := http.NewResponseController(w)
@@ -164,7 +250,7 @@ func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(execTokenReply{
-		Token: tok.Token, URL: s.ep.ecsBase + imds.ECSPath(p.Name),
+		Token: tok.Token, URL: ecsBase + imds.ECSPath(p.Name),
 		Region: p.Region, Expiration: creds.Expiration.UTC(),
 	})
 	if err := rc.Flush(); err != nil {
@@ -241,16 +327,4 @@ func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, err
 		return nil, fmt.Errorf("daemon exec token: bad reply")
 	}
 	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: resp.Body}, nil
-}
-
-// endpointAddrs lists the bound endpoint addresses serving p, for status.
-func (s *Supervisor) endpointAddrs(p *config.Profile) []string {
-	var out []string
-	if a := s.ep.addr("imds " + p.Name); a != "" {
-		out = append(out, "imds "+a)
-	}
-	if a := s.ep.addr("ecs"); a != "" && !brokerOnly(p) {
-		out = append(out, "ecs "+a)
-	}
-	return out
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	failures        *metrics.CounterVec   // profile, reason
 	stsLatency      *metrics.HistogramVec // profile
 	needsMFA        *metrics.CounterVec   // profile
+	reloads         *metrics.CounterVec   // result
 	EndpointRequest *metrics.CounterVec   // endpoint, status
 }
 
@@ -26,15 +27,17 @@ func newMetrics(s *Supervisor) *Metrics {
 		failures:   r.Counter("stsd_refresh_failures_total", "Failed refreshes by profile and reason (STS error code, timeout, network, ...).", "profile", "reason"),
 		stsLatency: r.Histogram("stsd_sts_request_duration_seconds", "Latency of GetSessionToken/GetFederationToken calls.", []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "profile"),
 		needsMFA:   r.Counter("stsd_needs_mfa_total", "Times a profile entered needs-mfa.", "profile"),
+		reloads:    r.Counter("stsd_config_reloads_total", "Config reloads by result (ok, error).", "result"),
 		EndpointRequest: r.Counter("stsd_endpoint_requests_total",
 			"Credential requests by endpoint (socket = credential_process fast path, imds, ecs) and HTTP status.", "endpoint", "status"),
 	}
 	r.GaugeFunc("stsd_credentials_expiry_seconds", "Seconds until the served credentials expire (0 when none).", []string{"profile"},
 		func(emit func(float64, ...string)) {
 			now := s.o.Clock.Now()
-			for _, name := range s.o.Config.ProfileNames() {
+			cur := s.cur()
+			for _, name := range cur.cfg.ProfileNames() {
 				v := 0.0
-				if snap := s.refreshers[name].snap.Load(); snap.valid(now) {
+				if snap := cur.refreshers[name].snap.Load(); snap.valid(now) {
 					v = snap.creds.Expiration.Sub(now).Seconds()
 				}
 				emit(v, name)
@@ -42,8 +45,9 @@ func newMetrics(s *Supervisor) *Metrics {
 		})
 	r.GaugeFunc("stsd_profile_state", "1 for each profile's current state (ok, refreshing, backoff, needs-mfa, expired, error).", []string{"profile", "state"},
 		func(emit func(float64, ...string)) {
-			for _, name := range s.o.Config.ProfileNames() {
-				emit(1, name, string(s.refreshers[name].Status().State))
+			v := s.cur()
+			for _, name := range v.cfg.ProfileNames() {
+				emit(1, name, string(v.refreshers[name].Status().State))
 			}
 		})
 	return m

@@ -92,6 +92,19 @@ type Refresher struct {
 	serial *serialGuard        // shared by the profiles on one MFA device
 
 	backoff time.Duration // owned by the Run goroutine
+
+	stop func() // set by start: cancels Run and waits for it
+}
+
+// start runs the refresher on wg until ctx ends or stop is called.
+func (r *Refresher) start(ctx context.Context, wg *sync.WaitGroup) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.stop = func() { cancel(); <-done }
+	wg.Go(func() {
+		defer close(done)
+		r.Run(ctx)
+	})
 }
 
 func newRefresher(cfg *config.Config, p *config.Profile, f Fetcher, o *Options) *Refresher {

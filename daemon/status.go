@@ -27,13 +27,17 @@ type ProfileStatus struct {
 
 // Status is the whole daemon's status.
 type Status struct {
-	Version  string          `json:"version"`
-	PID      int             `json:"pid"`
-	Config   string          `json:"config"`
-	Socket   string          `json:"socket"`
-	Started  time.Time       `json:"started"`
-	Service  string          `json:"service,omitempty"` // OS service state, filled in by the CLI
-	Profiles []ProfileStatus `json:"profiles"`
+	Version string    `json:"version"`
+	PID     int       `json:"pid"`
+	Config  string    `json:"config"`
+	Socket  string    `json:"socket"`
+	Started time.Time `json:"started"`
+	Service string    `json:"service,omitempty"` // OS service state, filled in by the CLI
+	// ReloadError is why the last config reload was refused ("" when it
+	// applied); the previous config keeps running.
+	ReloadError string          `json:"reload_error,omitempty"`
+	Reloaded    *time.Time      `json:"reloaded,omitempty"`
+	Profiles    []ProfileStatus `json:"profiles"`
 }
 
 // Failing reports whether any profile is expired or in error: `stsd status`
@@ -52,6 +56,9 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	fmt.Fprintf(w, "stsd %s (pid %d) config %s\n", s.Version, s.PID, s.Config)
 	if s.Service != "" {
 		fmt.Fprintf(w, "service: %s\n", s.Service)
+	}
+	if s.ReloadError != "" {
+		fmt.Fprintf(w, "reload failed, previous config still running: %s\n", s.ReloadError)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,17 +41,37 @@ type Options struct {
 	WaitTimeout time.Duration
 	// ShutdownTimeout bounds in-flight requests at stop; default 5s.
 	ShutdownTimeout time.Duration
+	// Load re-reads the config for a reload (SIGHUP, POST /v1/reload, a
+	// watched file changing); nil disables reloads and the file watch.
+	Load func() (*config.Config, error)
+	// WatchDebounce gathers a save's file events; default 300ms.
+	WatchDebounce time.Duration
 }
 
-// Supervisor runs every profile's refresher and the control API.
+// Supervisor runs every profile's refresher, the local endpoints and the
+// control API, and applies config reloads.
 type Supervisor struct {
-	o          Options
-	uid        int
-	started    time.Time
-	refreshers map[string]*Refresher
-	metrics    *Metrics
-	ep         *localEndpoints // IMDS and ECS servers; set by Serve
+	o       Options
+	uid     int
+	started time.Time
+	metrics *Metrics
+	ep      *localEndpoints // IMDS and ECS servers; set by Serve
+
+	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
+	reloadCh chan reloadRequest   // served by Serve's reloader goroutine
+	// reloadMu guards the fields that follow.
+	reloadMu   sync.Mutex
+	reloadErr  string    // last failed reload, for status ("" after a good one)
+	reloadedAt time.Time // last successful reload
 }
+
+// view is one consistent generation of config and refreshers.
+type view struct {
+	cfg        *config.Config
+	refreshers map[string]*Refresher
+}
+
+func (s *Supervisor) cur() *view { return s.view.Load() }
 
 // New builds a Supervisor for o.Config. It starts nothing.
 func New(o Options) (*Supervisor, error) {
@@ -72,6 +93,9 @@ func New(o Options) (*Supervisor, error) {
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 5 * time.Second
 	}
+	if o.WatchDebounce <= 0 {
+		o.WatchDebounce = defaultDebounce
+	}
 	if o.NewFetcher == nil {
 		so := stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Clock.Now}
 		if o.Store != nil {
@@ -81,37 +105,56 @@ func New(o Options) (*Supervisor, error) {
 			return stsclient.New(cfg, p, so)
 		}
 	}
-	s := &Supervisor{o: o, uid: os.Getuid(), refreshers: map[string]*Refresher{}}
+	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest)}
+	s.metrics = newMetrics(s)
+	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
+	return s, nil
+}
+
+// buildRefreshers makes a refresher per profile of cfg, reusing those of
+// keep whose profile is unchanged; profiles sharing an MFA device share
+// one serial guard.
+func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refresher) map[string]*Refresher {
+	out := map[string]*Refresher{}
 	serials := map[string]*serialGuard{}
-	for _, name := range o.Config.ProfileNames() {
-		p := o.Config.Profiles[name]
-		r := newRefresher(o.Config, p, o.NewFetcher(o.Config, p), &s.o)
+	for name, r := range keep {
+		if r.serial != nil {
+			serials[r.profile.MFASerial] = r.serial
+		}
+		out[name] = r
+	}
+	for _, name := range cfg.ProfileNames() {
+		if out[name] != nil {
+			continue
+		}
+		p := cfg.Profiles[name]
+		r := newRefresher(cfg, p, s.o.NewFetcher(cfg, p), &s.o)
+		r.metrics = s.metrics
 		if p.MFASerial != "" {
 			if serials[p.MFASerial] == nil {
 				serials[p.MFASerial] = &serialGuard{}
 			}
 			r.serial = serials[p.MFASerial]
 		}
-		s.refreshers[name] = r
+		out[name] = r
 	}
-	s.metrics = newMetrics(s)
-	for _, r := range s.refreshers {
-		r.metrics = s.metrics
-	}
-	return s, nil
+	return out
 }
 
 // Metrics returns the daemon's metrics (endpoints count their requests).
 func (s *Supervisor) Metrics() *Metrics { return s.metrics }
 
+// Config returns the config in force.
+func (s *Supervisor) Config() *config.Config { return s.cur().cfg }
+
 // Refresher returns the named profile's refresher, or nil.
-func (s *Supervisor) Refresher(name string) *Refresher { return s.refreshers[name] }
+func (s *Supervisor) Refresher(name string) *Refresher { return s.cur().refreshers[name] }
 
 // Run listens on the control socket, runs the refreshers, and serves until
 // ctx ends; then it lets in-flight requests finish (bounded), stops every
 // goroutine it started and removes the socket.
 func (s *Supervisor) Run(ctx context.Context) error {
-	ln, err := listenSocket(s.o.Socket, s.o.Config.SocketGroup)
+	ln, err := listenSocket(s.o.Socket, s.cur().cfg.SocketGroup)
 	if err != nil {
 		return err
 	}
@@ -121,16 +164,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // Serve is Run on a listener the caller made.
 func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	s.started = s.o.Clock.Now()
-	ep, err := s.listenEndpoints()
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	s.ep = ep
 	// Everything started below stops with ctx, also when the control
 	// server fails first.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	var wg sync.WaitGroup
+	s.ep = newLocalEndpoints(s)
+	if err := s.ep.reconcile(ctx, &wg, s.cur().cfg); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -142,16 +185,15 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 		ConnContext:       withPeer,
 		ErrorLog:          slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelDebug),
 	}
-	var wg sync.WaitGroup
-	for _, r := range s.refreshers {
-		wg.Go(func() { r.Run(ctx) })
+	for _, r := range s.cur().refreshers {
+		r.start(ctx, &wg)
 	}
-	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.refreshers))
+	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.cur().refreshers))
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
-	// The endpoints stop with ctx; wg.Wait below joins them.
-	ep.serve(ctx, &wg, s)
+	wg.Go(func() { s.reloader(ctx, &wg) })
 
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
@@ -175,28 +217,36 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 
 // Status reports every profile.
 func (s *Supervisor) Status() *Status {
+	v := s.cur()
 	st := &Status{
-		Version: s.o.Version, PID: os.Getpid(), Config: s.o.Config.Path,
+		Version: s.o.Version, PID: os.Getpid(), Config: v.cfg.Path,
 		Socket: s.o.Socket, Started: s.started.UTC(),
 	}
-	for _, name := range s.o.Config.ProfileNames() {
-		ps := s.refreshers[name].Status()
-		ps.Endpoints = s.endpoints(s.o.Config.Profiles[name])
+	s.reloadMu.Lock()
+	st.ReloadError = s.reloadErr
+	if !s.reloadedAt.IsZero() {
+		t := s.reloadedAt.UTC()
+		st.Reloaded = &t
+	}
+	s.reloadMu.Unlock()
+	for _, name := range v.cfg.ProfileNames() {
+		ps := v.refreshers[name].Status()
+		ps.Endpoints = s.endpoints(v.cfg, v.cfg.Profiles[name])
 		st.Profiles = append(st.Profiles, ps)
 	}
 	return st
 }
 
-func (s *Supervisor) endpoints(p *config.Profile) []string {
+func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {
 	out := []string{"credential_process"}
 	if s.ep != nil { // serving: the bound addresses
-		return append(out, s.endpointAddrs(p)...)
+		return append(out, s.ep.addrs(p)...)
 	}
 	if p.IMDSListen != "" {
 		out = append(out, "imds "+p.IMDSListen)
 	}
-	if s.o.Config.ECS != nil {
-		out = append(out, "ecs "+s.o.Config.ECS.Listen)
+	if cfg.ECS != nil {
+		out = append(out, "ecs "+cfg.ECS.Listen)
 	}
 	return out
 }
@@ -209,7 +259,7 @@ var ErrUnknownProfile = errors.New("unknown profile")
 // (bounded by ctx and WaitTimeout) only while a first fetch is under way.
 // Errors: ErrUnknownProfile, ErrNeedsMFA, or one wrapping ErrUnavailable.
 func (s *Supervisor) Credentials(ctx context.Context, profile string) (cache.Credentials, error) {
-	r := s.refreshers[profile]
+	r := s.cur().refreshers[profile]
 	if r == nil {
 		return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
 	}

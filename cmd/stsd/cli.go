@@ -36,6 +36,7 @@ commands:
   status [--json]        show every profile of the running daemon
   check                  validate the config; every problem with file:line
   refresh P | clear P    force a refresh / drop P's cached credentials
+  reload                 re-read the config (also SIGHUP and file changes)
   mfa P [CODE]           give the daemon an MFA code for P
   exec P -- CMD [ARG…]   run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)
   env P [--format F]     print P's credentials as sh|fish|powershell|json assignments
@@ -71,6 +72,7 @@ func commands() map[string]command {
 		"status":             cmdStatus,
 		"check":              cmdCheck,
 		"refresh":            cmdRefresh,
+		"reload":             cmdReload,
 		"clear":              cmdClear,
 		"mfa":                cmdMFA,
 		"exec":               cmdExec,

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/install"
 	"github.com/stsd/stsd/internal/paths"
@@ -51,19 +53,30 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd run: socket: %v\n", err)
 		return exitFailure
 	}
-	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: log, Version: version})
+	path := cfg.Path
+	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: log, Version: version,
+		Load: func() (*config.Config, error) { return config.Load(path, config.Options{System: e.system}) }})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			log.Warn("reload not supported yet: restart stsd to apply config changes", "event", "reload_unsupported")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = sup.Reload(ctx, "SIGHUP") // the daemon logs the outcome
+			}
 		}
-	}()
+	})
 	// Under the Windows service manager this also answers its control
 	// protocol; elsewhere it is sup.Run.
 	if err := install.RunService(ctx, sup.Run); err != nil {
@@ -160,6 +173,33 @@ func (pc profileCall) run(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, pc.done+"\n", pos[0])
+	return exitOK
+}
+
+// cmdReload asks the daemon to re-read its config; a broken config is
+// refused with every problem and the old one keeps running.
+func cmdReload(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("reload")
+	if pos, ok := e.parse(fs, args); !ok || len(pos) > 0 {
+		if ok {
+			fmt.Fprintln(e.stderr, "stsd reload: takes no arguments")
+		}
+		return exitUsage
+	}
+	c, _, err := dial(ctx, e)
+	if err == nil {
+		err = c.Reload(ctx)
+	}
+	var ae *daemon.APIError
+	if errors.As(err, &ae) && ae.Code == "InvalidConfig" {
+		fmt.Fprintf(e.stderr, "stsd reload: %v\n", err)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd reload: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(e.stdout, "config reloaded")
 	return exitOK
 }
 

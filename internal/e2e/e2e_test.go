@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package e2e drives the built binaries with real clients: the AWS CLI,
 // boto3, and moto_server or the Go STS stand-in as STS.
 package e2e
@@ -399,5 +401,55 @@ func TestFederationRealClients(t *testing.T) {
 			w2 := newWorld(t, b.url, federationConfig)
 			callerIdentity(t, w2)
 		})
+	}
+}
+
+// TestReloadCommandAndSIGHUP: `stsd reload` applies an edit, refuses a
+// broken config with exit 2 (the old one keeps serving, status says why),
+// and SIGHUP does the same as the command.
+func TestReloadCommandAndSIGHUP(t *testing.T) {
+	b := standin(t)
+	w := newWorld(t, b.url, sessionConfig)
+	w.startDaemon(t)
+	cfgPath := filepath.Join(w.dir, "h", ".config", "stsd", "config.toml")
+	writeFile(t, cfgPath, sessionConfig+"\n[profiles.more]\nsource_profile = \"src\"\n")
+	out, errOut, code := w.run(t, "stsd", "reload")
+	if code != 0 || !strings.Contains(out, "config reloaded") {
+		t.Fatalf("stsd reload: exit %d %s %s", code, out, errOut)
+	}
+	if out, _, _ := w.run(t, "stsd", "status"); !strings.Contains(out, "more") {
+		t.Errorf("added profile not in status:\n%s", out)
+	}
+	writeFile(t, cfgPath, sessionConfig+"\nduration = \"40h\"\n")
+	_, errOut, code = w.run(t, "stsd", "reload")
+	if code != 2 || !strings.Contains(errOut, "config.toml:6: ") {
+		t.Errorf("stsd reload of a broken config: exit %d %q; want 2 naming file:line", code, errOut)
+	}
+	out, _, _ = w.run(t, "stsd", "status")
+	if !strings.Contains(out, "reload failed, previous config still running") {
+		t.Errorf("status does not show the reload error:\n%s", out)
+	}
+	if _, errOut, code := w.run(t, "stsd-credential-process", "--profile", "dev"); code != 0 {
+		t.Errorf("old config stopped serving: %s", errOut)
+	}
+
+	// SIGHUP reloads too.
+	writeFile(t, cfgPath, sessionConfig+"\n[profiles.viahup]\nsource_profile = \"src\"\n")
+	out, _, _ = w.run(t, "stsd", "status", "--json")
+	var st struct{ PID int }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.PID == 0 {
+		t.Fatalf("status --json: %v", err)
+	}
+	syscall.Kill(st.PID, syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, _ = w.run(t, "stsd", "status")
+		if strings.Contains(out, "viahup") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
