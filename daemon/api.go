@@ -183,12 +183,28 @@ func (s *Supervisor) handleStatus(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(s.Status())
 }
 
+// healthHandler serves /metrics, /livez and /readyz on metrics_listen
+// (loopback only; no secrets on any of them).
+func (s *Supervisor) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Registry.Handler())
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	return mux
+}
+
+// handleReady is 200 when every profile (or those named by ?profile=a,b:
+// the ones a given endpoint serves) has valid credentials.
 func (s *Supervisor) handleReady(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Clock.Now()
 	var notReady []string
 	cur := s.cur()
-	for _, name := range cur.cfg.ProfileNames() {
-		if !cur.refreshers[name].snap.Load().valid(now) {
+	names := cur.cfg.ProfileNames()
+	if q := r.URL.Query().Get("profile"); q != "" {
+		names = strings.Split(q, ",")
+	}
+	for _, name := range names {
+		if ref := cur.refreshers[name]; ref == nil || !ref.snap.Load().valid(now) {
 			notReady = append(notReady, name)
 		}
 	}

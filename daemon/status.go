@@ -33,6 +33,7 @@ type Status struct {
 	Socket  string    `json:"socket"`
 	Started time.Time `json:"started"`
 	Service string    `json:"service,omitempty"` // OS service state, filled in by the CLI
+	Metrics string    `json:"metrics,omitempty"` // bound metrics_listen address
 	// ReloadError is why the last config reload was refused ("" when it
 	// applied); the previous config keeps running.
 	ReloadError string          `json:"reload_error,omitempty"`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/imds"
 	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/stsclient"
 )
@@ -56,6 +57,8 @@ type Supervisor struct {
 	started time.Time
 	metrics *Metrics
 	ep      *localEndpoints // IMDS and ECS servers; set by Serve
+	// metricsAddr is the bound metrics_listen address; set by Serve.
+	metricsAddr string
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
 	reloadCh chan reloadRequest   // served by Serve's reloader goroutine
@@ -174,6 +177,20 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
+	if addr := s.cur().cfg.MetricsListen; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		s.metricsAddr = mln.Addr().String()
+		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", s.metricsAddr)
+		wg.Go(func() {
+			if err := imds.Serve(ctx, mln, s.healthHandler(), imds.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}); err != nil {
+				s.o.Logger.Error("metrics endpoint failed", "event", "metrics_failed", "err", err)
+			}
+		})
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -220,7 +237,7 @@ func (s *Supervisor) Status() *Status {
 	v := s.cur()
 	st := &Status{
 		Version: s.o.Version, PID: os.Getpid(), Config: v.cfg.Path,
-		Socket: s.o.Socket, Started: s.started.UTC(),
+		Socket: s.o.Socket, Started: s.started.UTC(), Metrics: s.metricsAddr,
 	}
 	s.reloadMu.Lock()
 	st.ReloadError = s.reloadErr

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -277,4 +278,48 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestMetricsListenAndReadyz(t *testing.T) {
+	env := newEnv(t, "metrics_listen = \"127.0.0.1:0\"\n"+sessionProfile)
+	sts := ststest.NewServer(t, ststest.Options{})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	s, c, _ := startDaemon(t, Options{Config: env.cfg})
+	_, body := get(t, c, "/v1/credentials/dev")
+	creds := decodeCreds(t, body)
+	base := "http://" + s.Status().Metrics
+	fetch := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := fetch("/metrics")
+	for _, want := range []string{`stsd_refreshes_total{profile="dev",result="ok"} 1`, `stsd_endpoint_requests_total{endpoint="socket",status="200"} 1`,
+		`stsd_profile_state{profile="dev",state="ok"} 1`, "stsd_sts_request_duration_seconds_bucket", "stsd_credentials_expiry_seconds"} {
+		if code != 200 || !strings.Contains(page, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, page)
+		}
+	}
+	for _, secret := range []string{creds["SecretAccessKey"].(string), creds["SessionToken"].(string), creds["AccessKeyId"].(string)} {
+		if strings.Contains(page, secret) {
+			t.Error("a secret or key id is on the metrics page")
+		}
+	}
+	if code, _ := fetch("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+	if code, _ := fetch("/readyz?profile=dev,nope"); code != 503 {
+		t.Errorf("/readyz for an unknown profile = %d; want 503", code)
+	}
+	if code, _ := fetch("/livez"); code != 200 {
+		t.Errorf("/livez = %d", code)
+	}
+	// The control socket serves /metrics to its admin too.
+	if code, page := get(t, c, "/metrics"); code != 200 || !strings.Contains(string(page), "stsd_refreshes_total") {
+		t.Errorf("socket /metrics = %d", code)
+	}
 }
