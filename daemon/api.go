@@ -199,7 +199,7 @@ func (s *Supervisor) handleReady(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Clock.Now()
 	var notReady []string
 	cur := s.cur()
-	names := cur.cfg.ProfileNames()
+	names := cur.names()
 	if q := r.URL.Query().Get("profile"); q != "" {
 		names = strings.Split(q, ",")
 	}

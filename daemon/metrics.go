@@ -35,7 +35,7 @@ func newMetrics(s *Supervisor) *Metrics {
 		func(emit func(float64, ...string)) {
 			now := s.o.Clock.Now()
 			cur := s.cur()
-			for _, name := range cur.cfg.ProfileNames() {
+			for _, name := range cur.names() {
 				v := 0.0
 				if snap := cur.refreshers[name].snap.Load(); snap.valid(now) {
 					v = snap.creds.Expiration.Sub(now).Seconds()
@@ -46,7 +46,7 @@ func newMetrics(s *Supervisor) *Metrics {
 	r.GaugeFunc("stsd_profile_state", "1 for each profile's current state (ok, refreshing, backoff, needs-mfa, expired, error).", []string{"profile", "state"},
 		func(emit func(float64, ...string)) {
 			v := s.cur()
-			for _, name := range v.cfg.ProfileNames() {
+			for _, name := range v.names() {
 				emit(1, name, string(v.refreshers[name].Status().State))
 			}
 		})

@@ -77,6 +77,7 @@ func (s *snapshot) valid(now time.Time) bool {
 // reader loads its latest snapshot.
 type Refresher struct {
 	profile *config.Profile
+	client  string // broker client this refresher mints for ("" = the profile's own)
 	cfg     *config.Config
 	fetcher Fetcher
 	store   *cache.Store // nil: no disk cache
@@ -367,7 +368,7 @@ func (g *serialGuard) nextStep(now time.Time) time.Duration {
 func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error) {
 	r.publish(func(s *snapshot) { s.phase = StateRefreshing })
 	start := r.clock.Now()
-	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code})
+	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code, Client: r.client})
 	if err != nil {
 		if ctx.Err() != nil {
 			return start, err
@@ -461,14 +462,14 @@ func (r *Refresher) loadCache() time.Time {
 	if r.store == nil {
 		return now
 	}
-	e, err := r.store.Load(r.profile.Name)
+	e, err := r.store.Load(stsclient.CacheKey(r.profile.Name, r.client))
 	switch {
 	case errors.Is(err, cache.ErrNotFound):
 		return now
 	case err != nil:
 		r.log.Warn("cache ignored", "event", "cache_ignored", "err", err.Error())
 		return now
-	case e.Fingerprint != r.profile.Fingerprint(""):
+	case e.Fingerprint != r.profile.Fingerprint(r.client):
 		r.log.Info("cache ignored", "event", "cache_ignored", "err", "profile changed since the entry was written")
 		return now
 	case !now.Before(e.Credentials.Expiration):
@@ -492,7 +493,7 @@ func (r *Refresher) save(res *stsclient.Result) {
 	if r.store == nil {
 		return
 	}
-	e, err := stsclient.NewEntry(r.cfg, r.profile, res)
+	e, err := stsclient.NewEntry(r.cfg, r.profile, r.client, res)
 	if err == nil {
 		err = r.store.Save(e)
 	}

@@ -51,19 +51,22 @@ func (s *Supervisor) Reload(ctx context.Context, reason string) error {
 	}
 }
 
-// reloader serves reload requests and, when the config can be re-read,
-// watches every file it was made from until ctx ends.
-func (s *Supervisor) reloader(ctx context.Context, wg *sync.WaitGroup) {
-	if s.o.Load == nil {
-		<-ctx.Done()
-		return
-	}
+// manage is the daemon's lifecycle loop: it starts broker client
+// refreshers on demand, serves reload requests and, when the config can be
+// re-read, watches every file it was made from, until ctx ends.
+func (s *Supervisor) manage(ctx context.Context, wg *sync.WaitGroup) {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
+	var w *fsnotify.Watcher
+	var err error
+	if s.o.Load != nil {
+		w, err = fsnotify.NewWatcher()
+	}
+	switch {
+	case err != nil:
 		s.o.Logger.Warn("config watch unavailable: use SIGHUP or `stsd reload`", "event", "watch_failed", "err", err.Error())
-	} else {
+		w = nil
+	case w != nil:
 		defer w.Close()
 		events, errs = w.Events, w.Errors
 	}
@@ -73,6 +76,8 @@ func (s *Supervisor) reloader(ctx context.Context, wg *sync.WaitGroup) {
 		select {
 		case <-ctx.Done():
 			return
+		case req := <-s.clientCh:
+			req.done <- s.startClient(ctx, wg, req)
 		case req := <-s.reloadCh:
 			req.done <- s.reload(ctx, wg, req.reason)
 			watched = s.watch(w, watched)
@@ -188,6 +193,7 @@ func (s *Supervisor) reload(ctx context.Context, wg *sync.WaitGroup, reason stri
 			r.stop()
 		}
 	}
+	s.stopClients(func(profile string) bool { return keep[profile] == nil })
 	for _, w := range restartOnly(old.cfg, cfg) {
 		s.o.Logger.Warn("config change needs a restart", "event", "reload_partial", "key", w)
 	}

@@ -39,6 +39,8 @@ type Status struct {
 	ReloadError string          `json:"reload_error,omitempty"`
 	Reloaded    *time.Time      `json:"reloaded,omitempty"`
 	Profiles    []ProfileStatus `json:"profiles"`
+	// Clients are the broker's per-client credentials, as "profile/client".
+	Clients []ProfileStatus `json:"clients,omitempty"`
 }
 
 // Failing reports whether any profile is expired or in error: `stsd status`

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +63,12 @@ type Supervisor struct {
 	metricsAddr string
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
-	reloadCh chan reloadRequest   // served by Serve's reloader goroutine
+	reloadCh chan reloadRequest   // served by Serve's manager goroutine
+	clientCh chan clientRequest   // likewise: start a broker client's refresher
+	// clientsMu guards clients: refreshers minting a profile for one broker
+	// client, by stsclient.CacheKey; started lazily by the manager.
+	clientsMu sync.Mutex
+	clients   map[string]*Refresher
 	// reloadMu guards the fields that follow.
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
@@ -75,6 +82,10 @@ type view struct {
 }
 
 func (s *Supervisor) cur() *view { return s.view.Load() }
+
+// names are the profiles this daemon serves locally, sorted (profiles
+// minted per broker client have no refresher of their own).
+func (v *view) names() []string { return slices.Sorted(maps.Keys(v.refreshers)) }
 
 // New builds a Supervisor for o.Config. It starts nothing.
 func New(o Options) (*Supervisor, error) {
@@ -108,7 +119,8 @@ func New(o Options) (*Supervisor, error) {
 			return stsclient.New(cfg, p, so)
 		}
 	}
-	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest)}
+	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
+		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}}
 	s.metrics = newMetrics(s)
 	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
 	return s, nil
@@ -127,10 +139,11 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 		out[name] = r
 	}
 	for _, name := range cfg.ProfileNames() {
-		if out[name] != nil {
+		p := cfg.Profiles[name]
+		if out[name] != nil || brokerOnly(p) {
+			// A {client} profile is minted per broker client only.
 			continue
 		}
-		p := cfg.Profiles[name]
 		r := newRefresher(cfg, p, s.o.NewFetcher(cfg, p), &s.o)
 		r.metrics = s.metrics
 		if p.MFASerial != "" {
@@ -208,7 +221,7 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.cur().refreshers))
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
-	wg.Go(func() { s.reloader(ctx, &wg) })
+	wg.Go(func() { s.manage(ctx, &wg) })
 
 	var err error
 	select {
@@ -246,12 +259,95 @@ func (s *Supervisor) Status() *Status {
 		st.Reloaded = &t
 	}
 	s.reloadMu.Unlock()
-	for _, name := range v.cfg.ProfileNames() {
+	for _, name := range v.names() {
 		ps := v.refreshers[name].Status()
 		ps.Endpoints = s.endpoints(v.cfg, v.cfg.Profiles[name])
 		st.Profiles = append(st.Profiles, ps)
 	}
+	s.clientsMu.Lock()
+	for _, key := range slices.Sorted(maps.Keys(s.clients)) {
+		ps := s.clients[key].Status()
+		ps.Profile, ps.Endpoints = key, []string{"broker"}
+		st.Clients = append(st.Clients, ps)
+	}
+	s.clientsMu.Unlock()
 	return st
+}
+
+type clientRequest struct {
+	profile, client string
+	done            chan *Refresher // buffered 1
+}
+
+// ClientCredentials returns profile's credentials as minted for one broker
+// client (its own federated name and cache entry). The client's refresher
+// starts on first use; like every reader this never fetches itself.
+func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (cache.Credentials, error) {
+	if s.cur().cfg.Profiles[profile] == nil {
+		return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+	}
+	key := stsclient.CacheKey(profile, client)
+	s.clientsMu.Lock()
+	r := s.clients[key]
+	s.clientsMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
+	defer cancel()
+	if r == nil {
+		req := clientRequest{profile: profile, client: client, done: make(chan *Refresher, 1)}
+		select {
+		case s.clientCh <- req:
+		case <-ctx.Done():
+			return cache.Credentials{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+		}
+		select {
+		case r = <-req.done:
+		case <-ctx.Done():
+			return cache.Credentials{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+		}
+		if r == nil {
+			return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+		}
+	}
+	snap, err := r.Credentials(ctx)
+	if err != nil {
+		return cache.Credentials{}, err
+	}
+	return *snap.creds, nil
+}
+
+// startClient makes and starts the refresher for (profile, client), unless
+// one runs already. It runs in the manager goroutine.
+func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req clientRequest) *Refresher {
+	key := stsclient.CacheKey(req.profile, req.client)
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if r := s.clients[key]; r != nil {
+		return r
+	}
+	cfg := s.cur().cfg
+	p := cfg.Profiles[req.profile]
+	if p == nil {
+		return nil
+	}
+	r := newRefresher(cfg, p, s.o.NewFetcher(cfg, p), &s.o)
+	r.client, r.metrics = req.client, s.metrics
+	r.log = r.log.With("client", req.client)
+	r.start(ctx, wg)
+	s.clients[key] = r
+	return r
+}
+
+// stopClients stops the broker client refreshers of profiles that a
+// reload removed or changed.
+func (s *Supervisor) stopClients(gone func(profile string) bool) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	for key, r := range s.clients {
+		if gone(r.profile.Name) {
+			r.stop()
+			delete(s.clients, key)
+		}
+	}
 }
 
 func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {

@@ -172,7 +172,7 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	if !res.Credentials.Expiration.After(o.Now()) {
 		return nil, errors.New("STS returned credentials that are already expired: check this host's clock")
 	}
-	e, err := stsclient.NewEntry(o.Config, p, res)
+	e, err := stsclient.NewEntry(o.Config, p, "", res)
 	if err != nil {
 		return nil, err
 	}

@@ -5,17 +5,28 @@ import (
 	"github.com/stsd/stsd/config"
 )
 
-// NewEntry is the cache entry for res: fingerprinted by p and recording the
-// hash of every file p's credentials were made from.
-func NewEntry(cfg *config.Config, p *config.Profile, res *Result) (*cache.Entry, error) {
+// CacheKey names the cache entry of profile as minted for a broker client
+// ("" for the profile's own). Profile names cannot hold "/", so keys
+// never collide.
+func CacheKey(profile, client string) string {
+	if client == "" {
+		return profile
+	}
+	return profile + "/" + client
+}
+
+// NewEntry is the cache entry for res: fingerprinted by p (and the broker
+// client, if any) and recording the hash of every file p's credentials
+// were made from.
+func NewEntry(cfg *config.Config, p *config.Profile, client string, res *Result) (*cache.Entry, error) {
 	files, err := cache.HashFiles(cfg.SourceFiles(p))
 	if err != nil {
 		return nil, err
 	}
 	return &cache.Entry{
 		Version:     cache.EntryVersion,
-		Profile:     p.Name,
-		Fingerprint: p.Fingerprint(""),
+		Profile:     CacheKey(p.Name, client),
+		Fingerprint: p.Fingerprint(client),
 		Credentials: res.Credentials,
 		Issued:      res.Issued,
 		ARN:         res.ARN,
