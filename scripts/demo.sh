@@ -71,7 +71,8 @@ echo "stsd config:        $XDG_CONFIG_HOME/stsd/config.toml"
 step "3. start the daemon (logs below are its own)"
 "$bin/stsd" run &
 pids+=($!)
-for _ in $(seq 100); do "$bin/stsd" status >/dev/null 2>&1 && break; sleep 0.05; done
+# Wait until the first credentials are in (status says "ok").
+for _ in $(seq 200); do "$bin/stsd" status 2>/dev/null | grep -q ' ok ' && break; sleep 0.05; done
 
 show() {
   step "stsd status"
