@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build demo test vet fmt-check cross-vet unit bench clean js-deps release install
+.PHONY: all build demo test vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
 
 all: build
 
@@ -80,8 +80,46 @@ cross-vet:
 unit:
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-bench:
+# Measures stsd against physical floors measured in the same run, all on
+# loopback in temp HOMEs (about 5 minutes on 2 cores), and writes
+# bench/REPORT.md: credential_process, IMDS/ECS throughput, the refresh
+# burst, idle RSS, botocore and AWS CLI cost. Never part of `make test`.
+# Quietest on an otherwise idle machine: the report says how much CPU other
+# processes took during each section.
+bench: build
+	$(GO) build -o $(BIN)/stsdbench ./bench/cmd/stsdbench
+	$(BIN)/stsdbench -bin $(BIN) -out bench/REPORT.md
+
+# The Go micro-benchmarks (handler costs, allocations).
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bench.out
+
+# Runs every fuzz target for FUZZTIME each (`make fuzz FUZZTIME=5m`). Not
+# part of `make test`: there the committed seed corpora (testdata/fuzz/)
+# run as ordinary tests. A failure leaves its input in testdata/fuzz/FuzzX/:
+# fix the bug and commit the input as a regression seed.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./config:FuzzConfig \
+	./config:FuzzLocateKeys \
+	./cache:FuzzCacheDecode \
+	./internal/stsclient:FuzzSTSResponse \
+	./daemon:FuzzControlAPI \
+	./imds:FuzzEndpoints \
+	./imds:FuzzIMDSTokenTTL \
+	./imds:FuzzIMDSToken \
+	./imds:FuzzECSAuthorization \
+	./imds:FuzzProxyHeader \
+	./credproc:FuzzResponse \
+	./install:FuzzSetProfileKey \
+	./internal/ststest:FuzzParseAuthorization \
+	./internal/ststest:FuzzParseGetFederationToken
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	done
 
 clean:
 	rm -rf $(BIN) $(DIST) bench.out

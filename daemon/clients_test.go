@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/stsd/stsd/internal/ststest"
+	"github.com/stsd/stsd/internal/testca"
 )
 
 func brokerConfig(t *testing.T) string {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	write(t, cert, "cert")
-	write(t, key, "key")
+	testca.New(t, "test CA").Server(t, "127.0.0.1").Write(t, cert, key) // the broker serves it
 	return `
 [broker]
 listen = "127.0.0.1:0"

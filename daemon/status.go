@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,6 +35,7 @@ type Status struct {
 	Started time.Time `json:"started"`
 	Service string    `json:"service,omitempty"` // OS service state, filled in by the CLI
 	Metrics string    `json:"metrics,omitempty"` // bound metrics_listen address
+	Broker  string    `json:"broker,omitempty"`  // bound [broker] address
 	// ReloadError is why the last config reload was refused ("" when it
 	// applied); the previous config keeps running.
 	ReloadError string          `json:"reload_error,omitempty"`
@@ -60,13 +62,17 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	if s.Service != "" {
 		fmt.Fprintf(w, "service: %s\n", s.Service)
 	}
+	if s.Broker != "" {
+		fmt.Fprintf(w, "broker: https://%s\n", s.Broker)
+	}
 	if s.ReloadError != "" {
 		fmt.Fprintf(w, "reload failed, previous config still running: %s\n", s.ReloadError)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tMODE\tSTATE\tKEY\tEXPIRES IN\tNEXT REFRESH\tENDPOINTS\tLAST ERROR")
-	for _, p := range s.Profiles {
+	// Broker clients' credentials show as PROFILE/CLIENT rows.
+	for _, p := range slices.Concat(s.Profiles, s.Clients) {
 		next := "-"
 		if p.NextRefresh != nil {
 			if d := p.NextRefresh.Sub(now); d > 0 {

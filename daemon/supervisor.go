@@ -61,6 +61,8 @@ type Supervisor struct {
 	ep      *localEndpoints // IMDS and ECS servers; set by Serve
 	// metricsAddr is the bound metrics_listen address; set by Serve.
 	metricsAddr string
+	// brokerAddr is the bound [broker] address; set by Serve.
+	brokerAddr string
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
 	reloadCh chan reloadRequest   // served by Serve's manager goroutine
@@ -204,6 +206,12 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		})
 	}
+	if err := s.startBroker(ctx, &wg); err != nil {
+		ln.Close()
+		stop()
+		wg.Wait()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -251,6 +259,7 @@ func (s *Supervisor) Status() *Status {
 	st := &Status{
 		Version: s.o.Version, PID: os.Getpid(), Config: v.cfg.Path,
 		Socket: s.o.Socket, Started: s.started.UTC(), Metrics: s.metricsAddr,
+		Broker: s.brokerAddr,
 	}
 	s.reloadMu.Lock()
 	st.ReloadError = s.reloadErr

@@ -48,6 +48,8 @@ commands:
                          remove / start / stop the OS service
   configure-profile P…|--all [--aws-config F] [--dry-run]
                          point AWS profiles at stsd (credential_process)
+  broker add-client N --profiles a,b [--cidrs C,…] | rotate-client N | remove-client N | list-clients
+                         manage HTTPS broker clients (a new token is printed once)
   version                print version information
 
 common flags: --config F, --system, --log-level L, --log-format text|json
@@ -84,6 +86,7 @@ func commands() map[string]command {
 		"start":              cmdStart,
 		"stop":               cmdStop,
 		"configure-profile":  cmdConfigureProfile,
+		"broker":             cmdBroker,
 	}
 }
 
@@ -143,6 +146,17 @@ func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, bool) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// noArgs parses a command that takes flags only; a stray argument is a
+// usage error.
+func (e *env) noArgs(fs *flag.FlagSet, args []string) bool {
+	pos, ok := e.parse(fs, args)
+	if ok && len(pos) > 0 {
+		fmt.Fprintf(e.stderr, "%s: unexpected argument %q: it takes no arguments (run `%s -h`)\n", fs.Name(), pos[0], fs.Name())
+		return false
+	}
+	return ok
 }
 
 func (e *env) loadConfig() (*config.Config, error) {

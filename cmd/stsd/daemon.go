@@ -21,7 +21,7 @@ import (
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("run")
-	if _, ok := e.parse(fs, args); !ok {
+	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
 	cfg, err := e.loadConfig()
@@ -116,7 +116,7 @@ func dial(ctx context.Context, e *env) (*daemon.Client, *daemon.Status, error) {
 func cmdStatus(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, ok := e.parse(fs, args); !ok {
+	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
 	_, st, err := dial(ctx, e)
@@ -180,10 +180,7 @@ func (pc profileCall) run(ctx context.Context, e *env, args []string) int {
 // refused with every problem and the old one keeps running.
 func cmdReload(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("reload")
-	if pos, ok := e.parse(fs, args); !ok || len(pos) > 0 {
-		if ok {
-			fmt.Fprintln(e.stderr, "stsd reload: takes no arguments")
-		}
+	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
 	c, _, err := dial(ctx, e)

@@ -64,7 +64,7 @@ func isTerminal(f *os.File) bool {
 
 func cmdCheck(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("check")
-	if _, ok := e.parse(fs, args); !ok {
+	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
 	cfg, err := e.loadConfig()

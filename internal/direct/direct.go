@@ -132,7 +132,11 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	}
 	defer unlock()
 
-	if e, err := o.Store.Load(p.Name); err == nil && e.Fingerprint == p.Fingerprint("") {
+	// cached is a matching entry that is still valid: served as is while
+	// fresh, and as a last resort if STS fails (never once expired).
+	var cached *cache.Entry
+	if e, err := o.Store.Load(p.Name); err == nil && e.Fingerprint == p.Fingerprint("") && e.Remaining(o.Now()) > 0 {
+		cached = e
 		if e.Remaining(o.Now()) > MinRemaining(e.Credentials.Expiration.Sub(e.Issued)) {
 			if !e.FilesMatch() {
 				// A file changed but nothing that shapes this profile's
@@ -167,6 +171,9 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	}
 	res, err := f.Fetch(ctx, req)
 	if err != nil {
+		if cached != nil && cached.Remaining(o.Now()) > time.Minute && stsclient.Retryable(err) {
+			return cached, nil // STS is down or slow; these still work
+		}
 		return nil, err
 	}
 	if !res.Credentials.Expiration.After(o.Now()) {

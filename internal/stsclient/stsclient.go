@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -172,7 +173,7 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Issued = c.o.Now().UTC()
 	if out == nil || aws.ToString(out.AccessKeyId) == "" || aws.ToString(out.SecretAccessKey) == "" || out.Expiration == nil {
-		return nil, &Error{Op: opName(p.Mode), Err: errors.New("response has no credentials")}
+		return nil, &Error{Op: opName(p.Mode), Err: errNoCredentials}
 	}
 	res.Credentials = cache.Credentials{
 		AccessKeyID:     aws.ToString(out.AccessKeyId),
@@ -421,16 +422,19 @@ func (e *Error) Error() string {
 
 func (e *Error) text() string {
 	var ae smithy.APIError
-	if errors.As(e.Err, &ae) {
-		msg := strings.TrimSpace(ae.ErrorMessage())
+	if errors.As(e.Err, &ae) && ae.ErrorCode() != unknownCode {
+		code := oneLine(ae.ErrorCode(), maxCode)
+		msg := oneLine(ae.ErrorMessage(), maxMessage)
 		if msg == "" {
-			return fmt.Sprintf("%s: %s", e.Op, ae.ErrorCode())
+			return fmt.Sprintf("%s: %s", e.Op, code)
 		}
-		return fmt.Sprintf("%s: %s: %s", e.Op, ae.ErrorCode(), msg)
+		return fmt.Sprintf("%s: %s: %s", e.Op, code, msg)
 	}
 	switch reason, _ := classify(e.Err); {
 	case reason == "timeout":
 		return e.Op + ": timed out"
+	case reason == "malformed_response" && errors.Is(e.Err, errNoCredentials):
+		return e.Op + ": malformed response from STS: it holds no credentials"
 	case reason == "malformed_response":
 		return e.Op + ": malformed response from STS"
 	case reason == "network":
@@ -440,12 +444,52 @@ func (e *Error) text() string {
 		}
 		return fmt.Sprintf("%s: network error", e.Op)
 	case strings.HasPrefix(reason, "http_"):
-		return fmt.Sprintf("%s: HTTP %s", e.Op, strings.TrimPrefix(reason, "http_"))
+		s := fmt.Sprintf("%s: HTTP %s", e.Op, strings.TrimPrefix(reason, "http_"))
+		if ae != nil {
+			if msg := oneLine(ae.ErrorMessage(), maxMessage); msg != "" && msg != unknownCode {
+				s += ": " + msg
+			}
+		}
+		return s
 	}
 	return fmt.Sprintf("%s: %v", e.Op, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// unknownCode is the code the SDK gives an error answer whose body names
+// none (a proxy's HTML page, an empty 5xx): its HTTP status says more.
+const unknownCode = "UnknownError"
+
+// errNoCredentials is a successful answer without usable credentials.
+var errNoCredentials = errors.New("response has no credentials")
+
+// What of an STS error answer reaches error texts, status, logs and
+// metric labels: STS's codes are short identifiers and its messages one
+// sentence, but the body is whatever the network delivered.
+const (
+	maxCode    = 64
+	maxMessage = 512
+)
+
+// oneLine makes s one line of at most n bytes: control characters become
+// spaces and the rest is cut (on a UTF-8 boundary) with an ellipsis.
+func oneLine(s string, n int) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD")))
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // Code is the STS error code of err ("" when it is not an STS API error).
 func Code(err error) string {
@@ -477,6 +521,20 @@ var retryableCodes = map[string]bool{
 	"ServiceUnavailable": true, "ServiceUnavailableException": true, "RequestTimeout": true,
 }
 
+// label reports whether code can stand as a reason label: a short
+// identifier, as every STS error code is.
+func label(code string) bool {
+	if len(code) > maxCode {
+		return false
+	}
+	for _, c := range []byte(code) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // classify is the one place that sorts errors: it drives backoff, status
 // and error text alike.
 func classify(err error) (reason string, retryable bool) {
@@ -486,7 +544,11 @@ func classify(err error) (reason string, retryable bool) {
 	if errors.Is(err, ErrNeedsMFA) {
 		return "needs_mfa", false
 	}
-	if code := Code(err); code != "" {
+	if code := Code(err); code != "" && code != unknownCode {
+		if !label(code) {
+			// Not an STS code: keep metric labels and status short.
+			return "sts_error", retryableCodes[code]
+		}
 		return code, retryableCodes[code]
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -505,6 +567,12 @@ func classify(err error) (reason string, retryable bool) {
 	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
 		s := re.HTTPStatusCode()
 		return "http_" + strconv.Itoa(s), s >= 500 || s == http.StatusTooManyRequests
+	}
+	if errors.Is(err, errNoCredentials) {
+		return "malformed_response", true
+	}
+	if Code(err) == unknownCode {
+		return "sts_error", false // an error answer without a code or status
 	}
 	var se *Error
 	if errors.As(err, &se) {

@@ -1,0 +1,81 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// credprocResult is the whole-process timing of credential_process.
+type credprocResult struct {
+	Variants []string    // names, Variants[0] is the floor
+	Samples  [][]float64 // seconds, paired by round
+	DocBytes int
+}
+
+// Variant names (the report keys its targets on them).
+const (
+	cpFloor      = "floor: static Go binary printing the JSON"
+	cpSignal     = "anatomy: the floor + signal.NotifyContext"
+	cpRawSock    = "anatomy: static Go binary asking the daemon, raw syscalls"
+	cpNetSock    = "anatomy: static Go binary asking the daemon, package net"
+	cpSmallWarm  = "stsd-credential-process, daemon warm"
+	cpSmallCache = "stsd-credential-process, cache only (no daemon)"
+	cpFullWarm   = "stsd credential-process, daemon warm"
+	cpFullCache  = "stsd credential-process, cache only (no daemon)"
+)
+
+// benchCredproc times whole credential_process runs: with a warm daemon
+// (world a), from the cache alone (world b: no daemon, a fresh cache
+// entry), and the floor, interleaved round by round.
+func (b *bench) benchCredproc(ctx context.Context, a *world, stsURL string) (*credprocResult, error) {
+	if err := a.startDaemon(ctx, ""); err != nil {
+		return nil, err
+	}
+	defer a.stopDaemon()
+	docA, err := a.get(ctx, "/v1/credentials/dev")
+	if err != nil {
+		return nil, err
+	}
+	// World B never runs a daemon: one direct fetch fills its cache.
+	bw, err := newWorld(b.root, "b", b.bin, stsURL, endpointConfig, []string{"dev"})
+	if err != nil {
+		return nil, err
+	}
+	defer bw.remove()
+	docB, err := bw.run(ctx, "stsd", "credential-process", "--profile", "dev")
+	if err != nil {
+		return nil, err
+	}
+	if len(docA) == 0 || len(docB) == 0 {
+		return nil, fmt.Errorf("empty credential document")
+	}
+	floors, err := buildFloors(ctx, filepath.Join(b.root, "floors"), docA)
+	if err != nil {
+		return nil, err
+	}
+	small := filepath.Join(b.bin, "stsd-credential-process")
+	full := filepath.Join(b.bin, "stsd")
+	specs := []procSpec{
+		{name: cpFloor, argv: []string{floors["print"], "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+		{name: cpSmallWarm, argv: []string{small, "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+		{name: cpSmallCache, argv: []string{small, "--profile", "dev"}, env: bw.env, dir: bw.dir, want: docB},
+		{name: cpFullWarm, argv: []string{full, "credential-process", "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+		{name: cpFullCache, argv: []string{full, "credential-process", "--profile", "dev"}, env: bw.env, dir: bw.dir, want: docB},
+		{name: cpSignal, argv: []string{floors["signal"], "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+		{name: cpRawSock, argv: []string{floors["rawsock"], "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+		{name: cpNetSock, argv: []string{floors["netsock"], "--profile", "dev"}, env: a.env, dir: a.dir, want: docA},
+	}
+	samples, err := pairedRuns(ctx, specs, 20, b.cpRounds, b.cpBudget)
+	if err != nil {
+		return nil, err
+	}
+	res := &credprocResult{Samples: samples, DocBytes: len(docA)}
+	for i, s := range specs {
+		res.Variants = append(res.Variants, s.name)
+		b.logf("  %-50s median %.2f ms p99 %.2f ms", s.name, summarize(samples[i]).Median*1e3, summarize(samples[i]).P99*1e3)
+	}
+	return res, nil
+}

@@ -1,0 +1,249 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Paths the SDKs request (design.md "Local endpoints").
+const (
+	imdsTokenPath = "/latest/api/token"
+	imdsCredsPath = "/latest/meta-data/iam/security-credentials/"
+)
+
+// imdsToken mints an IMDSv2 token as an SDK does.
+func imdsToken(ctx context.Context, addr string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+addr+imdsTokenPath, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+	b, err := doGet(req)
+	return string(b), err
+}
+
+// imdsBody is what the IMDS credential GET returns.
+func imdsBody(ctx context.Context, addr, token, profile string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+imdsCredsPath+profile, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-aws-ec2-metadata-token", token)
+	return doGet(req)
+}
+
+// ecsBody is what the ECS credential GET returns.
+func ecsBody(ctx context.Context, addr, token, profile string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/credentials/"+profile, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", token)
+	return doGet(req)
+}
+
+func doGet(req *http.Request) ([]byte, error) {
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+	}
+	return b, nil
+}
+
+// floorServer is a running httpfloor.
+type floorServer struct {
+	addrs []string
+	cmd   *exec.Cmd
+	stdin io.Closer
+}
+
+// startFloor runs httpfloor serving body on n listeners (on cpu, if set).
+func startFloor(ctx context.Context, bin, dir, cpu string, body []byte, n int) (*floorServer, error) {
+	f, err := os.CreateTemp(dir, "body-*")
+	if err != nil {
+		return nil, err
+	}
+	f.Write(body)
+	f.Close()
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), bin, "-body", f.Name(), "-listeners", fmt.Sprint(n))
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := startOn(cmd, cpu); err != nil {
+		return nil, err
+	}
+	fs := &floorServer{cmd: cmd, stdin: stdin}
+	sc := bufio.NewScanner(stdout)
+	for len(fs.addrs) < n && sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "ADDR="); ok {
+			fs.addrs = append(fs.addrs, a)
+		}
+	}
+	if len(fs.addrs) < n {
+		fs.stop()
+		return nil, fmt.Errorf("httpfloor did not listen")
+	}
+	go io.Copy(io.Discard, stdout)
+	return fs, nil
+}
+
+func (f *floorServer) pid() int { return f.cmd.Process.Pid }
+
+func (f *floorServer) stop() {
+	f.stdin.Close() // httpfloor exits when its stdin closes
+	done := make(chan struct{})
+	go func() { f.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		f.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// loadSlices is how many slices each side's load time is cut into.
+const loadSlices = 4
+
+// endpointRun is one load run against an endpoint or its floor.
+type endpointRun struct {
+	Endpoint string // "IMDS", "ECS"
+	Mode     string // "unpinned", "pinned"
+	Stsd     loadResult
+	Floor    loadResult
+}
+
+// benchEndpoints loads the IMDS and ECS credential GETs of world w's
+// profile dev, and the floor server with the same bytes, unpinned then
+// pinned (server on the first CPU we may use, generator on the second).
+func (b *bench) benchEndpoints(ctx context.Context, w *world) ([]endpointRun, error) {
+	modes := []struct{ name, server, client string }{{"unpinned", "", ""}}
+	if cpus := allowedCPUs(); len(cpus) >= 2 {
+		modes = append(modes, struct{ name, server, client string }{"pinned", cpus[0], cpus[1]})
+	} else {
+		b.notef("Pinned endpoint runs skipped: this process may use %d CPU.", len(cpus))
+	}
+	var runs []endpointRun
+	for _, m := range modes {
+		if err := w.startDaemon(ctx, m.server); err != nil {
+			return nil, err
+		}
+		rs, err := b.loadEndpoints(ctx, w, m.name, m.server, m.client)
+		if serr := w.stopDaemon(); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, rs...)
+	}
+	return runs, nil
+}
+
+func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, clientCPU string) ([]endpointRun, error) {
+	st, err := w.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	imdsAddr, ecsAddr := st.endpoint("dev", "imds"), st.endpoint("dev", "ecs")
+	tok, err := imdsToken(ctx, imdsAddr)
+	if err != nil {
+		return nil, err
+	}
+	imds, err := imdsBody(ctx, imdsAddr, tok, "dev")
+	if err != nil {
+		return nil, err
+	}
+	ecsTok, err := w.ecsToken("dev")
+	if err != nil {
+		return nil, err
+	}
+	ecs, err := ecsBody(ctx, ecsAddr, ecsTok, "dev")
+	if err != nil {
+		return nil, err
+	}
+	targets := []struct {
+		name, addr, path string
+		header           string
+		body             []byte
+	}{
+		{"IMDS", imdsAddr, imdsCredsPath + "dev", "X-aws-ec2-metadata-token: " + tok, imds},
+		{"ECS", ecsAddr, "/v1/credentials/dev", "Authorization: " + ecsTok, ecs},
+	}
+	var runs []endpointRun
+	for _, t := range targets {
+		run := endpointRun{Endpoint: t.name, Mode: mode}
+		fl, err := startFloor(ctx, b.httpFloor, b.root, serverCPU, t.body, 1)
+		if err != nil {
+			return nil, err
+		}
+		spec := func(addr string) loadSpec {
+			return loadSpec{
+				Addr: addr, Request: httpRequest(addr, t.path, t.header), Want: t.body,
+				Conns: b.conns, Warmup: b.warmup, Duration: b.loadTime / loadSlices,
+			}
+		}
+		// Floor and stsd alternate in slices, ABBA ABBA: drift on a shared
+		// machine cancels instead of favouring whichever ran first.
+		b.logf("load %s %s: %d slices each, floor and stsd alternating", t.name, mode, loadSlices)
+		var floorRs, stsdRs []loadResult
+		for i := range 2 * loadSlices {
+			floorTurn := i%4 == 0 || i%4 == 3
+			addr := t.addr
+			if floorTurn {
+				addr = fl.addrs[0]
+			}
+			r, err := generate(ctx, b.self, clientCPU, spec(addr))
+			if err != nil {
+				fl.stop()
+				return nil, err
+			}
+			if floorTurn {
+				floorRs = append(floorRs, r)
+			} else {
+				stsdRs = append(stsdRs, r)
+			}
+		}
+		fl.stop()
+		run.Floor, run.Stsd = combine(floorRs), combine(stsdRs)
+		b.logf("  floor %.0f req/s p99 %.2f ms; stsd %.0f req/s p99 %.2f ms (errors %d/%d)",
+			run.Floor.RPS, run.Floor.Latency.P99*1e3, run.Stsd.RPS, run.Stsd.Latency.P99*1e3, run.Floor.Errors, run.Stsd.Errors)
+		runs = append(runs, run)
+	}
+	return runs, nil
+}
+
+// doGetURL is a plain GET.
+func doGetURL(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return doGet(req)
+}

@@ -1,0 +1,80 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadResponse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		raw        string
+		wantStatus int
+		wantBody   string
+		wantKeep   bool
+		wantErr    bool
+	}{
+		{"keep-alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}", 200, "{}", true, false},
+		{"connection close", "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", 401, "x", false, false},
+		{"HTTP/1.0 closes", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 200, "", false, false},
+		{"chunked is refused", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0, "", false, true},
+		{"no length", "HTTP/1.1 200 OK\r\n\r\n{}", 0, "", false, true},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}", 0, "", false, true},
+		{"not HTTP", "SSH-2.0-OpenSSH\r\n\r\n", 0, "", false, true},
+		{"huge length", "HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n", 0, "", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status, body, keep, err := readResponse(bufio.NewReader(strings.NewReader(tt.raw)), make([]byte, 1024))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("readResponse(%q) error = %v; want error %v", tt.raw, err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if status != tt.wantStatus || string(body) != tt.wantBody || keep != tt.wantKeep {
+				t.Errorf("readResponse(%q) = %d %q keep %v; want %d %q keep %v", tt.raw, status, body, keep, tt.wantStatus, tt.wantBody, tt.wantKeep)
+			}
+		})
+	}
+}
+
+// TestRunLoad drives a real net/http server on loopback for a moment:
+// every reply is counted and checked, and a wrong body is an error.
+func TestRunLoad(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"AccessKeyId":"ASIAFAKEEXAMPLE00001"}`)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.Write([]byte("nope"))
+			return
+		}
+		w.Write(body)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	spec := loadSpec{Addr: addr, Request: httpRequest(addr, "/"), Want: body, Conns: 4, Warmup: 10 * time.Millisecond, Duration: 200 * time.Millisecond}
+	res := runLoad(spec)
+	if res.Requests == 0 || res.Errors != 0 || int64(len(res.Samples)) != res.Requests {
+		t.Errorf("runLoad = %d requests, %d errors (%s), %d samples; want some requests, no errors, a sample each",
+			res.Requests, res.Errors, res.FirstError, len(res.Samples))
+	}
+	spec.Request = httpRequest(addr, "/bad")
+	if res := runLoad(spec); res.Errors == 0 || res.Requests != 0 {
+		t.Errorf("runLoad against a wrong body = %d requests, %d errors; want only errors", res.Requests, res.Errors)
+	}
+}

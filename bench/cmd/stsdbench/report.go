@@ -1,0 +1,412 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report is everything one run measured.
+type report struct {
+	date      time.Time
+	cpus      int
+	cpuModel  string
+	kernel    string
+	goVersion string
+	commit    string
+	pinning   string
+	quick     bool
+	elapsed   time.Duration
+	notes     []string
+	b         *bench
+
+	loads []sectionLoad
+
+	credproc  *credprocResult
+	endpoints []endpointRun
+	profiles  []endpointProfile
+	bursts    []burstResult
+	// burstProfile is the daemon's profile during one more burst, when
+	// the measured ones were slow.
+	burstProfile *endpointProfile
+	rss          []rssResult
+	clients      *clientsResult
+}
+
+func newReport(b *bench) *report {
+	r := &report{date: time.Now().UTC(), cpus: runtime.NumCPU(), goVersion: runtime.Version(), pinning: pinning(), b: b}
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(info), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				r.cpuModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if v, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		r.kernel = strings.TrimSpace(string(v))
+	}
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		r.goVersion = strings.TrimSpace(strings.TrimPrefix(string(out), "go version "))
+	}
+	if out, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output(); err == nil {
+		r.commit = strings.TrimSpace(string(out))
+	}
+	return r
+}
+
+// sectionLoad is what else ran on the machine during one section.
+type sectionLoad struct {
+	name         string
+	other, steal float64 // CPU-seconds
+	wall         time.Duration
+}
+
+// target is one row of the targets table.
+type target struct {
+	figure       string
+	median, p99  string
+	floor, ratio string
+	goal         string
+	met          bool
+}
+
+func ms(s float64) string {
+	switch v := s * 1e3; {
+	case math.IsNaN(s):
+		return "–"
+	case math.Abs(v) < 1:
+		return fmt.Sprintf("%.3f ms", v)
+	case math.Abs(v) < 10:
+		return fmt.Sprintf("%.2f ms", v)
+	case math.Abs(v) < 100:
+		return fmt.Sprintf("%.1f ms", v)
+	default:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+}
+
+func x(r float64) string { return fmt.Sprintf("%.2f×", r) }
+
+func metStr(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**MISSED**"
+}
+
+func (r *report) targets() []target {
+	var out []target
+	if c := r.credproc; c != nil {
+		floor := summarize(c.Samples[0])
+		for i, v := range c.Variants {
+			var goal float64
+			switch v {
+			case cpSmallWarm:
+				goal = 1.3
+			case cpSmallCache:
+				goal = 1.5
+			default:
+				continue
+			}
+			d := summarize(c.Samples[i])
+			ratio := d.Median / floor.Median
+			out = append(out, target{
+				figure: "credential_process: " + v, median: ms(d.Median), p99: ms(d.P99),
+				floor: ms(floor.Median), ratio: x(ratio), goal: fmt.Sprintf("≤ %.1f× floor", goal), met: ratio <= goal,
+			})
+		}
+	}
+	for _, e := range r.endpoints {
+		ratio := e.Stsd.RPS / e.Floor.RPS
+		out = append(out, target{
+			figure: fmt.Sprintf("%s credential GET throughput, %s", e.Endpoint, e.Mode),
+			median: ms(e.Stsd.Latency.Median) + fmt.Sprintf(" (%.0f req/s)", e.Stsd.RPS), p99: ms(e.Stsd.Latency.P99),
+			floor: fmt.Sprintf("%.0f req/s", e.Floor.RPS), ratio: x(ratio), goal: "≥ 0.9× floor req/s",
+			met: ratio >= 0.9 && e.Stsd.Errors == 0,
+		})
+	}
+	if len(r.bursts) > 0 {
+		calls, errs, ok := []string{}, 0, true
+		var worstP99, worstMed float64
+		for _, bu := range r.bursts {
+			calls = append(calls, fmt.Sprint(bu.Calls))
+			errs += bu.Errors
+			ok = ok && bu.Calls == 1 && bu.Errors == 0
+			worstP99 = max(worstP99, bu.Latency.P99)
+			worstMed = max(worstMed, bu.Latency.Median)
+		}
+		out = append(out, target{
+			figure: fmt.Sprintf("STS calls / client errors, %d clients at each of %d refresh moments", r.bursts[0].Clients, len(r.bursts)),
+			median: ms(worstMed) + " (worst burst)", p99: ms(worstP99) + " (worst burst)",
+			floor: "1 call", ratio: strings.Join(calls, ", ") + fmt.Sprintf(" calls; %d errors", errs),
+			goal: "exactly 1 call, 0 errors", met: ok,
+		})
+	}
+	for _, s := range r.rss {
+		if s.Profiles != 10 {
+			continue
+		}
+		out = append(out, target{
+			figure: "daemon idle RSS, 10 profiles (10 IMDS listeners)", median: fmt.Sprintf("%.1f MiB", mib(s.RSS)),
+			p99: fmt.Sprintf("%.1f MiB (VmHWM)", mib(s.HWM)), floor: fmt.Sprintf("%.1f MiB", mib(s.FloorRSS)),
+			ratio: x(float64(s.RSS) / float64(s.FloorRSS)), goal: "≤ 20 MiB", met: s.RSS <= 20<<20,
+		})
+	}
+	return out
+}
+
+func (r *report) write(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("# stsd benchmarks\n\n")
+	p("Written by `make bench` (`bench/cmd/stsdbench`); do not edit, run it again. ")
+	p("Every figure is compared with a floor measured in the same run on the same machine.\n\n")
+	if r.quick {
+		p("> **-quick run: short samples, only good for checking the harness. Do not quote these numbers.**\n\n")
+	}
+	p("| | |\n| --- | --- |\n")
+	p("| date | %s |\n", r.date.Format("2006-01-02 15:04 UTC"))
+	p("| machine | %d CPUs (`nproc`), %s, Linux %s |\n", r.cpus, r.cpuModel, r.kernel)
+	p("| Go | %s |\n", r.goVersion)
+	p("| stsd | %s, built like `make build` (CGO_ENABLED=0, -trimpath, -s -w) |\n", r.commit)
+	p("| run time | %s |\n", r.elapsed.Round(time.Second))
+	var loads []string
+	for _, l := range r.loads {
+		loads = append(loads, fmt.Sprintf("%s %.1f CPU-s in %s (steal %.1f)", l.name, l.other, l.wall.Round(time.Second), l.steal))
+	}
+	p("| CPU used by other processes | %s: /proc/stat busy time minus this run's own processes; well above zero means the figures carry other work's noise |\n\n",
+		strings.Join(loads, "; "))
+
+	if ts := r.targets(); len(ts) > 0 {
+		missed := 0
+		for _, t := range ts {
+			if !t.met {
+				missed++
+			}
+		}
+		p("## Targets\n\n")
+		if missed == 0 {
+			p("All %d targets met.\n\n", len(ts))
+		} else {
+			p("%d of %d targets missed.\n\n", missed, len(ts))
+		}
+		p("| figure | median | p99 | floor | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, t := range ts {
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", t.figure, t.median, t.p99, t.floor, t.ratio, t.goal, metStr(t.met))
+		}
+		p("\n")
+	}
+	r.writeCredproc(p)
+	r.writeEndpoints(p)
+	r.writeProfiles(p)
+	r.writeBursts(p)
+	r.writeRSS(p)
+	r.writeClients(p)
+	if len(r.notes) > 0 {
+		p("## Notes\n\n")
+		for _, n := range r.notes {
+			p("- %s\n", n)
+		}
+		p("\n")
+	}
+}
+
+type printf func(format string, args ...any)
+
+func (r *report) writeCredproc(p printf) {
+	c := r.credproc
+	if c == nil {
+		return
+	}
+	floor := summarize(c.Samples[0])
+	p("## credential_process, whole process\n\n")
+	p("Wall time of whole runs (fork, exec, Go runtime start, work, exit, reap), timed by the harness with "+
+		"stdout on a pipe read after exit; every output is checked byte for byte. %d rounds (after 20 warm-up rounds), each "+
+		"running every variant once in a fresh random order, so drift and order effects cancel. "+
+		"The floor is a static Go binary (CGO_ENABLED=0) that writes the same %d-byte document. "+
+		"*Warm*: a daemon serves the profile on its control socket. *Cache only*: no daemon, a fresh cache entry "+
+		"(a second private HOME). *Anatomy* rows are minimal static binaries that each do one piece of the real "+
+		"binary's work (signal handling; the same socket request with raw syscalls, the least any client asking the "+
+		"daemon can cost; the same through package net), so a gap to the floor can be attributed.\n\n", len(c.Samples[0]), c.DocBytes)
+	p("| variant | median | p25 | p75 | p99 | ratio to floor (medians) | paired ratio, median [p25–p75] |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for i, v := range c.Variants {
+		d := summarize(c.Samples[i])
+		pr := summarize(ratios(c.Samples[i], c.Samples[0]))
+		p("| %s | %s | %s | %s | %s | %s | %.2f [%.2f–%.2f] |\n", v, ms(d.Median), ms(d.P25), ms(d.P75), ms(d.P99),
+			x(d.Median/floor.Median), pr.Median, pr.P25, pr.P75)
+	}
+	p("\n")
+}
+
+func (r *report) writeEndpoints(p printf) {
+	if len(r.endpoints) == 0 {
+		return
+	}
+	b := r.b
+	p("## IMDS and ECS credential GETs\n\n")
+	p("A closed-loop Go load generator (a child process: at most %d requests in flight, %d keep-alive "+
+		"connections; %d slices of %s warm-up + %s measured for each side, floor and stsd alternating ABBA ABBA so drift cancels; "+
+		"%s measured per side in all) sends the request an SDK sends (IMDSv2 GET with a token; ECS GET "+
+		"with the Authorization token) to the daemon, and to the floor: a bare `net/http` server (no routing, "+
+		"checks, timeouts or logging) answering with the same bytes, in its own process. Every reply is "+
+		"checked (status 200, length, and the first reply of each connection byte for byte). *Pinned*: "+
+		"server on one CPU, load generator on another (%s). The daemon runs with its default config "+
+		"(log_level info: one access-log line per request, to a file).\n\n",
+		b.conns, b.conns, loadSlices, b.warmup, b.loadTime/loadSlices, b.loadTime, r.pinning)
+	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) |\n")
+	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, e := range r.endpoints {
+		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s |\n", e.Endpoint, e.Mode,
+			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS),
+			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
+			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
+			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU)
+	}
+	for _, e := range r.endpoints {
+		if e.Stsd.FirstError != "" {
+			p("\nFirst error (%s %s): `%s`\n", e.Endpoint, e.Mode, e.Stsd.FirstError)
+		}
+	}
+	p("\n")
+}
+
+func (r *report) writeProfiles(p printf) {
+	if len(r.profiles) == 0 {
+		return
+	}
+	p("### Where the daemon's CPU goes (a throughput target was missed)\n\n")
+	p("`perf record -g` on the daemon (the same build with its symbol table) for %s while the load generator "+
+		"drives the endpoint, server and generator pinned as above. Shares are inclusive (a function and all it calls), "+
+		"of all the daemon's samples, so nested rows overlap; only stsd's frames, the libraries it calls per request "+
+		"and the runtime's big buckets are listed (≥ 1%%).\n\n", profileTime)
+	for _, pr := range r.profiles {
+		writeProfile(p, pr)
+	}
+}
+
+func writeProfile(p printf, pr endpointProfile) {
+	p("**%s** (%s; kernel self time %.0f%%)\n\n| inclusive | function |\n| --- | --- |\n", pr.Endpoint, pr.Samples, pr.Kernel)
+	for _, e := range pr.Entries {
+		p("| %.1f%% | `%s` |\n", e.Percent, e.Symbol)
+	}
+	p("\n")
+}
+
+func (r *report) writeBursts(p printf) {
+	if len(r.bursts) == 0 {
+		return
+	}
+	p("## Clients at the refresh moment\n\n")
+	p("The STS stand-in issues credentials that live %s, so the daemon refreshes about every %s "+
+		"(lifetime/2 ± 10%%). At each refresh moment (read from the daemon's status) %d clients are let go "+
+		"%s before it, on fresh connections: a third IMDS (token PUT + GET), a third ECS, a third the control "+
+		"socket (credential_process's request). The stand-in counts GetSessionToken calls from just before "+
+		"the wave until the next refresh is scheduled. *Old/new key*: how many clients got the credentials "+
+		"being replaced or the refreshed ones (both valid; a wave split across the two straddled the refresh).\n\n",
+		burstLifetime, burstLifetime/2, r.bursts[0].Clients, burstLead)
+	p("| burst | STS calls | errors | p50 | p99 | max | IMDS p50 / p99 | ECS p50 / p99 | socket p50 / p99 | wave (release to last reply) | old / new key | host TCP sockets before |\n")
+	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for i, b := range r.bursts {
+		kind := func(k string) string {
+			d := b.ByKind[k]
+			return ms(d.Median) + " / " + ms(d.P99)
+		}
+		p("| %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %d / %d | %d |\n", i+1, b.Calls, b.Errors, ms(b.Latency.Median), ms(b.Latency.P99),
+			ms(b.Latency.Max), kind("imds"), kind("ecs"), kind("socket"), ms(b.Wave), b.OldKey, b.NewKey, b.HostSockets)
+	}
+	for i, b := range r.bursts {
+		if b.FirstError != "" {
+			p("\nFirst error (burst %d): `%s`\n", i+1, b.FirstError)
+		}
+	}
+	p("\n")
+	if pr := r.burstProfile; pr != nil {
+		p("### Where the daemon's CPU goes in a burst (p99 above %s)\n\n", burstProfileAbove)
+		p("One more burst against the same build with its symbol table, under `perf record -g -p` for the 3 s from " +
+			"the release; shares are inclusive, of all the daemon's samples.\n\n")
+		writeProfile(p, *pr)
+	}
+}
+
+func (r *report) writeRSS(p printf) {
+	if len(r.rss) == 0 {
+		return
+	}
+	p("## Idle RSS\n\n")
+	p("`VmRSS` from `/proc/PID/status` after each IMDS listener served one credential GET and the process idled %s "+
+		"(then read 3 times a second apart; the table shows the last). Floor: the bare `net/http` server with as many "+
+		"listeners, same treatment.\n\n", rssSettle)
+	p("| profiles (IMDS listeners) | daemon VmRSS | RssAnon / RssFile | daemon VmHWM | samples | floor VmRSS | ratio | target |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, s := range r.rss {
+		var samples []string
+		for _, v := range s.Samples {
+			samples = append(samples, fmt.Sprintf("%.1f", mib(v)))
+		}
+		goal := "–"
+		if s.Profiles == 10 {
+			goal = "≤ 20 MiB: " + metStr(s.RSS <= 20<<20)
+		}
+		p("| %d | %.1f MiB | %.1f / %.1f MiB | %.1f MiB | %s | %.1f MiB | %s | %s |\n", s.Profiles, mib(s.RSS), mib(s.Anon), mib(s.File), mib(s.HWM),
+			strings.Join(samples, ", "), mib(s.FloorRSS), x(float64(s.RSS)/float64(s.FloorRSS)), goal)
+	}
+	p("\n")
+}
+
+func (r *report) writeClients(p printf) {
+	c := r.clients
+	if c == nil {
+		return
+	}
+	p("## Client cost\n\n")
+	if c.BotocoreSkip != "" {
+		p("botocore: skipped (%s).\n\n", c.BotocoreSkip)
+	} else {
+		p("botocore `Session().get_credentials()` plus `get_frozen_credentials()`, in one Python process (%s), "+
+			"%d rounds, each case once per round in random order, each in a new session; the floor is static "+
+			"credentials in the environment. Every case checks the access key it got.\n\n", c.Botocore, len(c.BotoSamples[0]))
+		r.pairedTable(p, c.BotoCases, c.BotoSamples)
+	}
+	if c.CLISkip != "" {
+		p("AWS CLI: skipped (%s).\n\n", c.CLISkip)
+		return
+	}
+	p("Whole-process `aws sts get-caller-identity` against moto_server (%s), %d rounds, each running the three "+
+		"cases once in random order. The floor is static credentials in the environment; the same floor again "+
+		"is an A/A control that shows this machine's noise.\n\n", c.CLIVersion, len(c.CLISamples[0]))
+	r.pairedTable(p, c.CLICases, c.CLISamples)
+	floor, aa, cp := c.CLISamples[0], c.CLISamples[1], c.CLISamples[2]
+	delta := summarize(diffs(cp, floor))
+	noise := summarize(diffs(aa, floor))
+	fd := summarize(floor)
+	p("credential_process adds %s (median of paired differences; p25–p75 %s to %s) to a %s run: %s of it. "+
+		"The A/A control's paired differences span %s to %s (p25–p75), and the floor's own runs %s to %s.",
+		ms(delta.Median), ms(delta.P25), ms(delta.P75), ms(fd.Median), pct(delta.Median/fd.Median),
+		ms(noise.P25), ms(noise.P75), ms(fd.P25), ms(fd.P75))
+	if noiseSpan := noise.P75 - noise.P25; math.Abs(delta.Median) < noiseSpan {
+		p(" The added cost is **below this machine's noise**: smaller than the A/A spread.\n\n")
+	} else {
+		p(" The added cost is **above** the A/A spread: measurable on this machine.\n\n")
+	}
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+
+// pairedTable prints cases[0] as the floor and every case's ratio to it.
+func (r *report) pairedTable(p printf, cases []string, samples [][]float64) {
+	floor := summarize(samples[0])
+	p("| case | median | p25 | p75 | p99 | ratio to floor (medians) | paired ratio, median [p25–p75] |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for i, c := range cases {
+		d := summarize(samples[i])
+		pr := summarize(ratios(samples[i], samples[0]))
+		p("| %s | %s | %s | %s | %s | %s | %.2f [%.2f–%.2f] |\n", c, ms(d.Median), ms(d.P25), ms(d.P75), ms(d.P99),
+			x(d.Median/floor.Median), pr.Median, pr.P25, pr.P75)
+	}
+	p("\n")
+}

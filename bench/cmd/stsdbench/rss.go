@@ -1,0 +1,135 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// rssSettle is how long a process idles before its RSS is read: past the
+// first refreshes, the first GC cycles and the scavenger's first passes.
+const rssSettle = 5 * time.Second
+
+// rssResult is the idle resident memory of the daemon with n profiles
+// (each with its own IMDS listener) and of the floor (a bare net/http
+// server with as many listeners).
+type rssResult struct {
+	Profiles          int
+	RSS, HWM          int64 // bytes
+	Anon, File        int64 // RssAnon (heap, stacks), RssFile (binary pages touched)
+	FloorRSS, FloorHW int64
+	Samples           []int64 // the daemon's VmRSS, one a second after settling
+}
+
+func (b *bench) benchRSS(ctx context.Context, stsURL string) ([]rssResult, error) {
+	var out []rssResult
+	for _, n := range []int{1, 10} {
+		var cfg strings.Builder
+		var names []string
+		for i := range n {
+			name := fmt.Sprintf("p%d", i)
+			names = append(names, name)
+			fmt.Fprintf(&cfg, "[profiles.%s]\nsource_profile = \"src\"\nduration = \"1h\"\nimds_listen = \"127.0.0.1:0\"\n\n", name)
+		}
+		w, err := newWorld(b.root, fmt.Sprintf("rss%d", n), b.bin, stsURL, cfg.String(), names)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.rssOf(ctx, w, n)
+		w.remove()
+		if err != nil {
+			return nil, err
+		}
+		b.logf("  %d profile(s): daemon VmRSS %.1f MiB (HWM %.1f), floor %.1f MiB", n, mib(r.RSS), mib(r.HWM), mib(r.FloorRSS))
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (b *bench) rssOf(ctx context.Context, w *world, n int) (rssResult, error) {
+	r := rssResult{Profiles: n}
+	if err := w.startDaemon(ctx, ""); err != nil {
+		return r, err
+	}
+	defer w.stopDaemon()
+	fl, err := startFloor(ctx, b.httpFloor, b.root, "", []byte("{}"), n)
+	if err != nil {
+		return r, err
+	}
+	defer fl.stop()
+	// One credential GET per listener first, as a client would: idle
+	// means after serving, not never having served.
+	st, err := w.status(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, p := range st.Profiles {
+		addr := st.endpoint(p.Profile, "imds")
+		tok, err := imdsToken(ctx, addr)
+		if err != nil {
+			return r, err
+		}
+		if _, err := imdsBody(ctx, addr, tok, p.Profile); err != nil {
+			return r, err
+		}
+	}
+	for _, a := range fl.addrs {
+		if _, err := doGetURL(ctx, "http://"+a+"/"); err != nil {
+			return r, err
+		}
+	}
+	select {
+	case <-time.After(rssSettle):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	for range 3 {
+		m, err := procMem(w.daemonPID())
+		if err != nil {
+			return r, err
+		}
+		r.Samples = append(r.Samples, m["VmRSS"])
+		time.Sleep(time.Second)
+	}
+	m, err := procMem(w.daemonPID())
+	if err != nil {
+		return r, err
+	}
+	r.RSS, r.HWM, r.Anon, r.File = m["VmRSS"], m["VmHWM"], m["RssAnon"], m["RssFile"]
+	if m, err = procMem(fl.pid()); err != nil {
+		return r, err
+	}
+	r.FloorRSS, r.FloorHW = m["VmRSS"], m["VmHWM"]
+	return r, nil
+}
+
+// procMem reads the kB fields of /proc/PID/status (VmRSS, VmHWM, RssAnon,
+// RssFile, …) in bytes.
+func procMem(pid int) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	for line := range bytes.Lines(b) {
+		f := strings.Fields(string(line))
+		if len(f) != 3 || f[2] != "kB" {
+			continue
+		}
+		if v, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			m[strings.TrimSuffix(f[0], ":")] = v << 10
+		}
+	}
+	if m["VmRSS"] == 0 {
+		return nil, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m, nil
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }

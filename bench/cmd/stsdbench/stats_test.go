@@ -1,0 +1,71 @@
+//go:build linux
+
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestQuantile(t *testing.T) {
+	t.Parallel()
+	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	tests := []struct {
+		name string
+		q    float64
+		want float64
+	}{
+		{"median is a measured value", 0.5, 5},
+		{"p25", 0.25, 3},
+		{"p99 of ten is the max", 0.99, 10},
+		{"p100", 1, 10},
+		{"tiny q is the min", 0.001, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := quantile(sorted, tt.q); got != tt.want {
+				t.Errorf("quantile(1..10, %v) = %v; want %v", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	got := summarize([]float64{3, 1, 2, 4})
+	want := dist{N: 4, Min: 1, P25: 1, Median: 2, P75: 3, P90: 4, P99: 4, Max: 4, Mean: 2.5}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summarize mismatch (-want +got):\n%s", diff)
+	}
+	if empty := summarize(nil); empty.N != 0 || !math.IsNaN(empty.Median) {
+		t.Errorf("summarize(nil) = %+v; want N 0 and NaN median", empty)
+	}
+}
+
+func TestPaired(t *testing.T) {
+	t.Parallel()
+	a, b := []float64{2, 6, 9}, []float64{1, 3, 0}
+	if diff := cmp.Diff([]float64{2, 2}, ratios(a, b)); diff != "" {
+		t.Errorf("ratios skip zero floors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]float64{1, 3, 9}, diffs(a, b)); diff != "" {
+		t.Errorf("diffs (-want +got):\n%s", diff)
+	}
+}
+
+func TestCombine(t *testing.T) {
+	t.Parallel()
+	got := combine([]loadResult{
+		{Requests: 2, Seconds: 1, Samples: []int64{1e6, 3e6}},
+		{Requests: 2, Seconds: 1, Errors: 1, FirstError: "boom", Samples: []int64{2e6, 4e6}},
+	})
+	if got.Requests != 4 || got.Errors != 1 || got.RPS != 2 || got.FirstError != "boom" {
+		t.Errorf("combine = %+v; want 4 requests, 1 error, 2 req/s, first error boom", got)
+	}
+	if got.Latency.Median != 0.002 || got.Latency.Max != 0.004 {
+		t.Errorf("combined latency = %+v; want median 2ms max 4ms", got.Latency)
+	}
+}

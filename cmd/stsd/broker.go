@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/stsd/stsd/config"
+)
+
+const brokerUsage = "usage: stsd broker add-client NAME --profiles a,b [--cidrs C,…] | rotate-client NAME | remove-client NAME | list-clients"
+
+// brokerRestartHint: the daemon reads [broker] at start only (a reload
+// reports "needs a restart").
+const brokerRestartHint = "the running daemon applies broker changes when it restarts (`stsd reload` does not apply them yet): restart `stsd run`, or `stsd stop && stsd start` for the service"
+
+func cmdBroker(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(e.stderr, "stsd broker: "+brokerUsage)
+		return exitUsage
+	}
+	sub := map[string]func(*env, []string) int{
+		"add-client":    brokerAddClient,
+		"rotate-client": brokerRotateClient,
+		"remove-client": brokerRemoveClient,
+		"list-clients":  brokerListClients,
+	}[args[0]]
+	if sub == nil {
+		fmt.Fprintf(e.stderr, "stsd broker: unknown command %q; %s\n", args[0], brokerUsage)
+		return exitUsage
+	}
+	return sub(e, args[1:])
+}
+
+// newClientToken is a new random client token (130 bits, base32, no
+// CR/LF) and its SHA-256 in hex, the only form the config keeps.
+func newClientToken() (token, hash string) {
+	token = rand.Text()
+	sum := sha256.Sum256([]byte(token))
+	return token, hex.EncodeToString(sum[:])
+}
+
+func brokerAddClient(e *env, args []string) int {
+	fs := e.flags("broker add-client")
+	profiles := fs.String("profiles", "", "comma-separated federation profiles the client may fetch")
+	cidrs := fs.String("cidrs", "", "comma-separated CIDR prefixes the client may connect from (default: any)")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) != 1 || *profiles == "" {
+		fmt.Fprintln(e.stderr, "stsd broker add-client: usage: stsd broker add-client NAME --profiles a,b [--cidrs 10.20.0.0/16,…]")
+		return exitUsage
+	}
+	name := pos[0]
+	var prefixes []netip.Prefix
+	for _, s := range splitList(*cidrs) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p != p.Masked() {
+			fmt.Fprintf(e.stderr, "stsd broker add-client: --cidrs: %q is not a CIDR prefix (write e.g. 10.20.0.0/16)\n", s)
+			return exitUsage
+		}
+		prefixes = append(prefixes, p)
+	}
+	token, hash := newClientToken()
+	path, code := e.editConfig("broker add-client", func(data []byte) ([]byte, error) {
+		return config.AddBrokerClient(data, name, hash, splitList(*profiles), prefixes)
+	})
+	if code != exitOK {
+		return code
+	}
+	fmt.Fprintln(e.stdout, token)
+	fmt.Fprintf(e.stderr, "stsd broker: added client %s to %s. Its token is on stdout, shown this once (the config keeps only its SHA-256): give it to the client as AWS_CONTAINER_AUTHORIZATION_TOKEN (or a file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).\n%s\n", name, path, brokerRestartHint)
+	return exitOK
+}
+
+func brokerRotateClient(e *env, args []string) int {
+	fs := e.flags("broker rotate-client")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "stsd broker rotate-client: usage: stsd broker rotate-client NAME")
+		return exitUsage
+	}
+	token, hash := newClientToken()
+	path, code := e.editConfig("broker rotate-client", func(data []byte) ([]byte, error) {
+		return config.SetBrokerClientToken(data, pos[0], hash)
+	})
+	if code != exitOK {
+		return code
+	}
+	fmt.Fprintln(e.stdout, token)
+	fmt.Fprintf(e.stderr, "stsd broker: new token for client %s in %s, on stdout, shown this once; the old one stops working when the daemon restarts.\n%s\n", pos[0], path, brokerRestartHint)
+	return exitOK
+}
+
+func brokerRemoveClient(e *env, args []string) int {
+	fs := e.flags("broker remove-client")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "stsd broker remove-client: usage: stsd broker remove-client NAME")
+		return exitUsage
+	}
+	path, code := e.editConfig("broker remove-client", func(data []byte) ([]byte, error) {
+		return config.RemoveBrokerClient(data, pos[0])
+	})
+	if code != exitOK {
+		return code
+	}
+	fmt.Fprintf(e.stderr, "stsd broker: removed client %s from %s.\n%s\n", pos[0], path, brokerRestartHint)
+	return exitOK
+}
+
+func brokerListClients(e *env, args []string) int {
+	fs := e.flags("broker list-clients")
+	if pos, ok := e.parse(fs, args); !ok || len(pos) != 0 {
+		if ok {
+			fmt.Fprintln(e.stderr, "stsd broker list-clients: usage: stsd broker list-clients")
+		}
+		return exitUsage
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		e.printConfigError(err)
+		return exitUsage
+	}
+	if cfg.Broker == nil {
+		fmt.Fprintf(e.stderr, "stsd broker list-clients: %s has no [broker] section\n", cfg.Path)
+		return exitUsage
+	}
+	// Names, profiles and addresses only: never a hash.
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT\tPROFILES\tALLOWED CIDRS")
+	for _, name := range slices.Sorted(maps.Keys(cfg.Broker.Clients)) {
+		c := cfg.Broker.Clients[name]
+		cidrs := make([]string, len(c.AllowedCIDRs))
+		for i, p := range c.AllowedCIDRs {
+			cidrs[i] = p.String()
+		}
+		if len(cidrs) == 0 {
+			cidrs = []string{"any"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, strings.Join(c.Profiles, ","), strings.Join(cidrs, ","))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// editConfig runs config.EditFile on the config file and reports
+// problems; it returns the file's path and an exit code.
+func (e *env) editConfig(what string, edit func([]byte) ([]byte, error)) (string, int) {
+	path, err := config.ResolvePath(e.configFlag, e.system)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "stsd %s: %v\n", what, err)
+		return "", exitUsage
+	}
+	if _, err := config.EditFile(path, config.Options{System: e.system}, edit); err != nil {
+		var errs config.Errors
+		switch {
+		case errors.As(err, &errs):
+			fmt.Fprintf(e.stderr, "stsd %s: the edited config would not load, so %s is unchanged:\n", what, path)
+			e.printConfigError(err)
+		case errors.Is(err, config.ErrNoBroker):
+			fmt.Fprintf(e.stderr, "stsd %s: %s has no [broker] section: add one first (listen, tls_cert_file, tls_key_file; see the README)\n", what, path)
+		case errors.Is(err, config.ErrClientExists):
+			fmt.Fprintf(e.stderr, "stsd %s: %v in %s: use `stsd broker rotate-client` for a new token\n", what, err, path)
+		case errors.Is(err, config.ErrNoClient):
+			fmt.Fprintf(e.stderr, "stsd %s: %v in %s (`stsd broker list-clients` shows them)\n", what, err, path)
+		default:
+			fmt.Fprintf(e.stderr, "stsd %s: %v\n", what, err)
+			return "", exitFailure
+		}
+		return "", exitUsage
+	}
+	return path, exitOK
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

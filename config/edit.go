@@ -1,0 +1,384 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// The broker client commands (`stsd broker add-client` …) edit the config
+// file in place: only the bytes of one [broker.clients.NAME] table change;
+// every other byte, comment and the order of everything stay.
+
+// Errors of the broker client edits.
+var (
+	ErrNoBroker     = errors.New("the config has no [broker] section")
+	ErrClientExists = errors.New("broker client already exists")
+	ErrNoClient     = errors.New("no such broker client")
+	// ErrNotEditable: the client is written in a form the editor does not
+	// rewrite (dotted keys, an inline table); edit it by hand.
+	ErrNotEditable = errors.New("broker client is not written as its own [broker.clients.NAME] table")
+)
+
+var (
+	clientNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,32}$`)
+	hashRe       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	bareKeyRe    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+)
+
+// AddBrokerClient returns data with a new [broker.clients.NAME] table
+// holding tokenSHA256 (64 lowercase hex digits), profiles and cidrs
+// (omitted when empty). It goes after the last table under [broker], so
+// clients stay together. data must be valid TOML.
+func AddBrokerClient(data []byte, name, tokenSHA256 string, profiles []string, cidrs []netip.Prefix) ([]byte, error) {
+	if err := checkClientArgs(name, tokenSHA256); err != nil {
+		return nil, err
+	}
+	if len(profiles) == 0 {
+		return nil, errors.New("list at least one profile")
+	}
+	for _, p := range profiles {
+		if !profileName.MatchString(p) {
+			return nil, fmt.Errorf("%q is not a profile name", p)
+		}
+	}
+	items, err := scanTOML(data)
+	if err != nil {
+		return nil, err
+	}
+	at, broker := -1, false
+	for i, it := range items {
+		if len(it.path) > 0 && it.path[0] == "broker" {
+			broker = true
+		}
+		if len(it.path) >= 3 && it.path[0] == "broker" && it.path[1] == "clients" && it.path[2] == name {
+			return nil, fmt.Errorf("%w: %s", ErrClientExists, name)
+		}
+		if it.header && !it.array && it.path[0] == "broker" {
+			at = bodyEnd(items, i)
+		}
+	}
+	if !broker {
+		return nil, ErrNoBroker
+	}
+	if at < 0 { // [broker] only as dotted keys: append
+		at = len(data)
+	}
+	nl := newline(data)
+	var b strings.Builder
+	if at > 0 && data[at-1] != '\n' {
+		b.WriteString(nl)
+	}
+	b.WriteString(nl)
+	fmt.Fprintf(&b, "[broker.clients.%s]%s", tomlKey(name), nl)
+	fmt.Fprintf(&b, "token_sha256 = %q%s", tokenSHA256, nl)
+	fmt.Fprintf(&b, "profiles = %s%s", tomlStrings(profiles), nl)
+	if len(cidrs) > 0 {
+		ss := make([]string, len(cidrs))
+		for i, c := range cidrs {
+			ss[i] = c.String()
+		}
+		fmt.Fprintf(&b, "allowed_cidrs = %s%s", tomlStrings(ss), nl)
+	}
+	return slices.Concat(data[:at], []byte(b.String()), data[at:]), nil
+}
+
+// SetBrokerClientToken returns data with client name's token_sha256
+// replaced (only the quoted value changes; a comment after it stays).
+func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error) {
+	if err := checkClientArgs(name, tokenSHA256); err != nil {
+		return nil, err
+	}
+	items, err := scanTOML(data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := clientTable(items, name)
+	if err != nil {
+		return nil, err
+	}
+	value := fmt.Appendf(nil, "%q", tokenSHA256)
+	for _, it := range items[h+1 : bodyIndex(items, h)] {
+		if len(it.key) == 1 && it.key[0] == "token_sha256" {
+			if q := data[it.valStart]; (q != '"' && q != '\'') || bytes.HasPrefix(data[it.valStart:], []byte(`"""`)) || bytes.HasPrefix(data[it.valStart:], []byte(`'''`)) {
+				return nil, fmt.Errorf("%w: its token_sha256 is not a one-line string", ErrNotEditable)
+			}
+			return slices.Concat(data[:it.valStart], value, data[it.valEnd:]), nil
+		}
+	}
+	// No token yet (the config would not load): add it under the header.
+	line := slices.Concat([]byte("token_sha256 = "), value, []byte(newline(data)))
+	at := items[h].end
+	prefix := []byte(nil)
+	if at > 0 && data[at-1] != '\n' {
+		prefix = []byte(newline(data))
+	}
+	return slices.Concat(data[:at], prefix, line, data[at:]), nil
+}
+
+// RemoveBrokerClient returns data without client name's table: its header
+// and every line up to its last key. Comments and blank lines after that
+// (they usually belong to what follows) stay; one blank line left doubled
+// is dropped.
+func RemoveBrokerClient(data []byte, name string) ([]byte, error) {
+	if !clientNameRe.MatchString(name) {
+		return nil, fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
+	}
+	items, err := scanTOML(data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := clientTable(items, name)
+	if err != nil {
+		return nil, err
+	}
+	start, end := items[h].start, bodyEnd(items, h)
+	before, after := data[:start], data[end:]
+	if endsWithBlankLine(before) && (len(after) == 0 || after[0] == '\n' || bytes.HasPrefix(after, []byte("\r\n"))) {
+		before = bytes.TrimSuffix(before, []byte("\n"))
+		before = bytes.TrimSuffix(before, []byte("\r"))
+	}
+	return slices.Concat(before, after), nil
+}
+
+func endsWithBlankLine(b []byte) bool {
+	return bytes.HasSuffix(b, []byte("\n\n")) || bytes.HasSuffix(b, []byte("\n\r\n"))
+}
+
+func checkClientArgs(name, tokenSHA256 string) error {
+	if !clientNameRe.MatchString(name) {
+		return fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
+	}
+	if !hashRe.MatchString(tokenSHA256) {
+		return errors.New("a token hash is 64 lowercase hex digits")
+	}
+	return nil
+}
+
+// clientTable is the index of client name's [broker.clients.NAME] header.
+func clientTable(items []tomlItem, name string) (int, error) {
+	other := false
+	for i, it := range items {
+		if len(it.path) < 3 || it.path[0] != "broker" || it.path[1] != "clients" || it.path[2] != name {
+			continue
+		}
+		if it.header && !it.array && len(it.path) == 3 {
+			return i, nil
+		}
+		other = true
+	}
+	if other {
+		return -1, fmt.Errorf("%w: %s", ErrNotEditable, name)
+	}
+	return -1, fmt.Errorf("%w: %s", ErrNoClient, name)
+}
+
+// bodyIndex is the index of the first item after header h's table.
+func bodyIndex(items []tomlItem, h int) int {
+	for i := h + 1; i < len(items); i++ {
+		if items[i].header {
+			return i
+		}
+	}
+	return len(items)
+}
+
+// bodyEnd is the offset just past header h's last key line (the header's
+// own line when the table is empty).
+func bodyEnd(items []tomlItem, h int) int {
+	end := items[h].end
+	for _, it := range items[h+1 : bodyIndex(items, h)] {
+		end = it.end
+	}
+	return end
+}
+
+// newline is the file's line ending: CRLF when its first line ends so.
+func newline(data []byte) string {
+	if i := bytes.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// tomlKey writes a key piece bare when TOML allows, else quoted. Client
+// and profile names never hold a quote, a backslash or a control
+// character (checked before).
+func tomlKey(s string) string {
+	if bareKeyRe.MatchString(s) {
+		return s
+	}
+	return `"` + s + `"`
+}
+
+func tomlStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = `"` + s + `"`
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// tomlItem is one table header or key/value of a TOML document, with the
+// byte offsets the editor needs.
+type tomlItem struct {
+	header bool     // a [table] or [[array]] header
+	array  bool     // [[array]]
+	path   []string // the table, or the key's full path
+	key    []string // a key/value's key as written (relative to its table)
+	start  int      // offset of the line the item starts on
+	end    int      // offset just past the item's last line (and its newline)
+
+	valStart, valEnd int // a key/value's value
+}
+
+// scanTOML lists the headers and key/values of data, a valid TOML
+// document, in file order. It reuses the line locator's lexer.
+func scanTOML(data []byte) (items []tomlItem, err error) {
+	if _, err := parseTree(data); err != nil {
+		return nil, fmt.Errorf("invalid TOML: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			items, err = nil, fmt.Errorf("cannot edit this file: %v", r)
+		}
+	}()
+	l := &locator{s: string(data), line: 1, lines: map[string]int{}}
+	var table []string
+	bad := func() ([]tomlItem, error) {
+		return nil, fmt.Errorf("cannot edit this file: unexpected text on line %d", l.line)
+	}
+	for {
+		l.space(true)
+		if l.i >= len(l.s) {
+			return items, nil
+		}
+		it := tomlItem{start: strings.LastIndexByte(l.s[:l.i], '\n') + 1}
+		switch {
+		case l.hasPrefix("[["):
+			l.i += 2
+			table = l.key()
+			l.space(false)
+			if table == nil || !l.hasPrefix("]]") {
+				return bad()
+			}
+			l.i += 2
+			it.header, it.array, it.path = true, true, table
+		case l.peek() == '[':
+			l.i++
+			table = l.key()
+			l.space(false)
+			if table == nil || l.peek() != ']' {
+				return bad()
+			}
+			l.i++
+			it.header, it.path = true, table
+		default:
+			k := l.key()
+			if k == nil {
+				return bad()
+			}
+			l.space(false)
+			if l.peek() != '=' {
+				return bad()
+			}
+			l.i++
+			l.space(false)
+			it.key, it.path = k, slices.Concat(table, k)
+			it.valStart = l.i
+			if !l.value(it.path) {
+				return bad()
+			}
+			it.valEnd = l.i
+		}
+		for l.i < len(l.s) && l.s[l.i] != '\n' {
+			l.i++
+		}
+		if l.i < len(l.s) {
+			l.advance()
+		}
+		it.end = l.i
+		items = append(items, it)
+	}
+}
+
+// EditFile applies edit to the config file at path (through a symlink)
+// and validates the result as Load would. Only a valid result is written,
+// atomically (temporary file, fsync, rename) with the file's mode (and
+// owner, when run as root); after the write the file is loaded again and,
+// should that fail, the old bytes are put back. It returns the new config.
+func EditFile(path string, o Options, edit func([]byte) ([]byte, error)) (*Config, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	old, err := os.ReadFile(real)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	data, err := edit(old)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Parse(path, data, o); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(real, data, fi); err != nil {
+		return nil, fmt.Errorf("write the config file: %w", err)
+	}
+	cfg, err := Load(path, o)
+	if err != nil {
+		if rerr := writeAtomic(real, old, fi); rerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("restore the config file: %w", rerr))
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// writeAtomic writes data to path through a temporary file in its
+// directory with like's mode (and owner when root), fsync, then rename.
+func writeAtomic(path string, data []byte, like fs.FileInfo) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(like.Mode().Perm()); err != nil {
+		return err
+	}
+	if err = chownLike(f, like); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
