@@ -35,8 +35,8 @@ func (s *Supervisor) startBroker(ctx context.Context, wg *sync.WaitGroup) error 
 	if err != nil {
 		return fmt.Errorf("broker listen: %w", err)
 	}
-	s.brokerAddr = ln.Addr().String()
-	s.o.Logger.Info("broker listening", "event", "broker_started", "addr", s.brokerAddr, "clients", len(cfg.Broker.Clients))
+	s.setServing(func() { s.brokerAddr = ln.Addr().String() })
+	s.o.Logger.Info("broker listening", "event", "broker_started", "addr", ln.Addr().String(), "clients", len(cfg.Broker.Clients))
 	wg.Go(func() {
 		if err := br.Serve(ctx, ln); err != nil {
 			s.o.Logger.Error("broker failed", "event", "broker_failed", "err", err)

@@ -193,7 +193,10 @@ func (s *Supervisor) reload(ctx context.Context, wg *sync.WaitGroup, reason stri
 			r.stop()
 		}
 	}
-	s.stopClients(func(profile string) bool { return keep[profile] == nil })
+	s.stopClients(func(profile string) bool {
+		op, np := old.cfg.Profiles[profile], cfg.Profiles[profile]
+		return op == nil || np == nil || !sameProfile(op, np)
+	})
 	for _, w := range restartOnly(old.cfg, cfg) {
 		s.o.Logger.Warn("config change needs a restart", "event", "reload_partial", "key", w)
 	}

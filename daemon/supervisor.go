@@ -56,13 +56,14 @@ type Options struct {
 type Supervisor struct {
 	o       Options
 	uid     int
-	started time.Time
 	metrics *Metrics
-	ep      *localEndpoints // IMDS and ECS servers; set by Serve
-	// metricsAddr is the bound metrics_listen address; set by Serve.
-	metricsAddr string
-	// brokerAddr is the bound [broker] address; set by Serve.
-	brokerAddr string
+	ep      *localEndpoints // IMDS and ECS servers (started by Serve)
+
+	// servingMu guards the fields that follow, set by Serve as it binds.
+	servingMu   sync.Mutex
+	started     time.Time
+	metricsAddr string // the bound metrics_listen address
+	brokerAddr  string // the bound [broker] address
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
 	reloadCh chan reloadRequest   // served by Serve's manager goroutine
@@ -71,6 +72,7 @@ type Supervisor struct {
 	// client, by stsclient.CacheKey; started lazily by the manager.
 	clientsMu sync.Mutex
 	clients   map[string]*Refresher
+	fetchers  map[string]Fetcher // per profile, shared by its clients' refreshers
 	// reloadMu guards the fields that follow.
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
@@ -122,8 +124,9 @@ func New(o Options) (*Supervisor, error) {
 		}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
-		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}}
+		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}, fetchers: map[string]Fetcher{}}
 	s.metrics = newMetrics(s)
+	s.ep = newLocalEndpoints(s)
 	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
 	return s, nil
 }
@@ -159,6 +162,13 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 	return out
 }
 
+// setServing records what Serve bound, for Status.
+func (s *Supervisor) setServing(f func()) {
+	s.servingMu.Lock()
+	defer s.servingMu.Unlock()
+	f()
+}
+
 // Metrics returns the daemon's metrics (endpoints count their requests).
 func (s *Supervisor) Metrics() *Metrics { return s.metrics }
 
@@ -181,13 +191,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 // Serve is Run on a listener the caller made.
 func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
-	s.started = s.o.Clock.Now()
+	s.setServing(func() { s.started = s.o.Clock.Now() })
 	// Everything started below stops with ctx, also when the control
 	// server fails first.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	s.ep = newLocalEndpoints(s)
 	if err := s.ep.reconcile(ctx, &wg, s.cur().cfg); err != nil {
 		ln.Close()
 		return err
@@ -198,8 +207,8 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 			ln.Close()
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
-		s.metricsAddr = mln.Addr().String()
-		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", s.metricsAddr)
+		s.setServing(func() { s.metricsAddr = mln.Addr().String() })
+		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", mln.Addr().String())
 		wg.Go(func() {
 			if err := imds.Serve(ctx, mln, s.healthHandler(), imds.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}); err != nil {
 				s.o.Logger.Error("metrics endpoint failed", "event", "metrics_failed", "err", err)
@@ -258,9 +267,11 @@ func (s *Supervisor) Status() *Status {
 	v := s.cur()
 	st := &Status{
 		Version: s.o.Version, PID: os.Getpid(), Config: v.cfg.Path,
-		Socket: s.o.Socket, Started: s.started.UTC(), Metrics: s.metricsAddr,
-		Broker: s.brokerAddr,
+		Socket: s.o.Socket,
 	}
+	s.servingMu.Lock()
+	st.Started, st.Metrics, st.Broker = s.started.UTC(), s.metricsAddr, s.brokerAddr
+	s.servingMu.Unlock()
 	s.reloadMu.Lock()
 	st.ReloadError = s.reloadErr
 	if !s.reloadedAt.IsZero() {
@@ -338,7 +349,12 @@ func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req cl
 	if p == nil {
 		return nil
 	}
-	r := newRefresher(cfg, p, s.o.NewFetcher(cfg, p), &s.o)
+	f := s.fetchers[p.Name]
+	if f == nil {
+		f = s.o.NewFetcher(cfg, p)
+		s.fetchers[p.Name] = f
+	}
+	r := newRefresher(cfg, p, f, &s.o)
 	r.client, r.metrics = req.client, s.metrics
 	r.log = r.log.With("client", req.client)
 	r.start(ctx, wg)
@@ -355,14 +371,15 @@ func (s *Supervisor) stopClients(gone func(profile string) bool) {
 		if gone(r.profile.Name) {
 			r.stop()
 			delete(s.clients, key)
+			delete(s.fetchers, r.profile.Name)
 		}
 	}
 }
 
 func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {
 	out := []string{"credential_process"}
-	if s.ep != nil { // serving: the bound addresses
-		return append(out, s.ep.addrs(p)...)
+	if a := s.ep.addrs(p); len(a) > 0 { // serving: the bound addresses
+		return append(out, a...)
 	}
 	if p.IMDSListen != "" {
 		out = append(out, "imds "+p.IMDSListen)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -71,11 +72,15 @@ const rootMaxDuration = time.Hour
 
 // Client fetches credentials for one profile. It re-reads the source
 // profile on every Fetch, so a rotated long-term key is used from the next
-// refresh on.
+// refresh on. It is safe for concurrent use (the broker's clients of one
+// profile share it).
 type Client struct {
 	cfg     *config.Config
 	profile *config.Profile
 	o       Options
+
+	mu  sync.Mutex  // guards api
+	api *sts.Client // built on first use
 }
 
 // New returns a Client for p, a profile of cfg.
@@ -125,13 +130,13 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := c.stsClient(ctx, src)
+	api, err := c.stsClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{SourceKeyID: redact.KeyID(src.AccessKeyID), PackedPolicySize: -1}
 	duration := p.Duration
-	id, err := c.identity(ctx, api, src.AccessKeyID)
+	id, err := c.identity(ctx, api, src)
 	if err != nil {
 		res.Warnings = append(res.Warnings, "could not look up the source key's identity: "+err.Error())
 	}
@@ -148,7 +153,7 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	case config.ModeFederation:
 		in := FederationInput(p, req.Client)
 		in.DurationSeconds = seconds
-		o, err := api.GetFederationToken(ctx, in)
+		o, err := api.GetFederationToken(ctx, in, withSource(src))
 		if err != nil {
 			return nil, &Error{Op: "GetFederationToken", Err: err, Hint: federationHint(err, p)}
 		}
@@ -165,7 +170,7 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 			in.SerialNumber = aws.String(p.MFASerial)
 			in.TokenCode = aws.String(req.TokenCode)
 		}
-		o, err := api.GetSessionToken(ctx, in)
+		o, err := api.GetSessionToken(ctx, in, withSource(src))
 		if err != nil {
 			return nil, &Error{Op: "GetSessionToken", Err: err, Hint: sessionHint(err, p)}
 		}
@@ -194,14 +199,15 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 // identity returns what GetCallerIdentity says about the source key,
 // asking STS only the first time a key is seen (the answer is kept on
 // disk, so restarts and later refreshes make no call).
-func (c *Client) identity(ctx context.Context, api *sts.Client, keyID string) (*cache.Identity, error) {
+func (c *Client) identity(ctx context.Context, api *sts.Client, src aws.Credentials) (*cache.Identity, error) {
 	if c.o.Identities == nil {
 		return nil, nil
 	}
+	keyID := src.AccessKeyID
 	if id, err := c.o.Identities.LoadIdentity(keyID); err == nil {
 		return id, nil
 	}
-	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, withSource(src))
 	if err != nil {
 		return nil, &Error{Op: "GetCallerIdentity", Err: err}
 	}
@@ -348,10 +354,19 @@ func (c *Client) runProcess(ctx context.Context, command string) (aws.Credential
 	return creds, nil
 }
 
-func (c *Client) stsClient(ctx context.Context, src aws.Credentials) (*sts.Client, error) {
+// stsClient builds the STS client once: loading the SDK config parses
+// AWS_CA_BUNDLE and the shared files, milliseconds of CPU that every refresh
+// (and every broker client) would otherwise pay again. The source key is
+// passed per call (withSource), so a rotated key still applies at once.
+func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.api != nil {
+		return c.api, nil
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(c.profile.Region),
-		awsconfig.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: src}),
+		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}), // replaced per call
 		awsconfig.WithRetryMaxAttempts(1),
 		awsconfig.WithSharedConfigFiles([]string{ConfigFile()}),
 		awsconfig.WithSharedCredentialsFiles([]string{CredentialsFile(c.cfg)}),
@@ -360,11 +375,17 @@ func (c *Client) stsClient(ctx context.Context, src aws.Credentials) (*sts.Clien
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+	c.api = sts.NewFromConfig(awsCfg, func(o *sts.Options) {
 		if c.o.HTTPClient != nil {
 			o.HTTPClient = c.o.HTTPClient
 		}
-	}), nil
+	})
+	return c.api, nil
+}
+
+// withSource signs one call with the long-term source key.
+func withSource(src aws.Credentials) func(*sts.Options) {
+	return func(o *sts.Options) { o.Credentials = credentials.StaticCredentialsProvider{Value: src} }
 }
 
 // CredentialsFile is the shared credentials file stsd reads: credentials_file,
