@@ -104,21 +104,16 @@ func TestBackoffServesOldThenNeverExpired(t *testing.T) {
 		if st := r.Status().State; st != StateBackoff {
 			t.Fatalf("state = %s; want backoff", st)
 		}
-		// With rand 0 each sleep is base/2: 0.5s, 1s, 2s, 4s …
-		last := time.Now()
-		var gaps []time.Duration
-		for range 5 {
-			calls := sts.Calls()
-			for sts.Calls() == calls {
-				time.Sleep(10 * time.Millisecond)
-			}
-			gaps = append(gaps, time.Since(last).Round(10*time.Millisecond))
-			last = time.Now()
+		// With rand 0 each sleep is base/2: 0.5s, 1s, 2s, 4s … — read off
+		// the stand-in's own request times.
+		for sts.Calls() < 7 {
+			time.Sleep(100 * time.Millisecond)
 		}
+		reqs := sts.Requests()[1:]
 		want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
 		for i := range want {
-			if gaps[i] < want[i] {
-				t.Errorf("backoff sleep %d = %v; want ≥ %v", i, gaps[i], want[i])
+			if gap := reqs[i+1].Time.Sub(reqs[i].Time); gap < want[i] {
+				t.Errorf("backoff sleep %d = %v; want ≥ %v", i, gap, want[i])
 			}
 		}
 		// The old credentials are still served while valid.
