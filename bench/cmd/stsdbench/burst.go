@@ -89,7 +89,10 @@ func (b *bench) bursts(ctx context.Context, bin string, cycles int, onRelease fu
 		return nil, err
 	}
 	var out []burstResult
-	for cycle := 0; cycle < cycles; {
+	for cycle, tries := 0, 0; cycle < cycles; tries++ {
+		if tries > 3*cycles {
+			return nil, fmt.Errorf("no usable refresh moment in %d tries", tries)
+		}
 		st, err := w.status(ctx)
 		if err != nil {
 			return nil, err

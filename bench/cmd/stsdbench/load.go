@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -269,7 +268,7 @@ func generate(ctx context.Context, self, cpus string, spec loadSpec) (loadResult
 func httpRequest(addr, path string, headers ...string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: stsdbench\r\nAccept: */*\r\n", path, addr)
-	for _, h := range slices.Clip(headers) {
+	for _, h := range headers {
 		b.WriteString(h + "\r\n")
 	}
 	b.WriteString("\r\n")

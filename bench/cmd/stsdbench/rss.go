@@ -4,9 +4,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,15 +18,19 @@ import (
 // first refreshes, the first GC cycles and the scavenger's first passes.
 const rssSettle = 5 * time.Second
 
+// rssStarts is how many fresh daemons are measured per profile count:
+// idle RSS depends on where the start-up GC cycles happened to fall.
+const rssStarts = 3
+
 // rssResult is the idle resident memory of the daemon with n profiles
 // (each with its own IMDS listener) and of the floor (a bare net/http
-// server with as many listeners).
+// server with as many listeners): the start with the median VmRSS.
 type rssResult struct {
 	Profiles          int
 	RSS, HWM          int64 // bytes
 	Anon, File        int64 // RssAnon (heap, stacks), RssFile (binary pages touched)
 	FloorRSS, FloorHW int64
-	Samples           []int64 // the daemon's VmRSS, one a second after settling
+	Starts            []int64 // VmRSS of every start, in order
 }
 
 func (b *bench) benchRSS(ctx context.Context, stsURL string) ([]rssResult, error) {
@@ -37,17 +43,26 @@ func (b *bench) benchRSS(ctx context.Context, stsURL string) ([]rssResult, error
 			names = append(names, name)
 			fmt.Fprintf(&cfg, "[profiles.%s]\nsource_profile = \"src\"\nduration = \"1h\"\nimds_listen = \"127.0.0.1:0\"\n\n", name)
 		}
-		w, err := newWorld(b.root, fmt.Sprintf("rss%d", n), b.bin, stsURL, cfg.String(), names)
-		if err != nil {
-			return nil, err
+		var starts []rssResult
+		var all []int64
+		for range rssStarts {
+			w, err := newWorld(b.root, fmt.Sprintf("rss%d", n), b.bin, stsURL, cfg.String(), names)
+			if err != nil {
+				return nil, err
+			}
+			r, err := b.rssOf(ctx, w, n)
+			w.remove()
+			if err != nil {
+				return nil, err
+			}
+			b.logf("  %d profile(s): daemon VmRSS %.1f MiB (HWM %.1f), floor %.1f MiB", n, mib(r.RSS), mib(r.HWM), mib(r.FloorRSS))
+			starts = append(starts, r)
+			all = append(all, r.RSS)
 		}
-		r, err := b.rssOf(ctx, w, n)
-		w.remove()
-		if err != nil {
-			return nil, err
-		}
-		b.logf("  %d profile(s): daemon VmRSS %.1f MiB (HWM %.1f), floor %.1f MiB", n, mib(r.RSS), mib(r.HWM), mib(r.FloorRSS))
-		out = append(out, r)
+		slices.SortFunc(starts, func(a, b rssResult) int { return cmp.Compare(a.RSS, b.RSS) })
+		med := starts[len(starts)/2]
+		med.Starts = all
+		out = append(out, med)
 	}
 	return out, nil
 }
@@ -88,14 +103,6 @@ func (b *bench) rssOf(ctx context.Context, w *world, n int) (rssResult, error) {
 	case <-time.After(rssSettle):
 	case <-ctx.Done():
 		return r, ctx.Err()
-	}
-	for range 3 {
-		m, err := procMem(w.daemonPID())
-		if err != nil {
-			return r, err
-		}
-		r.Samples = append(r.Samples, m["VmRSS"])
-		time.Sleep(time.Second)
 	}
 	m, err := procMem(w.daemonPID())
 	if err != nil {
