@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,8 +242,7 @@ type reply struct {
 // ask sends the one request the control API needs as raw HTTP/1.0 (no
 // net/http: it would cost ~0.3 ms per run, design.md) and reads the reply.
 func ask(ctx context.Context, sock string, o Options, req string) (reply, error) {
-	d := net.Dialer{Timeout: o.DialTimeout}
-	conn, err := d.DialContext(ctx, "unix", sock)
+	conn, err := dialDaemon(ctx, sock, o.DialTimeout)
 	if err != nil {
 		// ENOENT, ECONNREFUSED, EACCES, a timeout, or anything else that
 		// stops a connection: there is no daemon we can use there.
@@ -254,13 +252,10 @@ func ask(ctx context.Context, sock string, o Options, req string) (reply, error)
 		return reply{}, errUnavailable
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	_ = conn.SetDeadline(time.Now().Add(o.DialTimeout))
 	if _, err := io.WriteString(conn, req); err != nil {
 		return reply{}, errUnavailable
 	}
-	_ = conn.SetDeadline(time.Now().Add(o.ResponseTimeout))
+	conn.setReadTimeout(o.ResponseTimeout)
 	cr := &countReader{r: conn}
 	r, err := parseResponse(cr)
 	switch {
@@ -275,6 +270,14 @@ func ask(ctx context.Context, sock string, o Options, req string) (reply, error)
 	default:
 		return reply{}, fmt.Errorf("daemon at %s sent a malformed reply: %w", sock, err)
 	}
+}
+
+// daemonConn is a connection to a daemon's control socket.
+type daemonConn interface {
+	io.ReadWriteCloser
+	// setReadTimeout bounds each read from now on; a read that times out
+	// returns an error matching os.ErrDeadlineExceeded.
+	setReadTimeout(d time.Duration)
 }
 
 type countReader struct {

@@ -47,6 +47,8 @@ type ec2Handler struct {
 	instanceID string
 	profileID  string
 
+	bodies bodies // rendered credential documents
+
 	mu       sync.Mutex // guards the fields that follow
 	lastKey  string     // access key id last handed out
 	lastSeen time.Time  // when it was first handed out (LastUpdated)
@@ -193,7 +195,11 @@ func (h *ec2Handler) credentials(extended bool) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		body := ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended)
+		variant := "legacy"
+		if extended {
+			variant = "extended"
+		}
+		body := h.bodies.get(variant, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) })
 		w.Header().Set("Content-Type", contentIMDS)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(body)

@@ -17,6 +17,7 @@ type ecsHandler struct {
 	profiles map[string]Profile
 	tokens   *Tokens
 	o        Options
+	bodies   bodies // rendered documents, by profile
 }
 
 // NewECS returns the ECS-compatible handler: GET /v1/credentials/{profile}
@@ -88,5 +89,5 @@ func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", contentJSON)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(ecsCredentials(c))
+	w.Write(h.bodies.get(name, c, func() []byte { return ecsCredentials(c) }))
 }
