@@ -67,20 +67,6 @@ func openPrivate(p string) (*os.File, error) {
 // makePrivate gives a file stsd just created mode 0600.
 func makePrivate(f *os.File) error { return f.Chmod(0o600) }
 
-// syncDir makes a rename in dir durable. File systems that cannot fsync a
-// directory (EINVAL, ENOTSUP) are accepted: the rename itself is atomic.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
-		return err
-	}
-	return nil
-}
-
 func openLockFile(p string) (*os.File, error) {
 	return os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 }

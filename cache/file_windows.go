@@ -97,10 +97,6 @@ func tokenOwner(t windows.Token) (*windows.SID, error) {
 
 func makePrivate(*os.File) error { return nil }
 
-// syncDir is a no-op: Windows cannot fsync a directory handle opened by
-// os.Open, and MoveFileEx's replace is already atomic.
-func syncDir(string) error { return nil }
-
 func openLockFile(p string) (*os.File, error) {
 	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return nil, errors.New("lock file is a symlink")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stsd/stsd/internal/atomicfile"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -57,5 +58,5 @@ func (s *Store) SaveIdentity(keyID string, id *Identity) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.dir, s.identityPath(keyID), data)
+	return atomicfile.Write(s.identityPath(keyID), data, makePrivate)
 }

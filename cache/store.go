@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stsd/stsd/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -161,40 +162,10 @@ func (s *Store) Save(e *Entry) error {
 	}
 	data = append(data, '\n')
 	p := s.path(e.Profile)
-	if err := writeAtomic(s.dir, p, data); err != nil {
+	if err := atomicfile.Write(p, data, makePrivate); err != nil {
 		return fmt.Errorf("save cache entry %s: %w", p, err)
 	}
 	return nil
-}
-
-func writeAtomic(dir, p string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = makePrivate(f); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // Remove deletes profile's entry; an absent entry is not an error. The lock

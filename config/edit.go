@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/stsd/stsd/internal/atomicfile"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -334,51 +334,15 @@ func EditFile(path string, o Options, edit func([]byte) ([]byte, error)) (*Confi
 	if _, err := Parse(path, data, o); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(real, data, fi); err != nil {
+	if err := atomicfile.Write(real, data, atomicfile.Like(fi)); err != nil {
 		return nil, fmt.Errorf("write the config file: %w", err)
 	}
 	cfg, err := Load(path, o)
 	if err != nil {
-		if rerr := writeAtomic(real, old, fi); rerr != nil {
+		if rerr := atomicfile.Write(real, old, atomicfile.Like(fi)); rerr != nil {
 			return nil, errors.Join(err, fmt.Errorf("restore the config file: %w", rerr))
 		}
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// writeAtomic writes data to path through a temporary file in its
-// directory with like's mode (and owner when root), fsync, then rename.
-func writeAtomic(path string, data []byte, like fs.FileInfo) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(like.Mode().Perm()); err != nil {
-		return err
-	}
-	if err = chownLike(f, like); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
 }

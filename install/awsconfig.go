@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"github.com/stsd/stsd/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +19,17 @@ const CredentialProcessName = "stsd-credential-process" + exeSuffix
 // ErrRefused marks a profile configure-profile will not write: a config
 // problem the user fixes first.
 var ErrRefused = errors.New("refused")
+
+// writeAtomic replaces path with data, with mode and, when like is set,
+// like's owner.
+func writeAtomic(path string, data []byte, mode fs.FileMode, like fs.FileInfo) error {
+	return atomicfile.Write(path, data, func(f *os.File) error {
+		if err := f.Chmod(mode); err != nil || like == nil {
+			return err
+		}
+		return atomicfile.ChownLike(f, like)
+	})
+}
 
 // Refusals is every profile configure-profile refused, with the reason.
 // Nothing is written when there is one.
@@ -245,41 +257,4 @@ func credentialProcessBinary() (string, error) {
 		}
 	}
 	return beside, nil
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory (fsync, then rename) with mode, and like's owner when set.
-func writeAtomic(path string, data []byte, mode fs.FileMode, like fs.FileInfo) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if like != nil {
-		if err := chownLike(f, like); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
 }

@@ -1,10 +1,5 @@
 package install
 
-import (
-	"io/fs"
-	"os"
-)
-
 const exeSuffix = ".exe"
 
 // quoteForbidden are characters a credential_process path may not hold:
@@ -14,8 +9,3 @@ const quoteForbidden = "\"%!#;"
 
 // pathSeparators are safe in an unquoted path.
 const pathSeparators = `\`
-
-// chownLike does nothing: the rename keeps the directory's inherited DACL.
-func chownLike(*os.File, fs.FileInfo) error { return nil }
-
-func syncDir(string) {}

@@ -1,4 +1,4 @@
-package config
+package atomicfile
 
 import (
 	"io/fs"
@@ -9,4 +9,4 @@ import (
 // inherited DACL.
 func chownLike(*os.File, fs.FileInfo) error { return nil }
 
-func syncDir(string) {}
+func syncDir(string) error { return nil }
