@@ -24,6 +24,16 @@ var procTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 // connection's remote end and whose remote address is our end, and returns
 // its uid column (the socket owner's uid, so no inode → /proc/PID walk).
 func lookupPeer(local, remote netip.AddrPort) (int, error) {
+	if uid, err := diagLookup(remote, local); err == nil {
+		return uid, nil
+	}
+	// No sock_diag (a kernel without inet_diag, a seccomp filter): scan
+	// the tables, slower but equivalent.
+	return procLookup(local, remote)
+}
+
+// procLookup is lookupPeer through /proc/net/tcp{,6}.
+func procLookup(local, remote netip.AddrPort) (int, error) {
 	for _, path := range procTCP {
 		b, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
