@@ -75,7 +75,7 @@ func run() int {
 	binDir := flag.String("bin", "bin", "`dir` holding stsd and stsd-credential-process")
 	out := flag.String("out", "bench/REPORT.md", "report `file`")
 	quick := flag.Bool("quick", false, "short runs, to check the harness (numbers are not worth reporting)")
-	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,burst,rss,clients (default all)")
+	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,burst,broker,rss,clients (default all)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -250,6 +250,12 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 					break
 				}
 			}
+			return err
+		})
+	}
+	if err == nil {
+		err = section("broker", fmt.Sprintf("%d clients × %d profiles over HTTPS", brokerClients, brokerProfiles), func() (err error) {
+			rep.broker, err = b.benchBroker(ctx)
 			return err
 		})
 	}

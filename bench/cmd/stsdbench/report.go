@@ -39,6 +39,7 @@ type report struct {
 	burstProfile *endpointProfile
 	rss          []rssResult
 	clients      *clientsResult
+	broker       *brokerResult
 }
 
 func newReport(b *bench) *report {
@@ -151,6 +152,16 @@ func (r *report) targets() []target {
 			goal: "exactly 1 call, 0 errors", met: ok,
 		})
 	}
+	if k := r.broker; k != nil {
+		warm := k.wave("warm")
+		out = append(out, target{
+			figure: fmt.Sprintf("broker: %d clients × %d profiles (HTTPS, %d in flight)", brokerClients, brokerProfiles, brokerWorkers),
+			median: ms(warm.Latency.Median) + " (warm wave)", p99: ms(warm.Latency.P99) + " (warm wave)",
+			floor: fmt.Sprintf("%d calls", k.Pairs),
+			ratio: fmt.Sprintf("%d / %d / %d calls; %d errors", k.ColdCalls, k.WarmCalls, k.RefreshCalls, k.errors()),
+			goal:  fmt.Sprintf("first fetch / warm / refresh: %d / 0 / %d STS calls, 0 errors", k.Pairs, k.Pairs), met: k.met(),
+		})
+	}
 	for _, s := range r.rss {
 		if s.Profiles != 10 {
 			continue
@@ -208,6 +219,7 @@ func (r *report) write(w io.Writer) {
 	r.writeEndpoints(p)
 	r.writeProfiles(p)
 	r.writeBursts(p)
+	r.writeBroker(p)
 	r.writeRSS(p)
 	r.writeClients(p)
 	if len(r.notes) > 0 {
@@ -334,6 +346,35 @@ func (r *report) writeBursts(p printf) {
 			"the release; shares are inclusive, of all the daemon's samples.\n\n")
 		writeProfile(p, *pr)
 	}
+}
+
+func (r *report) writeBroker(p printf) {
+	k := r.broker
+	if k == nil {
+		return
+	}
+	p("## HTTPS broker\n\n")
+	p("A daemon with `[broker]` on 127.0.0.1 (certificate from a throwaway CA the clients trust, `rate = \"1000/s\"`), "+
+		"%d clients (`[broker.clients.cNNN]`, random tokens, their SHA-256 in the config) each given %d federation profiles "+
+		"(`name = \"{client}\"`): %d (client, profile) pairs. Each client has its own HTTP client (own TLS connections); "+
+		"%d requests in flight at most. The STS stand-in issues credentials that live %s, so every pair refreshes "+
+		"lifetime/2 ± 10%% after its first fetch. Waves: *first fetch* (every pair needs one GetFederationToken), *warm* "+
+		"(straight after: none needed), then passes over every pair, 100 ms apart, through the refresh window until every pair has refreshed once (one row, all passes pooled; wall is per pass). "+
+		"Every reply must be 200 with an ASIA key.\n\n",
+		brokerClients, brokerProfiles, k.Pairs, brokerWorkers, brokerLifetime)
+	p("| STS calls | measured | target |\n| --- | --- | --- |\n")
+	p("| first-fetch wave | %d | %d |\n| warm wave | %d | 0 |\n| refresh moments | %d | %d |\n\n", k.ColdCalls, k.Pairs, k.WarmCalls, k.RefreshCalls, k.Pairs)
+	p("| wave | requests | errors | p50 | p99 | max | wall (one pass) |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, w := range k.Waves {
+		p("| %s | %d | %d | %s | %s | %s | %s |\n", w.Name, w.Requests, w.Errors, ms(w.Latency.Median), ms(w.Latency.P99), ms(w.Latency.Max), ms(w.Wall))
+	}
+	p("\nDaemon after the waves: VmRSS %.1f MiB, VmHWM %.1f MiB (%d per-client credentials held).\n", mib(k.RSS), mib(k.HWM), k.Pairs)
+	for _, w := range k.Waves {
+		if w.FirstError != "" {
+			p("\nFirst error (%s): `%s`\n", w.Name, w.FirstError)
+		}
+	}
+	p("\n")
 }
 
 func (r *report) writeRSS(p printf) {
