@@ -10,7 +10,7 @@ import (
 )
 
 // Windows reports every file as 0666/0444, so the checks here are on the
-// owner SID. TODO(lead): give created files an owner-only DACL and check it
+// owner SID. TODO(stsd): give created files an owner-only DACL and check it
 // (design.md "Windows").
 
 // checkDir refuses a cache directory another user owns.
