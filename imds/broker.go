@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -144,25 +143,7 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 		ConnContext:       brokerConnContext,
 		ErrorLog:          slog.NewLogLogger(b.o.Logger.Handler(), slog.LevelDebug),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tls.NewListener(bl, b.tls)) }()
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.o.ShutdownTimeout)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		srv.Close()
-	}
-	if ctx.Err() != nil {
-		err = <-errc // joins the Serve goroutine
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	if err != nil {
+	if err := runServer(ctx, srv, tls.NewListener(bl, b.tls), b.o.ShutdownTimeout); err != nil {
 		return fmt.Errorf("broker on %s: %w", ln.Addr(), err)
 	}
 	return nil

@@ -41,7 +41,15 @@ func newServer(ctx context.Context, h http.Handler, o Options) *http.Server {
 // (bounded by o.ShutdownTimeout) and returns. It closes ln.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
 	o = o.withDefaults()
-	srv := newServer(ctx, h, o)
+	if err := runServer(ctx, newServer(ctx, h, o), ln, o.ShutdownTimeout); err != nil {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// runServer serves srv on ln until ctx ends or serving fails, then shuts
+// it down (in-flight requests get up to shutdown) and joins its goroutine.
+func runServer(ctx context.Context, srv *http.Server, ln net.Listener, shutdown time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -49,7 +57,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) erro
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdown)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {
 		srv.Close()
@@ -60,10 +68,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) erro
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	if err != nil {
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	}
-	return nil
+	return err
 }
 
 // Ephemeral is an ECS endpoint serving one profile with one token on
