@@ -7,12 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/nobody"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -40,7 +40,7 @@ func TestBadCacheIgnoredAndReplaced(t *testing.T) {
 			}
 			os.Chmod(store.Dir(), 0o777)
 			cmd := exec.Command("/bin/sh", "-c", `umask 077; echo '{}' > "$0"`, path)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			nobody.Run(cmd)
 			out, err := cmd.CombinedOutput()
 			os.Chmod(store.Dir(), 0o700)
 			for _, d := range opened {

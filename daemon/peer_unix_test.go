@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/stsd/stsd/internal/nobody"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -22,7 +22,6 @@ func TestPeerUIDChecked(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a child as nobody")
 	}
-	const nobody = 65534
 	for _, tt := range []struct {
 		name    string
 		profile string
@@ -50,9 +49,9 @@ func TestPeerUIDChecked(t *testing.T) {
 			go func() { done <- s.Serve(ctx, ln) }()
 			defer func() { cancel(); <-done }()
 
-			cmd := exec.Command(copyTestBinary(t), "-test.run=^TestPeerChild$")
+			cmd := exec.Command(nobody.TestBinary(t), "-test.run=^TestPeerChild$")
 			cmd.Env = append(os.Environ(), "STSD_PEER_CHILD="+sock)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+			nobody.Run(cmd)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
@@ -62,27 +61,6 @@ func TestPeerUIDChecked(t *testing.T) {
 			}
 		})
 	}
-}
-
-// copyTestBinary copies this test binary where nobody may run it (the go
-// build cache is root-only).
-func copyTestBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "daemon.test")
-	if err := os.WriteFile(path, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // TestPeerChild is the child half of TestPeerUIDChecked.

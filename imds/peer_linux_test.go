@@ -12,9 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stsd/stsd/internal/nobody"
 )
 
 func TestFindSocket(t *testing.T) {
@@ -88,8 +89,7 @@ func TestCallerRunningAsNobody(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a child as nobody")
 	}
-	const nobody = 65534
-	bin := copyTestBinary(t)
+	bin := nobody.TestBinary(t)
 	tests := []struct {
 		name    string
 		allowed []int
@@ -97,8 +97,8 @@ func TestCallerRunningAsNobody(t *testing.T) {
 		want    int
 	}{
 		{"nobody refused", []int{0}, false, 403},
-		{"nobody allowed", []int{nobody}, false, 200},
-		{"root not listed", []int{nobody}, true, 403},
+		{"nobody allowed", []int{nobody.UID}, false, 200},
+		{"root not listed", []int{nobody.UID}, true, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestCallerRunningAsNobody(t *testing.T) {
 			} else {
 				cmd := exec.Command(bin, "-test.run=^TestPeerChild$")
 				cmd.Env = append(os.Environ(), "STSD_PEER_CHILD="+imdsURL+" "+ecsURL)
-				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+				nobody.Run(cmd)
 				out, err = cmd.CombinedOutput()
 			}
 			if err != nil {
@@ -188,25 +188,4 @@ func TestPeerChild(t *testing.T) {
 	imdsURL, ecsURL, _ := strings.Cut(urls, " ")
 	out, _ := childProbe(imdsURL, ecsURL)
 	os.Stdout.Write(out)
-}
-
-// copyTestBinary copies this test binary where nobody may run it (the go
-// build cache is root-only).
-func copyTestBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "imds.test")
-	if err := os.WriteFile(path, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

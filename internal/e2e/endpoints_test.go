@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/stsd/stsd/internal/nobody"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -386,7 +386,7 @@ func TestEndpointProbes(t *testing.T) {
 			{"-H", "Authorization: " + ecsToken, ep.ecsURL()},
 		} {
 			cmd := exec.Command(curl, append([]string{"-s", "-o", "/dev/null", "-w", "%{http_code}"}, args...)...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			nobody.Run(cmd)
 			out, err := cmd.Output()
 			if err != nil || string(out) != "403" {
 				t.Errorf("curl %s as nobody = %q, %v; want 403", args[len(args)-1], out, err)
