@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -35,11 +34,8 @@ func TestFaultMatrix(t *testing.T) {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sts := ststest.NewHandler(ststest.Options{})
-				s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
-				r := s.Refresher("dev")
-				ctx, cancel := context.WithCancel(t.Context())
-				defer cancel()
-				go r.Run(ctx)
+				s, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+				ctx := t.Context()
 				first, err := r.Credentials(ctx)
 				if err != nil {
 					t.Fatal(err)

@@ -105,3 +105,16 @@ func get(t *testing.T, c *http.Client, path string) (int, []byte) {
 
 // fixedRand makes jitter deterministic: 0.5 gives factor 1.0 on margins.
 func fixedRand() float64 { return 0.5 }
+
+// runDev builds a Supervisor and runs its "dev" refresher until the test
+// ends (inside a synctest bubble: no socket, no endpoints).
+func runDev(t *testing.T, o Options) (*Supervisor, *Refresher) {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Refresher("dev")
+	go r.Run(t.Context())
+	return s, r
+}

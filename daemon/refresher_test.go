@@ -27,14 +27,8 @@ func TestRefreshAtComputedTime(t *testing.T) {
 	env := newEnv(t, sessionProfile)
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
-		s, err := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		r := s.Refresher("dev")
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
 		first, err := r.Credentials(ctx)
 		if err != nil {
 			t.Fatalf("Credentials() = %v", err)
@@ -65,11 +59,8 @@ func TestMarginIsHalfLifetimeForShortCredentials(t *testing.T) {
 	env := newEnv(t, sessionProfile)
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{Lifetime: 20 * time.Minute})
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		ctx := t.Context()
 		snap, err := r.Credentials(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -85,11 +76,8 @@ func TestBackoffServesOldThenNeverExpired(t *testing.T) {
 	env := newEnv(t, sessionProfile)
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		ctx := t.Context()
 		first, err := r.Credentials(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -149,11 +137,8 @@ func TestNonRetryableErrorWaitsTheCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
 		sts.FailAll(ststest.FaultAccessDenied)
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		ctx := t.Context()
 		synctest.Wait()
 		if _, err := r.Credentials(ctx); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Credentials() = %v; want ErrUnavailable", err)
@@ -174,11 +159,8 @@ func TestRequestsWaitForFirstFetchAndNeverFetch(t *testing.T) {
 	env := newEnv(t, sessionProfile)
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{Latency: 2 * time.Second})
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
 		errs := make(chan error, 100)
 		for range 100 {
 			go func() { _, err := r.Credentials(ctx); errs <- err }()
@@ -199,11 +181,8 @@ func TestClockSkew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
 		sts.Fail(ststest.FaultExpired, ststest.FaultFarFuture)
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: func() float64 { return 0 }})
+		ctx := t.Context()
 		synctest.Wait()
 		if st := r.Status(); st.State != StateBackoff {
 			t.Fatalf("after an already-expired answer state = %s; want backoff", st.State)
@@ -232,11 +211,8 @@ mfa_process = "echo 246810"
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
 		sts.SetMFA(mfaSerial, "246810")
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
 		snap, err := r.Credentials(ctx)
 		if err != nil {
 			t.Fatalf("Credentials() = %v", err)
@@ -257,11 +233,8 @@ func TestNeedsMFAThenPushedCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
 		sts.SetMFA(mfaSerial, "135790")
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
 		synctest.Wait()
 		if _, err := r.Credentials(ctx); !errors.Is(err, ErrNeedsMFA) {
 			t.Fatalf("Credentials() = %v; want ErrNeedsMFA", err)
@@ -302,11 +275,8 @@ func TestRejectedCodeAsksAgainNoLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sts := ststest.NewHandler(ststest.Options{})
 		sts.SetMFA(mfaSerial, "135790")
-		s, _ := New(Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
-		r := s.Refresher("dev")
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go r.Run(ctx)
+		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
 		synctest.Wait()
 		err := r.SubmitMFA(ctx, "999999")
 		if !mfaRejected(err) {
