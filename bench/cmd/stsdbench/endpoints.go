@@ -167,27 +167,11 @@ func (b *bench) benchEndpoints(ctx context.Context, w *world) ([]endpointRun, er
 }
 
 func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, clientCPU string) ([]endpointRun, error) {
-	st, err := w.status(ctx)
+	e, err := w.devEndpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	imdsAddr, ecsAddr := st.endpoint("dev", "imds"), st.endpoint("dev", "ecs")
-	tok, err := imdsToken(ctx, imdsAddr)
-	if err != nil {
-		return nil, err
-	}
-	imds, err := imdsBody(ctx, imdsAddr, tok, "dev")
-	if err != nil {
-		return nil, err
-	}
-	ecsTok, err := w.ecsToken("dev")
-	if err != nil {
-		return nil, err
-	}
-	ecs, err := ecsBody(ctx, ecsAddr, ecsTok, "dev")
-	if err != nil {
-		return nil, err
-	}
+	imdsAddr, ecsAddr, tok, ecsTok, imds, ecs := e.imdsAddr, e.ecsAddr, e.imdsToken, e.ecsToken, e.imdsBody, e.ecsBody
 	targets := []struct {
 		name, addr, path string
 		header           string
@@ -246,4 +230,33 @@ func doGetURL(ctx context.Context, url string) ([]byte, error) {
 		return nil, err
 	}
 	return doGet(req)
+}
+
+// devEndpoints are profile dev's bound IMDS and ECS endpoints, their
+// tokens, and the credential bodies they serve (the floors' bytes).
+type devEndpoints struct {
+	imdsAddr, ecsAddr   string
+	imdsToken, ecsToken string
+	imdsBody, ecsBody   []byte
+}
+
+func (w *world) devEndpoints(ctx context.Context) (*devEndpoints, error) {
+	st, err := w.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := &devEndpoints{imdsAddr: st.endpoint("dev", "imds"), ecsAddr: st.endpoint("dev", "ecs")}
+	if e.imdsToken, err = imdsToken(ctx, e.imdsAddr); err != nil {
+		return nil, err
+	}
+	if e.imdsBody, err = imdsBody(ctx, e.imdsAddr, e.imdsToken, "dev"); err != nil {
+		return nil, err
+	}
+	if e.ecsToken, err = w.ecsToken("dev"); err != nil {
+		return nil, err
+	}
+	if e.ecsBody, err = ecsBody(ctx, e.ecsAddr, e.ecsToken, "dev"); err != nil {
+		return nil, err
+	}
+	return e, nil
 }

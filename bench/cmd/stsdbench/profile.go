@@ -69,27 +69,11 @@ func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]endpointProfi
 		return nil, err
 	}
 	defer w.stopDaemon()
-	st, err := w.status(ctx)
+	e, err := w.devEndpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	imdsAddr, ecsAddr := st.endpoint("dev", "imds"), st.endpoint("dev", "ecs")
-	tok, err := imdsToken(ctx, imdsAddr)
-	if err != nil {
-		return nil, err
-	}
-	imds, err := imdsBody(ctx, imdsAddr, tok, "dev")
-	if err != nil {
-		return nil, err
-	}
-	ecsTok, err := w.ecsToken("dev")
-	if err != nil {
-		return nil, err
-	}
-	ecs, err := ecsBody(ctx, ecsAddr, ecsTok, "dev")
-	if err != nil {
-		return nil, err
-	}
+	imdsAddr, ecsAddr, tok, ecsTok, imds, ecs := e.imdsAddr, e.ecsAddr, e.imdsToken, e.ecsToken, e.imdsBody, e.ecsBody
 	specs := []struct {
 		name string
 		spec loadSpec
