@@ -63,6 +63,8 @@ func TestECS(t *testing.T) {
 		{"unknown profile", "GET", "/v1/credentials/nope", []string{"Authorization", devToken}, 404},
 		{"unknown profile, no token", "GET", "/v1/credentials/nope", nil, 401},
 		{"XFF", "GET", "/v1/credentials/dev", []string{"Authorization", devToken, "X-Forwarded-For", "1.2.3.4"}, 403},
+		{"Forwarded", "GET", "/v1/credentials/dev", []string{"Authorization", devToken, "Forwarded", "for=1.2.3.4"}, 403},
+		{"X-Real-IP", "GET", "/v1/credentials/dev", []string{"Authorization", devToken, "X-Real-IP", "1.2.3.4"}, 403},
 		{"foreign host", "GET", "/v1/credentials/dev", []string{"Authorization", devToken, "Host", "evil.example:9911"}, 403},
 		{"POST", "POST", "/v1/credentials/dev", []string{"Authorization", devToken}, 405},
 		{"unknown path", "GET", "/v2/credentials/dev", []string{"Authorization", devToken}, 404},

@@ -11,7 +11,8 @@ import (
 // The security checks run in this fixed order on every request, each one
 // able to end it:
 //
-//  1. rejectXFF    any X-Forwarded-For → 403: a proxy is relaying the request
+//  1. rejectXFF    any X-Forwarded-For, Forwarded or X-Real-IP → 403: a
+//     proxy is relaying the request
 //  2. checkHost    Host not literally loopback → 403 (DNS rebinding)
 //  3. callerCheck  peer uid not allowed for the profile → 403 + audit line
 //  4. auth         IMDS token / ECS authorization token → 401 or 403
@@ -72,15 +73,20 @@ func accessLog(o Options, log *slog.Logger, endpoint string, next http.Handler) 
 	})
 }
 
-// rejectXFF refuses any request carrying X-Forwarded-For: "PUT requests are
-// rejected if they contain an X-Forwarded-For header" (EC2 user guide),
-// and real IMDS answers GETs with one 403 too (jtblin/kube2iam#279). A
-// local proxy forwarding to us would otherwise hand out credentials.
+// proxyHeaders are the headers a relaying proxy adds. EC2's IMDS refuses
+// a token PUT that carries X-Forwarded-For, and answers such GETs 403
+// (jtblin/kube2iam#279); a local proxy forwarding to us would otherwise
+// hand out credentials, whichever of these headers it sets.
+var proxyHeaders = []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"}
+
+// rejectXFF refuses any request carrying a proxy header.
 func rejectXFF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Header["X-Forwarded-For"]; ok {
-			writeError(w, http.StatusForbidden, codeForbidden, "requests through a proxy (X-Forwarded-For) are refused")
-			return
+		for _, k := range proxyHeaders {
+			if _, ok := r.Header[k]; ok {
+				writeError(w, http.StatusForbidden, codeForbidden, "requests through a proxy ("+k+") are refused")
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

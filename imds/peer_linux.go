@@ -20,15 +20,16 @@ const peerCheckSupported = true
 // client is always in it: loopback never leaves the namespace.
 var procTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
-// lookupPeer finds the client's socket, the one whose local address is the
-// connection's remote end and whose remote address is our end, and returns
-// its uid column (the socket owner's uid, so no inode → /proc/PID walk).
+// lookupPeer finds the client's socket, the established one whose local
+// address is the connection's remote end and whose remote address is our
+// end, and returns its owner's uid. sock_diag answers first; when it has
+// no exact answer (no inet_diag, a seccomp filter, a socket pinned to a
+// device) the /proc tables are scanned; when they have none either, the
+// caller is unknown and refused.
 func lookupPeer(local, remote netip.AddrPort) (int, error) {
 	if uid, err := diagLookup(remote, local); err == nil {
 		return uid, nil
 	}
-	// No sock_diag (a kernel without inet_diag, a seccomp filter): scan
-	// the tables, slower but equivalent.
 	return procLookup(local, remote)
 }
 
@@ -53,8 +54,8 @@ func procLookup(local, remote netip.AddrPort) (int, error) {
 	return -1, fmt.Errorf("peer lookup: no socket %s -> %s in /proc/net/tcp{,6}", remote, local)
 }
 
-// findSocket scans a /proc/net/tcp{,6} table for the socket with the given
-// local and remote addresses. Addresses compare unmapped, so an IPv4 client
+// findSocket scans a /proc/net/tcp{,6} table for the established socket
+// with the given local and remote addresses. Addresses compare unmapped, so an IPv4 client
 // of a dual-stack socket matches either table's form.
 //
 // Format (Documentation/networking/proc_net_tcp.rst): "sl local_address
@@ -73,6 +74,9 @@ func findSocket(r io.Reader, local, remote netip.AddrPort) (uid int, found bool,
 		}
 		f := bytes.Fields(sc.Bytes())
 		if len(f) < 10 {
+			continue
+		}
+		if string(f[3]) != "01" { // TCP_ESTABLISHED
 			continue
 		}
 		l, err := parseProcAddr(f[1])

@@ -38,13 +38,43 @@ func newServer(ctx context.Context, h http.Handler, o Options) *http.Server {
 }
 
 // Serve serves h on ln until ctx ends, then lets in-flight requests finish
-// (bounded by o.ShutdownTimeout) and returns. It closes ln.
+// (bounded by o.ShutdownTimeout) and returns. It closes ln. On a loopback
+// listener it drops every connection from a non-loopback address.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
 	o = o.withDefaults()
+	if isLoopback(ln.Addr()) {
+		ln = loopbackPeers{ln, o.Logger}
+	}
 	if err := runServer(ctx, newServer(ctx, h, o), ln, o.ShutdownTimeout); err != nil {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// loopbackPeers drops connections whose peer is not a loopback address.
+// Loopback traffic never leaves its host and namespace, but a host with
+// route_localnet=1 (kube-proxy, Docker without its userland proxy)
+// delivers other machines' and containers' packets to 127.0.0.1 too.
+type loopbackPeers struct {
+	net.Listener
+	log *slog.Logger
+}
+
+func (l loopbackPeers) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || isLoopback(c.RemoteAddr()) {
+			return c, err
+		}
+		l.log.Warn("caller refused", "event", "caller_refused", "reason", "non_loopback_peer",
+			"remote", c.RemoteAddr().String(), "local", c.LocalAddr().String())
+		c.Close()
+	}
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.AddrPort().Addr().Unmap().IsLoopback()
 }
 
 // runServer serves srv on ln until ctx ends or serving fails, then shuts

@@ -20,12 +20,17 @@ const (
 	sizeofInetDiagReqV2 = 56
 	sizeofInetDiagMsg   = 72
 	inetDiagNoCookie    = 0xffffffff
+	tcpEstablished      = 1 // TCP_ESTABLISHED in linux/tcp_states.h
 )
 
 var errDiagNotFound = errors.New("sock_diag: no such socket")
 
-// diagLookup returns the uid owning the TCP socket whose local address is
-// src and remote address is dst.
+// diagLookup returns the uid owning the established TCP socket whose
+// local address is src and remote address is dst. The kernel's lookup is
+// not exact: a socket pinned to a device (SO_BINDTODEVICE, open to any
+// user) is missed, and then the listening socket on src's port answers.
+// So only an ESTABLISHED reply for exactly this address pair counts;
+// anything else is errDiagNotFound, and the caller scans /proc instead.
 func diagLookup(src, dst netip.AddrPort) (int, error) {
 	src, dst = unmap(src), unmap(dst)
 	family := byte(unix.AF_INET6)
@@ -48,7 +53,7 @@ func diagLookup(src, dst netip.AddrPort) (int, error) {
 	ne.PutUint32(req[8:], 1) // seq
 	r := req[sizeofNlMsghdr:]
 	r[0], r[1] = family, unix.IPPROTO_TCP
-	ne.PutUint32(r[4:], 0xffffffff) // every state
+	ne.PutUint32(r[4:], 1<<tcpEstablished)
 	id := r[8:]
 	binary.BigEndian.PutUint16(id[0:], src.Port())
 	binary.BigEndian.PutUint16(id[2:], dst.Port())
@@ -68,7 +73,7 @@ func diagLookup(src, dst netip.AddrPort) (int, error) {
 		if err != nil {
 			return -1, fmt.Errorf("sock_diag receive: %w", err)
 		}
-		return parseDiagReply(buf[:n])
+		return parseDiagReply(buf[:n], src, dst)
 	}
 }
 
@@ -83,8 +88,9 @@ func putAddr(b []byte, a netip.Addr) {
 }
 
 // parseDiagReply reads the first netlink message: an inet_diag_msg (the
-// uid) or an error (ENOENT: no such socket).
-func parseDiagReply(b []byte) (int, error) {
+// uid) or an error (ENOENT: no such socket). A message for another socket
+// than src → dst, or one not ESTABLISHED, is errDiagNotFound.
+func parseDiagReply(b []byte, src, dst netip.AddrPort) (int, error) {
 	ne := binary.NativeEndian
 	if len(b) < sizeofNlMsghdr {
 		return -1, errors.New("sock_diag: short reply")
@@ -104,6 +110,10 @@ func parseDiagReply(b []byte) (int, error) {
 		if len(m) < sizeofInetDiagMsg {
 			return -1, errors.New("sock_diag: short message")
 		}
+		if m[1] != tcpEstablished || diagAddrPort(m[4:], m[8:], m[0]) != src ||
+			diagAddrPort(m[6:], m[24:], m[0]) != dst {
+			return -1, errDiagNotFound
+		}
 		uid, inode := ne.Uint32(m[64:]), ne.Uint32(m[68:])
 		if inode == 0 {
 			// TIME_WAIT or orphaned: the uid reads 0 whoever owned it.
@@ -112,4 +122,16 @@ func parseDiagReply(b []byte) (int, error) {
 		return int(uid), nil
 	}
 	return -1, fmt.Errorf("sock_diag: unexpected message type %d", ne.Uint16(b[4:]))
+}
+
+// diagAddrPort decodes an inet_diag_sockid port (big-endian) and address
+// (4 or 16 bytes by family), unmapped like the addresses it is compared to.
+func diagAddrPort(port, addr []byte, family byte) netip.AddrPort {
+	var a netip.Addr
+	if family == unix.AF_INET {
+		a = netip.AddrFrom4([4]byte(addr[:4]))
+	} else {
+		a = netip.AddrFrom16([16]byte(addr[:16])).Unmap()
+	}
+	return netip.AddrPortFrom(a, binary.BigEndian.Uint16(port))
 }

@@ -1,10 +1,13 @@
 package imds
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestDiagMatchesProc: for a live loopback connection, sock_diag and the
@@ -70,4 +73,48 @@ func BenchmarkPeerLookup(b *testing.B) {
 			procLookup(local, remote)
 		}
 	})
+}
+
+// TestParseDiagReply: only an ESTABLISHED reply for exactly the asked
+// address pair names an owner; a listener's reply (what the kernel sends
+// when a device-pinned socket is missed) or another pair is not found.
+func TestParseDiagReply(t *testing.T) {
+	t.Parallel()
+	src := netip.MustParseAddrPort("127.0.0.1:40000")
+	dst := netip.MustParseAddrPort("127.0.0.1:9912")
+	msg := func(state byte, s, d netip.AddrPort, inode uint32) []byte {
+		b := make([]byte, sizeofNlMsghdr+sizeofInetDiagMsg)
+		ne := binary.NativeEndian
+		ne.PutUint32(b[0:], uint32(len(b)))
+		ne.PutUint16(b[4:], unix.SOCK_DIAG_BY_FAMILY)
+		m := b[sizeofNlMsghdr:]
+		m[0], m[1] = unix.AF_INET, state
+		binary.BigEndian.PutUint16(m[4:], s.Port())
+		binary.BigEndian.PutUint16(m[6:], d.Port())
+		putAddr(m[8:24], s.Addr())
+		putAddr(m[24:40], d.Addr())
+		ne.PutUint32(m[64:], 1000)
+		ne.PutUint32(m[68:], inode)
+		return b
+	}
+	any4 := netip.MustParseAddrPort("0.0.0.0:0")
+	tests := []struct {
+		name string
+		b    []byte
+		uid  int
+	}{
+		{"exact established", msg(1, src, dst, 7), 1000},
+		{"listener on the client's port", msg(10, netip.AddrPortFrom(src.Addr(), src.Port()), any4, 7), -1},
+		{"listener, any address", msg(10, netip.MustParseAddrPort("0.0.0.0:40000"), any4, 7), -1},
+		{"established, other peer", msg(1, src, netip.MustParseAddrPort("127.0.0.1:9913"), 7), -1},
+		{"established, other source", msg(1, netip.MustParseAddrPort("127.0.0.2:40000"), dst, 7), -1},
+		{"time wait", msg(6, src, dst, 0), -1},
+		{"established, no inode", msg(1, src, dst, 0), -1},
+	}
+	for _, tt := range tests {
+		uid, err := parseDiagReply(tt.b, src, dst)
+		if uid != tt.uid || (tt.uid < 0) != (err != nil) {
+			t.Errorf("%s: parseDiagReply = %d, %v; want %d", tt.name, uid, err, tt.uid)
+		}
+	}
 }
