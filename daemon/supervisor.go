@@ -211,17 +211,22 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	// Everything started below stops with ctx, also when the control
 	// server fails first.
 	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
-	if err := s.ep.reconcile(ctx, &wg, s.cur().cfg); err != nil {
+	// fail stops whatever started before a start-up error, and joins it.
+	fail := func(err error) error {
 		ln.Close()
+		stop()
+		wg.Wait()
 		return err
+	}
+	defer stop()
+	if err := s.ep.reconcile(ctx, &wg, s.cur().cfg); err != nil {
+		return fail(err)
 	}
 	if addr := s.cur().cfg.MetricsListen; addr != "" {
 		mln, err := net.Listen("tcp", addr)
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics_listen: %w", err)
+			return fail(fmt.Errorf("metrics_listen: %w", err))
 		}
 		s.setServing(func() { s.metricsAddr = mln.Addr().String() })
 		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", mln.Addr().String())
@@ -232,10 +237,7 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 		})
 	}
 	if err := s.startBroker(ctx, &wg); err != nil {
-		ln.Close()
-		stop()
-		wg.Wait()
-		return err
+		return fail(err)
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),

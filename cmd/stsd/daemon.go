@@ -60,13 +60,14 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	// Cancel first, then join: the goroutine below ends with ctx.
 	defer wg.Wait()
+	defer cancel()
 	wg.Go(func() {
 		for {
 			select {
