@@ -90,9 +90,7 @@ func (p *parser) document(root *node) {
 		p.profileCross(st)
 	}
 	p.checkListeners()
-	if credsNode != nil {
-		p.credentialsFile(credsNode)
-	}
+	p.sharedFiles(credsNode)
 }
 
 func (p *parser) ecs(n *node) {
@@ -391,21 +389,21 @@ func child(n *node, key string) *node {
 	return nil
 }
 
-// credentialsFile checks the configured shared credentials file: it holds
-// long-term keys, so it must be private.
-func (p *parser) credentialsFile(n *node) {
-	path := p.cfg.CredentialsFile
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		p.warnf(n, "%s does not exist (yet); profiles fail until it holds their source profiles' keys", path)
-		return
+// sharedFiles checks the AWS shared files source keys are read from (the
+// configured credentials_file at its line n, else the default one, and the
+// AWS config file): see Config.SharedFileProblems.
+func (p *parser) sharedFiles(n *node) {
+	if n != nil {
+		if _, err := os.Stat(p.cfg.CredentialsFile); errors.Is(err, fs.ErrNotExist) {
+			p.warnf(n, "%s does not exist (yet); profiles fail until it holds their source profiles' keys", p.cfg.CredentialsFile)
+		}
 	}
-	if err != nil {
-		p.errf(n, "cannot read %s: %v", path, unwrapPath(err))
-		return
-	}
-	for _, msg := range checkFileInfo(path, fi, kindSecret, p.o.System) {
-		p.errf(n, "%s", msg)
+	for _, prob := range p.cfg.SharedFileProblems() {
+		if n != nil && prob.Path == p.cfg.CredentialsFile {
+			p.errf(n, "%s", prob.Msg)
+		} else {
+			p.errs = append(p.errs, &Error{File: p.file, Msg: prob.Msg})
+		}
 	}
 }
 

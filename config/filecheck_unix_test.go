@@ -121,3 +121,55 @@ func userName(t *testing.T, uid int) string {
 	}
 	return strconv.Itoa(uid)
 }
+
+// TestSharedFileChecks: the AWS shared files stsd really reads (here the
+// ones $AWS_SHARED_CREDENTIALS_FILE and $AWS_CONFIG_FILE name, not a
+// credentials_file) get the secret and config rules: a planted
+// credential_process must not be able to get in.
+func TestSharedFileChecks(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to chown files to another user")
+	}
+	me := userName(t, os.Getuid())
+	nb := userName(t, nobody)
+	tests := []struct {
+		name              string
+		credsMode, cfMode os.FileMode
+		owner             int // of the AWS config file; -1: keep
+		want              string
+	}{
+		{"private", 0o600, 0o644, -1, ""},
+		{"credentials group-writable", 0o620, 0o644, -1,
+			"$TMP/config.toml: $TMP/credentials holds secrets but is accessible to its group (mode 0620); run: chmod 0600 $TMP/credentials"},
+		{"credentials world-readable", 0o604, 0o644, -1,
+			"$TMP/config.toml: $TMP/credentials holds secrets but is accessible to others (mode 0604); run: chmod 0600 $TMP/credentials"},
+		{"aws config world-writable", 0o600, 0o646, -1,
+			"$TMP/config.toml: $TMP/aws-config is world-writable (mode 0646), so others could change what stsd does; run: chmod go-w $TMP/aws-config"},
+		{"aws config foreign", 0o600, 0o644, nobody,
+			"$TMP/config.toml: $TMP/aws-config is owned by " + nb + ", not by you (" + me + ") or root, so its owner could change what stsd does; run: chown " + me + " $TMP/aws-config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "credentials", "", tt.credsMode)
+			cf := writeFile(t, dir, "aws-config", "", tt.cfMode)
+			if tt.owner >= 0 {
+				chown(t, cf, tt.owner)
+			}
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+			t.Setenv("AWS_CONFIG_FILE", cf)
+			path := writeFile(t, dir, "config.toml", sess, 0o600)
+			cfg, err := config.Load(path, config.Options{Hostname: testHost})
+			got := ""
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), dir, "$TMP")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Load errors (-want +got):\n%s", diff)
+			}
+			if cfg != nil && len(cfg.SharedFileProblems()) != 0 {
+				t.Errorf("SharedFileProblems = %v; want none", cfg.SharedFileProblems())
+			}
+		})
+	}
+}

@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/stsd/stsd/internal/paths"
 )
 
 // fingerprintVersion changes whenever the encoding below changes, so old
@@ -64,27 +64,12 @@ func (p *Profile) Fingerprint(client string) string {
 }
 
 // SourceFiles lists every file p's credentials are made from, for the cache
-// to record and re-check: the config file, the shared credentials file
-// (credentials_file, else $AWS_SHARED_CREDENTIALS_FILE, else
-// ~/.aws/credentials), the AWS config file ($AWS_CONFIG_FILE, else
-// ~/.aws/config) and p's policy file when it has one. Paths are absolute and
-// resolved at call time (environment and home directory).
+// to record and re-check: the config file, the shared credentials file and
+// the AWS config file (paths.AWSCredentialsFile, paths.AWSConfigFile) and
+// p's policy file when it has one. Paths are absolute and resolved at call
+// time (environment and home directory).
 func (c *Config) SourceFiles(p *Profile) []string {
-	home, _ := os.UserHomeDir()
-	envPath := func(env string, def ...string) string {
-		if v := os.Getenv(env); v != "" {
-			if v == "~" || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, `~`+string(filepath.Separator)) {
-				v = filepath.Join(home, v[1:])
-			}
-			return absPath(v)
-		}
-		return filepath.Join(append([]string{home}, def...)...)
-	}
-	creds := c.CredentialsFile
-	if creds == "" {
-		creds = envPath("AWS_SHARED_CREDENTIALS_FILE", ".aws", "credentials")
-	}
-	out := []string{c.Path, creds, envPath("AWS_CONFIG_FILE", ".aws", "config")}
+	out := []string{c.Path, paths.AWSCredentialsFile(c.CredentialsFile), paths.AWSConfigFile()}
 	if p != nil && p.PolicyFile != "" {
 		out = append(out, p.PolicyFile)
 	}

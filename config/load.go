@@ -150,6 +150,7 @@ func (p *parser) run() (*Config, error) {
 	}
 	p.cfg = &Config{
 		Path:     p.path,
+		System:   p.o.System,
 		LogLevel: "info",
 		Profiles: map[string]*Profile{},
 	}

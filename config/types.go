@@ -22,6 +22,7 @@ const (
 // and every default is resolved.
 type Config struct {
 	Path            string // absolute path of the file loaded
+	System          bool   // loaded for the system layout (Options.System)
 	CredentialsFile string // shared credentials file ("" = AWS_SHARED_CREDENTIALS_FILE / SDK default)
 	LogLevel        string // debug|info|warn|error
 	MetricsListen   string // optional loopback host:port

@@ -361,7 +361,7 @@ func TestRouteLocalnetCaller(t *testing.T) {
 	host, ctr := netns.New(t), netns.New(t)
 	hostIf, ctrIf := netns.Link(host, "192.0.2.1/24", ctr, "192.0.2.2/24")
 	for _, ns := range []struct {
-		ns *netns.NS
+		ns  *netns.NS
 		dev string
 	}{{host, hostIf}, {ctr, ctrIf}} {
 		ns.ns.Sysctl("net.ipv4.conf.all.route_localnet", "1")

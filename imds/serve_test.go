@@ -13,13 +13,17 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/stsd/stsd/internal/testhome"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-	)
+	os.Exit(testhome.Main(m, func() error {
+		return goleak.Find(
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		)
+	}))
 }
 
 // TestServeLimits: oversized headers are refused by the server itself, and

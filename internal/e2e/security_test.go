@@ -4,9 +4,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stsd/stsd/internal/nobody"
 )
 
 // TestSecondRunExitsAtOnce: a second `stsd run` on the same socket exits 1
@@ -35,4 +42,89 @@ func TestSecondRunExitsAtOnce(t *testing.T) {
 	if _, stderr, code := w.run(t, "stsd", "status"); code != 0 {
 		t.Errorf("stsd status after a second run: %d %s", code, stderr)
 	}
+}
+
+// TestPlantedCredentialProcess: when the default shared credentials file
+// or the AWS config file becomes writable by others, another user
+// (nobody) plants a credential_process there. The daemon must never run
+// it: `stsd refresh` is refused with the chmod to run, the last valid
+// credentials keep being served, and `stsd check` reports the file.
+func TestPlantedCredentialProcess(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the attacker as nobody")
+	}
+	for _, file := range []string{"credentials", "config"} {
+		t.Run(file, func(t *testing.T) {
+			sts := standin(t)
+			w := newWorld(t, sts.url, sessionConfig)
+			w.startDaemon(t)
+			before := accessKeyID(t, w)
+			home := filepath.Join(w.dir, "h")
+			target := filepath.Join(home, ".aws", file)
+			// The victim's mistakes: a traversable home and a file
+			// others may write.
+			for _, d := range []string{w.dir, home, filepath.Join(home, ".aws")} {
+				os.Chmod(d, 0o711)
+			}
+			os.Chmod(target, 0o666)
+			marker := filepath.Join(t.TempDir(), "planted-ran")
+			os.Chmod(filepath.Dir(marker), 0o777)
+			planted := fmt.Sprintf("\n[profile src]\ncredential_process = sh -c 'touch %s'\n[src]\ncredential_process = sh -c 'touch %s'\n", marker, marker)
+			// In the credentials file the planted process replaces the key
+			// (static keys would win); the config file gets it appended.
+			redirect := ">>"
+			if file == "credentials" {
+				redirect = ">"
+			}
+			attack := exec.Command("sh", "-c", `printf '%s' "$PLANT" `+redirect+` "$TARGET"`)
+			attack.Env = []string{"PLANT=" + planted, "TARGET=" + target}
+			if out, err := nobody.Run(attack).CombinedOutput(); err != nil {
+				t.Fatalf("nobody could not write %s: %v %s", target, err, out)
+			}
+			_, stderr, code := w.run(t, "stsd", "refresh", "dev")
+			if code != 0 {
+				t.Fatalf("stsd refresh: %d %s", code, stderr)
+			}
+			var st struct {
+				Profiles []struct {
+					LastError string `json:"last_error"`
+				} `json:"profiles"`
+			}
+			waitFor(t, func() bool {
+				out, _, _ := w.run(t, "stsd", "status", "--json")
+				json.Unmarshal([]byte(out), &st)
+				return len(st.Profiles) == 1 && st.Profiles[0].LastError != ""
+			})
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("the daemon ran a credential_process another user planted")
+			}
+			if msg := st.Profiles[0].LastError; !strings.Contains(msg, "chmod") || !strings.Contains(msg, target) {
+				t.Errorf("status last_error = %q; want it to name %s and the chmod to run", msg, target)
+			}
+			if got := accessKeyID(t, w); got != before {
+				t.Errorf("after the refused refresh credential_process served %s; want the last valid key %s", got, before)
+			}
+			_, stderr, code = w.run(t, "stsd", "check")
+			if code != 2 || !strings.Contains(stderr, target) || !strings.Contains(stderr, "chmod") {
+				t.Errorf("stsd check = %d, %q; want 2 naming %s and the chmod", code, stderr, target)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("stsd check ran a credential_process another user planted")
+			}
+		})
+	}
+}
+
+// accessKeyID runs the small binary for dev and returns the key it served.
+func accessKeyID(t *testing.T, w *world) string {
+	t.Helper()
+	out, stderr, code := w.run(t, "stsd-credential-process", "--profile", "dev")
+	if code != 0 {
+		t.Fatalf("stsd-credential-process: %d %s", code, stderr)
+	}
+	var c struct{ AccessKeyId string }
+	if err := json.Unmarshal([]byte(out), &c); err != nil || c.AccessKeyId == "" {
+		t.Fatalf("stsd-credential-process printed %q: %v", out, err)
+	}
+	return c.AccessKeyId
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/redact"
 )
 
@@ -295,6 +295,11 @@ func FederationInput(p *config.Profile, client string) *sts.GetFederationTokenIn
 // credentials, which STS refuses for these calls.
 func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error) {
 	name := c.profile.SourceProfile
+	// Checked before every read: a file others can write could name a
+	// credential_process that would run as this user.
+	if probs := c.cfg.SharedFileProblems(); len(probs) > 0 {
+		return aws.Credentials{}, fmt.Errorf("source profile %q refused: %s", name, probs[0].Msg)
+	}
 	sc, err := awsconfig.LoadSharedConfigProfile(ctx, name, func(o *awsconfig.LoadSharedConfigOptions) {
 		o.CredentialsFiles = []string{CredentialsFile(c.cfg)}
 		o.ConfigFiles = []string{ConfigFile()}
@@ -388,31 +393,17 @@ func withSource(src aws.Credentials) func(*sts.Options) {
 	return func(o *sts.Options) { o.Credentials = credentials.StaticCredentialsProvider{Value: src} }
 }
 
-// CredentialsFile is the shared credentials file stsd reads: credentials_file,
-// else $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
+// CredentialsFile is the shared credentials file stsd reads
+// (paths.AWSCredentialsFile).
 func CredentialsFile(cfg *config.Config) string {
-	if cfg != nil && cfg.CredentialsFile != "" {
-		return cfg.CredentialsFile
+	if cfg == nil {
+		return paths.AWSCredentialsFile("")
 	}
-	if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
-		return f
-	}
-	return filepath.Join(homeDir(), ".aws", "credentials")
+	return paths.AWSCredentialsFile(cfg.CredentialsFile)
 }
 
-// ConfigFile is the AWS shared config file: $AWS_CONFIG_FILE, else
-// ~/.aws/config.
-func ConfigFile() string {
-	if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
-		return f
-	}
-	return filepath.Join(homeDir(), ".aws", "config")
-}
-
-func homeDir() string {
-	h, _ := os.UserHomeDir()
-	return h
-}
+// ConfigFile is the AWS shared config file (paths.AWSConfigFile).
+func ConfigFile() string { return paths.AWSConfigFile() }
 
 // AccountFromARN returns the account id of an IAM/STS ARN, or "".
 func AccountFromARN(arn string) string {
