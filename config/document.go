@@ -20,8 +20,8 @@ import (
 var (
 	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "ecs", "broker", "profiles"}
 	ecsKeys     = []string{"listen", "token_dir"}
-	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "trusted_proxies", "clients"}
-	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs"}
+	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
+	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
 	logLevels   = []string{"debug", "info", "warn", "error"}
 	profileName = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	rateRe      = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m|h)$`)
@@ -225,7 +225,7 @@ func (p *parser) broker(n *node) {
 	if !p.table(n) {
 		return
 	}
-	b := &Broker{Rate: 10, MaxConnections: 1024, Clients: map[string]*BrokerClient{}}
+	b := &Broker{Rate: 10, MaxConnections: 1024, MaxConnectionsPerAddress: 64, Clients: map[string]*BrokerClient{}}
 	p.cfg.Broker = b
 	for _, k := range n.kids {
 		switch k.last() {
@@ -269,6 +269,14 @@ func (p *parser) broker(n *node) {
 					b.MaxConnections = int(i)
 				}
 			}
+		case "max_connections_per_address":
+			if i, ok := p.integer(k); ok {
+				if i < 1 || i > 1<<20 {
+					p.errf(k, "%d is out of range (1..1048576)", i)
+				} else {
+					b.MaxConnectionsPerAddress = int(i)
+				}
+			}
 		case "trusted_proxies":
 			b.TrustedProxies = p.cidrs(k)
 		case "clients":
@@ -289,6 +297,13 @@ func (p *parser) broker(n *node) {
 	}
 	if !has(n, "tls_key_file") {
 		p.errAt(n.line, "broker.tls_key_file", "missing: the broker serves HTTPS only; set the PEM private key file")
+	}
+	if !has(n, "client_ca_file") {
+		for _, cn := range p.clientNodes {
+			if k := child(cn.n, "client_cert_sha256"); k != nil {
+				p.errf(k, "needs broker.client_ca_file: a client certificate is only asked for when the broker has a client CA")
+			}
+		}
 	}
 }
 
@@ -346,6 +361,15 @@ func (p *parser) brokerClient(b *Broker, n *node) {
 			}
 		case "allowed_cidrs":
 			c.AllowedCIDRs = p.cidrs(k)
+		case "client_cert_sha256":
+			if s, ok := p.str(k); ok {
+				s = strings.ToLower(strings.ReplaceAll(s, ":", ""))
+				if _, err := hex.DecodeString(s); err != nil || len(s) != 64 {
+					p.errf(k, "must be 64 hex digits (colons allowed), the SHA-256 of the client's certificate: run openssl x509 -in CERT -noout -fingerprint -sha256")
+					continue
+				}
+				c.CertSHA256 = s
+			}
 		default:
 			p.errf(k, "%s", suggest(k.last(), clientKeys))
 		}

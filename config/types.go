@@ -53,7 +53,10 @@ type Broker struct {
 	ClientCAFile   string  // absolute; "" = no client certificates
 	Rate           float64 // requests per second per client (token bucket; burst 2 × rate); default 10
 	MaxConnections int     // default 1024
-	TrustedProxies []netip.Prefix
+	// MaxConnectionsPerAddress bounds one client address's (an IPv6
+	// /64's) connections; default 64.
+	MaxConnectionsPerAddress int
+	TrustedProxies           []netip.Prefix
 
 	// Clients by name ([broker.clients.NAME]).
 	Clients map[string]*BrokerClient
@@ -66,6 +69,9 @@ type BrokerClient struct {
 	TokenSHA256  string // 64 lowercase hex digits
 	Profiles     []string
 	AllowedCIDRs []netip.Prefix // empty = any address
+	// CertSHA256 ties the token to one client certificate: 64 lowercase
+	// hex digits of the SHA-256 of its DER; "" = any the client CA signed.
+	CertSHA256 string
 }
 
 // Profile is one [profiles.NAME] table with defaults applied.

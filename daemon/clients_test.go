@@ -51,10 +51,13 @@ func TestClientCredentialsPerClient(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ClientCredentials(app, %s) = %v", client, err)
 		}
-		if k, ok := keys[client]; ok && k != c.AccessKeyID {
+		if k, ok := keys[client]; ok && k != c.Credentials.AccessKeyID {
 			t.Errorf("client %s got a new key on its second request", client)
 		}
-		keys[client] = c.AccessKeyID
+		if !strings.HasSuffix(c.ARN, ":federated-user/"+client) {
+			t.Errorf("client %s: ARN %q; want its federated user", client, c.ARN)
+		}
+		keys[client] = c.Credentials.AccessKeyID
 	}
 	if keys["billing"] == keys["search"] {
 		t.Error("two clients share credentials")
@@ -79,7 +82,10 @@ func TestClientCredentialsPerClient(t *testing.T) {
 	s2, _, _ := startDaemon(t, Options{Config: env.cfg, Store: store})
 	calls := sts.Calls()
 	c, err := s2.ClientCredentials(t.Context(), "app", "search")
-	if err != nil || c.AccessKeyID != keys["search"] || sts.Calls() != calls {
-		t.Errorf("after restart: %v, same key %v, calls %d→%d; want the cached key and no call", err, c.AccessKeyID == keys["search"], calls, sts.Calls())
+	if err != nil || c.Credentials.AccessKeyID != keys["search"] || sts.Calls() != calls {
+		t.Errorf("after restart: %v, same key %v, calls %d→%d; want the cached key and no call", err, c.Credentials.AccessKeyID == keys["search"], calls, sts.Calls())
+	}
+	if _, err := s2.ClientCredentials(t.Context(), "app", "stranger"); err == nil {
+		t.Error("a client the config does not name was served")
 	}
 }

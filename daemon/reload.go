@@ -193,9 +193,13 @@ func (s *Supervisor) reload(ctx context.Context, wg *sync.WaitGroup, reason stri
 			r.stop()
 		}
 	}
-	s.stopClients(func(profile string) bool {
+	if err := s.applyBrokerClients(cfg); err != nil {
+		// config.Load validated every hash: this does not happen.
+		s.o.Logger.Error("broker clients not applied", "event", "reload_partial", "err", err)
+	}
+	s.stopClients(func(profile, client string) bool {
 		op, np := old.cfg.Profiles[profile], cfg.Profiles[profile]
-		return op == nil || np == nil || !sameProfile(op, np)
+		return op == nil || np == nil || !sameProfile(op, np) || !brokerGrants(cfg, profile, client)
 	})
 	for _, w := range restartOnly(old.cfg, cfg) {
 		s.o.Logger.Warn("config change needs a restart", "event", "reload_partial", "key", w)
@@ -244,8 +248,18 @@ func restartOnly(a, b *config.Config) []string {
 	if a.LogLevel != b.LogLevel {
 		out = append(out, "log_level")
 	}
-	if !reflect.DeepEqual(a.Broker, b.Broker) {
+	if !reflect.DeepEqual(brokerSettings(a.Broker), brokerSettings(b.Broker)) {
 		out = append(out, "broker")
 	}
 	return out
+}
+
+// brokerSettings is b without its clients, which a reload applies.
+func brokerSettings(b *config.Broker) *config.Broker {
+	if b == nil {
+		return nil
+	}
+	c := *b
+	c.Clients = nil
+	return &c
 }

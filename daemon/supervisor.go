@@ -63,8 +63,9 @@ type Supervisor struct {
 	// servingMu guards the fields that follow, set by Serve as it binds.
 	servingMu   sync.Mutex
 	started     time.Time
-	metricsAddr string // the bound metrics_listen address
-	brokerAddr  string // the bound [broker] address
+	metricsAddr string       // the bound metrics_listen address
+	brokerAddr  string       // the bound [broker] address
+	broker      *imds.Broker // the running broker, nil without one
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
 	reloadCh chan reloadRequest   // served by Serve's manager goroutine
@@ -319,11 +320,14 @@ type clientRequest struct {
 }
 
 // ClientCredentials returns profile's credentials as minted for one broker
-// client (its own federated name and cache entry). The client's refresher
-// starts on first use; like every reader this never fetches itself.
-func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (cache.Credentials, error) {
-	if s.cur().cfg.Profiles[profile] == nil {
-		return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+// client (its own federated name and cache entry), with the federated
+// user's ARN. Only what the config in force grants is minted: the client
+// exists, lists the profile, and the profile is a federation profile. The
+// client's refresher starts on first use; like every reader this never
+// fetches itself.
+func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (imds.Minted, error) {
+	if !brokerGrants(s.cur().cfg, profile, client) {
+		return imds.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
 	}
 	key := stsclient.CacheKey(profile, client)
 	s.clientsMu.Lock()
@@ -336,22 +340,22 @@ func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client stri
 		select {
 		case s.clientCh <- req:
 		case <-ctx.Done():
-			return cache.Credentials{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+			return imds.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
 		}
 		select {
 		case r = <-req.done:
 		case <-ctx.Done():
-			return cache.Credentials{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+			return imds.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
 		}
 		if r == nil {
-			return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+			return imds.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
 		}
 	}
 	snap, err := r.Credentials(ctx)
 	if err != nil {
-		return cache.Credentials{}, err
+		return imds.Minted{}, err
 	}
-	return *snap.creds, nil
+	return imds.Minted{Credentials: *snap.creds, ARN: snap.arn}, nil
 }
 
 // startClient makes and starts the refresher for (profile, client), unless
@@ -365,7 +369,7 @@ func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req cl
 	}
 	cfg := s.cur().cfg
 	p := cfg.Profiles[req.profile]
-	if p == nil {
+	if !brokerGrants(cfg, req.profile, req.client) {
 		return nil
 	}
 	f := s.fetchers[p.Name]
@@ -381,13 +385,14 @@ func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req cl
 	return r
 }
 
-// stopClients stops the broker client refreshers of profiles that a
-// reload removed or changed.
-func (s *Supervisor) stopClients(gone func(profile string) bool) {
+// stopClients stops the broker client refreshers that gone names: a
+// profile a reload removed or changed, or a client it removed or no
+// longer lets read the profile.
+func (s *Supervisor) stopClients(gone func(profile, client string) bool) {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	for key, r := range s.clients {
-		if gone(r.profile.Name) {
+		if gone(r.profile.Name, r.client) {
 			r.stop()
 			delete(s.clients, key)
 			delete(s.fetchers, r.profile.Name)

@@ -3,8 +3,10 @@ package imds
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/cache"
@@ -23,7 +26,15 @@ import (
 // returns expired credentials and its errors hold no secret.
 // *daemon.Supervisor is the daemon's ClientSource.
 type ClientSource interface {
-	ClientCredentials(ctx context.Context, profile, client string) (cache.Credentials, error)
+	ClientCredentials(ctx context.Context, profile, client string) (Minted, error)
+}
+
+// Minted is what a ClientSource hands out: the credentials and the ARN of
+// the identity STS minted them for. The broker serves only federated-user
+// credentials and names that ARN in its audit line.
+type Minted struct {
+	Credentials cache.Credentials
+	ARN         string
 }
 
 // BrokerClient is one [broker.clients.NAME].
@@ -32,14 +43,9 @@ type BrokerClient struct {
 	TokenSHA256  string // hex SHA-256 of the client's token
 	Profiles     []string
 	AllowedCIDRs []netip.Prefix // empty: any address
-}
-
-// BrokerProfile is a profile the broker serves.
-type BrokerProfile struct {
-	Name string
-	// FederationName is the profile's federated user name, "{client}"
-	// standing for the client's name (for the audit line's ARN).
-	FederationName string
+	// CertSHA256 is the hex SHA-256 of the client certificate (DER) the
+	// token is tied to; "" accepts any certificate the client CA signed.
+	CertSHA256 string
 }
 
 // BrokerOptions configure NewBroker. Zero values mean defaults.
@@ -48,13 +54,16 @@ type BrokerOptions struct {
 
 	CertFile, KeyFile string // PEM; re-read whenever they change
 	ClientCAFile      string // "": no client certificates
-	Clients           []BrokerClient
-	Profiles          []BrokerProfile
+	// Clients is the client table at start; SetClients replaces it.
+	Clients []BrokerClient
 	// Rate is each client's request rate (token bucket, burst 2 × Rate
 	// but at least 1); default 10 a second.
 	Rate float64
 	// MaxConnections bounds open connections; default 1024.
 	MaxConnections int
+	// MaxConnectionsPerAddress bounds one client address's (an IPv6
+	// /64's) open connections; default 64.
+	MaxConnectionsPerAddress int
 	// TrustedProxies may send PROXY protocol headers.
 	TrustedProxies []netip.Prefix
 	// AuthFailures is how many refused authentications (no token, a wrong
@@ -72,6 +81,9 @@ func (o BrokerOptions) withDefaults() BrokerOptions {
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 1024
+	}
+	if o.MaxConnectionsPerAddress <= 0 {
+		o.MaxConnectionsPerAddress = 64
 	}
 	if o.AuthFailures <= 0 {
 		o.AuthFailures = 10
@@ -109,6 +121,18 @@ func NewBroker(src ClientSource, o BrokerOptions) (*Broker, error) {
 // (tests drive it with httptest).
 func (b *Broker) Handler() http.Handler { return b.h }
 
+// SetClients replaces the client table: from its return on, every request
+// is checked against clients only, so a removed or rotated token is
+// refused. On error the table is unchanged.
+func (b *Broker) SetClients(clients []BrokerClient) error {
+	t, err := newClientTable(clients)
+	if err != nil {
+		return err
+	}
+	b.h.clients.Store(t)
+	return nil
+}
+
 // Broker server limits. A credential GET may wait for a first fetch (the
 // daemon bounds that at 15 s), hence the write timeout; everything a
 // client sends fits in a few hundred bytes.
@@ -128,8 +152,10 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 		Listener: ln,
 		max:      int64(b.o.MaxConnections),
 		overflow: int64(max(16, b.o.MaxConnections/4)),
+		perAddr:  b.o.MaxConnectionsPerAddress,
 		trusted:  b.o.TrustedProxies,
 		onRefuse: b.h.refusedConn,
+		byAddr:   map[netip.Prefix]int{},
 	}
 	srv := &http.Server{
 		Handler:           b.h,
@@ -149,48 +175,67 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// brokerClient is a client with its token hash decoded.
+// brokerClient is a client with its token and certificate hashes decoded.
 type brokerClient struct {
 	BrokerClient
 	profiles map[string]bool
+	cert     []byte // SHA-256 of the pinned certificate, nil for any
 }
 
-type brokerHandler struct {
-	src      ClientSource
-	o        BrokerOptions
-	log      *slog.Logger
-	byHash   map[[sha256.Size]byte]*brokerClient
-	fedNames map[string]string // profile → federated name template
-	rate     *limiter[string]
-	fails    *limiter[netip.Prefix]
+// clientTable is one generation of the client table, by token hash.
+type clientTable struct {
+	byHash map[[sha256.Size]byte]*brokerClient
 }
 
-// maxFailureAddrs bounds the failure table (about 100 bytes an entry).
-const maxFailureAddrs = 1 << 16
-
-func newBrokerHandler(src ClientSource, o BrokerOptions) (*brokerHandler, error) {
-	h := &brokerHandler{
-		src: src, o: o, log: o.Logger,
-		byHash:   map[[sha256.Size]byte]*brokerClient{},
-		fedNames: map[string]string{},
-		rate:     newLimiter[string](o.Rate, max(1, 2*o.Rate), len(o.Clients)+1),
-		fails: newLimiter[netip.Prefix](1/o.AuthFailureDecay.Seconds(), float64(o.AuthFailures),
-			maxFailureAddrs),
-	}
-	for _, c := range o.Clients {
+func newClientTable(clients []BrokerClient) (*clientTable, error) {
+	t := &clientTable{byHash: map[[sha256.Size]byte]*brokerClient{}}
+	for _, c := range clients {
 		b, err := hex.DecodeString(c.TokenSHA256)
 		if err != nil || len(b) != sha256.Size {
 			return nil, fmt.Errorf("broker client %q: token_sha256 is not a hex SHA-256", c.Name)
 		}
 		bc := &brokerClient{BrokerClient: c, profiles: map[string]bool{}}
+		if c.CertSHA256 != "" {
+			if bc.cert, err = hex.DecodeString(c.CertSHA256); err != nil || len(bc.cert) != sha256.Size {
+				return nil, fmt.Errorf("broker client %q: client_cert_sha256 is not a hex SHA-256", c.Name)
+			}
+		}
 		for _, p := range c.Profiles {
 			bc.profiles[p] = true
 		}
-		h.byHash[[sha256.Size]byte(b)] = bc
+		t.byHash[[sha256.Size]byte(b)] = bc
 	}
-	for _, p := range o.Profiles {
-		h.fedNames[p.Name] = p.FederationName
+	return t, nil
+}
+
+type brokerHandler struct {
+	src     ClientSource
+	o       BrokerOptions
+	log     *slog.Logger
+	clients atomic.Pointer[clientTable] // replaced whole by SetClients
+	rate    *limiter[string]
+	fails   *limiter[netip.Prefix]
+}
+
+// maxFailureAddrs bounds the failure table (about 100 bytes an entry).
+const maxFailureAddrs = 1 << 16
+
+// maxRateClients bounds the rate table: clients come and go with reloads,
+// and full buckets are dropped first.
+const maxRateClients = 1 << 14
+
+func newBrokerHandler(src ClientSource, o BrokerOptions) (*brokerHandler, error) {
+	h := &brokerHandler{
+		src: src, o: o, log: o.Logger,
+		rate: newLimiter[string](o.Rate, max(1, 2*o.Rate), maxRateClients),
+		fails: newLimiter[netip.Prefix](1/o.AuthFailureDecay.Seconds(), float64(o.AuthFailures),
+			maxFailureAddrs),
 	}
+	t, err := newClientTable(o.Clients)
+	if err != nil {
+		return nil, err
+	}
+	h.clients.Store(t)
 	return h, nil
 }
 
@@ -198,7 +243,7 @@ func newBrokerHandler(src ClientSource, o BrokerOptions) (*brokerHandler, error)
 type audit struct {
 	client, profile, reason string
 	remote                  string
-	creds                   cache.Credentials // zero unless issued
+	minted                  Minted // zero unless issued
 	err                     error
 }
 
@@ -208,14 +253,17 @@ type audit struct {
 //  1. connection over max_connections → 503 + Retry-After
 //  2. path and method → 404 / 405
 //  3. address slowed down after repeated auth failures → 429 + Retry-After
-//  4. token (SHA-256 looked up among the clients' hashes) → 401 / 403
-//  5. the client's allowed_cidrs → 403 (the same body as a wrong token)
-//  6. the client's rate → 429 + Retry-After
-//  7. the profile among the client's → 403 (the same body whether or not
+//  4. token (SHA-256 looked up in the live client table) → 401 / 403
+//  5. the client certificate the token is tied to → 403 (the same body as
+//     a wrong token)
+//  6. the client's allowed_cidrs → 403 (likewise)
+//  7. the client's rate → 429 + Retry-After
+//  8. the profile among the client's → 403 (the same body whether or not
 //     the profile exists)
-//  8. credentials → 200, or 503 + Retry-After
+//  9. credentials → 200 when they are a federated user's, or 503 +
+//     Retry-After
 //
-// 3-5 count as auth failures of the address. Every request ends in one
+// 3-6 count as auth failures of the address. Every request ends in one
 // audit line.
 func (h *brokerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", serverName)
@@ -273,13 +321,17 @@ func (h *brokerHandler) serve(w http.ResponseWriter, r *http.Request, a *audit) 
 	const denied = "the token is not valid for this broker, or not from this address"
 	var c *brokerClient
 	if len(vals) == 1 {
-		c = h.byHash[sha256.Sum256([]byte(vals[0]))]
+		c = h.clients.Load().byHash[sha256.Sum256([]byte(vals[0]))]
 	}
 	if c == nil { // unknown, or several headers (which one would count?)
 		fail(http.StatusForbidden, "wrong_token", codeForbidden, denied)
 		return
 	}
 	a.client = c.Name
+	if c.cert != nil && !peerCertIs(r, c.cert) {
+		fail(http.StatusForbidden, "wrong_certificate", codeForbidden, denied)
+		return
+	}
 	if len(c.AllowedCIDRs) > 0 && !containsAddr(c.AllowedCIDRs, addr) {
 		fail(http.StatusForbidden, "outside_allowed_cidrs", codeForbidden, denied)
 		return
@@ -294,9 +346,13 @@ func (h *brokerHandler) serve(w http.ResponseWriter, r *http.Request, a *audit) 
 		writeError(w, http.StatusForbidden, codeForbidden, "this client may not read that profile")
 		return
 	}
-	creds, err := h.src.ClientCredentials(r.Context(), profile, c.Name)
-	if err == nil && !now.Before(creds.Expiration) {
+	m, err := h.src.ClientCredentials(r.Context(), profile, c.Name)
+	switch {
+	case err != nil:
+	case !now.Before(m.Credentials.Expiration):
 		err = errExpired
+	case !strings.Contains(m.ARN, ":federated-user/"):
+		err = errNotFederation
 	}
 	if err != nil {
 		// The reason stays in the audit line: an STS message can name the
@@ -305,10 +361,25 @@ func (h *brokerHandler) serve(w http.ResponseWriter, r *http.Request, a *audit) 
 		refuse(w, http.StatusServiceUnavailable, 5*time.Second, codeUnavailable, "no valid credentials for profile "+quote(profile)+" right now; retry later")
 		return
 	}
-	a.creds = creds
+	a.minted = m
 	w.Header().Set("Content-Type", contentJSON)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(ecsCredentials(creds))
+	w.Write(ecsCredentials(m.Credentials))
+}
+
+// errNotFederation refuses credentials that are not a federated user's:
+// anything else (GetSessionToken's) carries the IAM user's full
+// permissions.
+var errNotFederation = errors.New("the profile's credentials are not a federated user's; the broker serves federation profiles only")
+
+// peerCertIs reports whether r's verified client certificate has the
+// SHA-256 want.
+func peerCertIs(r *http.Request, want []byte) bool {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return false
+	}
+	got := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	return subtle.ConstantTimeCompare(got[:], want) == 1
 }
 
 // refuse is writeError with a Retry-After.
@@ -332,8 +403,8 @@ func remoteAddr(r *http.Request) netip.Addr {
 func (h *brokerHandler) audit(a *audit, status int) {
 	args := []any{"client", a.client, "remote", a.remote, "profile", a.profile, "status", status}
 	if status == http.StatusOK {
-		args = append(args, "event", "broker_issued", "arn", h.arn(a), "akid", redact.KeyID(a.creds.AccessKeyID),
-			"expires", a.creds.Expiration.UTC().Format(time.RFC3339))
+		args = append(args, "event", "broker_issued", "arn", a.minted.ARN, "akid", redact.KeyID(a.minted.Credentials.AccessKeyID),
+			"expires", a.minted.Credentials.Expiration.UTC().Format(time.RFC3339))
 		h.log.Info("credentials issued", args...)
 		return
 	}
@@ -347,15 +418,4 @@ func (h *brokerHandler) audit(a *audit, status int) {
 // refusedConn audits a connection refused before any request.
 func (h *brokerHandler) refusedConn(remote, reason string) {
 	h.log.Warn("connection refused", "client", "", "remote", remote, "profile", "", "event", "broker_refused", "reason", reason)
-}
-
-// arn is the federated user's ARN: GetFederationToken's
-// arn:aws:sts::ACCOUNT:federated-user/NAME, NAME being the profile's name
-// with {client} expanded.
-func (h *brokerHandler) arn(a *audit) string {
-	name, ok := h.fedNames[a.profile]
-	if !ok || a.creds.AccountID == "" {
-		return ""
-	}
-	return "arn:aws:sts::" + a.creds.AccountID + ":federated-user/" + strings.ReplaceAll(name, "{client}", a.client)
 }

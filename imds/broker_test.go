@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stsd/stsd/cache"
 )
 
 // Client tokens of the broker tests (not secrets of anything real).
@@ -33,23 +31,32 @@ func tokenHash(tok string) string {
 // fakeClients mints per (client, profile): the key id names both, so a
 // test sees whose credentials it got.
 type fakeClients struct {
-	mu    sync.Mutex
-	err   error
-	calls map[string]int
+	mu          sync.Mutex
+	err         error
+	sessionOnly bool // mint session credentials (no federated user)
+	calls       map[string]int
 }
 
 func newClients() *fakeClients { return &fakeClients{calls: map[string]int{}} }
 
-func (f *fakeClients) ClientCredentials(_ context.Context, profile, client string) (cache.Credentials, error) {
+func (f *fakeClients) ClientCredentials(_ context.Context, profile, client string) (Minted, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[profile+"/"+client]++
 	if f.err != nil {
-		return cache.Credentials{}, f.err
+		return Minted{}, f.err
 	}
 	c := testCreds()
 	c.AccessKeyID = "ASIAFAKE" + strings.ToUpper(client[:2]+profile[:2]) + "0000WXYZ"
-	return c, nil
+	name := client
+	if profile == "app-search" {
+		name = "srch-" + client
+	}
+	arn := "arn:aws:sts::123456789012:federated-user/" + name
+	if f.sessionOnly {
+		arn = ""
+	}
+	return Minted{Credentials: c, ARN: arn}, nil
 }
 
 func brokerTestOptions(t testing.TB, clk *fakeClock, log *bytes.Buffer) BrokerOptions {
@@ -64,10 +71,6 @@ func brokerTestOptions(t testing.TB, clk *fakeClock, log *bytes.Buffer) BrokerOp
 			{Name: "search", TokenSHA256: tokenHash(searchToken), Profiles: []string{"app-search"}},
 			{Name: "far", TokenSHA256: tokenHash(farToken), Profiles: []string{"app-billing"},
 				AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}},
-		},
-		Profiles: []BrokerProfile{
-			{Name: "app-billing", FederationName: "{client}"},
-			{Name: "app-search", FederationName: "srch-{client}"},
 		},
 		Rate: 100,
 	}
@@ -275,6 +278,11 @@ func TestBrokerUnavailable(t *testing.T) {
 		t.Error("the audit line lacks the reason")
 	}
 	src.err = nil
+	src.sessionOnly = true
+	if w := brokerGet(h, "192.0.2.1:1", "/v1/credentials/app-billing", billingToken); w.Code != 503 || strings.Contains(w.Body.String(), "ASIAFAKE") {
+		t.Errorf("credentials that are not a federated user's: %d %s; want 503 without them", w.Code, w.Body)
+	}
+	src.sessionOnly = false
 	clk.Advance(2 * time.Hour) // testCreds expire after 1h
 	if w := brokerGet(h, "192.0.2.1:1", "/v1/credentials/app-billing", billingToken); w.Code != 503 {
 		t.Errorf("expired credentials: %d; want 503", w.Code)

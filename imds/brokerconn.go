@@ -24,13 +24,39 @@ var errUntrustedProxy = errors.New("PROXY protocol header from an address outsid
 // PROXY headers. Connections past the limit are still accepted, up to
 // overflow more, and marked: the handler answers each of their requests
 // with 503 and Retry-After, so a client learns to back off instead of
-// seeing a reset. Past that they are closed at once.
+// seeing a reset. Past that they are closed at once. One client address
+// (an IPv6 /64, after PROXY protocol) may hold at most perAddr of them:
+// more are dropped before TLS, so one host cannot take every slot.
 type brokerListener struct {
 	net.Listener
 	max, overflow int64
+	perAddr       int
 	trusted       []netip.Prefix
 	active        atomic.Int64
 	onRefuse      func(remote, reason string) // audit of connection-level refusals
+
+	mu     sync.Mutex // guards the field that follows
+	byAddr map[netip.Prefix]int
+}
+
+// admit counts one more connection of key; false when key is at perAddr.
+func (l *brokerListener) admit(key netip.Prefix) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[key] >= l.perAddr {
+		return false
+	}
+	l.byAddr[key]++
+	return true
+}
+
+// release gives key's slot back.
+func (l *brokerListener) release(key netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[key]--; l.byAddr[key] <= 0 {
+		delete(l.byAddr, key)
+	}
 }
 
 // Accept returns the next connection. It never blocks on the client: the
@@ -65,17 +91,20 @@ type brokerConn struct {
 	remote  net.Addr // the client: the proxy's claim when trusted, else the peer
 	proxied bool
 	err     error // set when the connection must be dropped
+	addrKey netip.Prefix
+	counted bool // holds a slot of addrKey
 
 	closeOnce sync.Once
 }
 
 // init reads the PROXY header, or the first bytes that show there is
-// none, under its own deadline. http.Server calls RemoteAddr first thing
+// none, under its own deadline, then takes a slot of the client's address. http.Server calls RemoteAddr first thing
 // on the connection's goroutine, before it sets its own deadlines and
 // starts the TLS handshake, so clearing the deadline here clears only
 // ours.
 func (c *brokerConn) init() {
 	c.once.Do(func() {
+		defer c.admit()
 		c.remote = c.Conn.RemoteAddr()
 		c.br = bufio.NewReaderSize(c.Conn, 512)
 		c.Conn.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
@@ -102,6 +131,24 @@ func (c *brokerConn) init() {
 	})
 }
 
+// admit takes a slot of the client's address, or marks the connection
+// for dropping.
+func (c *brokerConn) admit() {
+	if c.err != nil {
+		return
+	}
+	c.addrKey = failureKey(addrOf(c.remote))
+	if !c.l.admit(c.addrKey) {
+		c.err = errAddressLimit
+		c.l.onRefuse(c.remote.String(), "address_connection_limit")
+		return
+	}
+	c.counted = true
+}
+
+// errAddressLimit drops a connection past max_connections_per_address.
+var errAddressLimit = errors.New("too many connections from this address")
+
 // Read reads through the buffer that looked for a PROXY header.
 func (c *brokerConn) Read(b []byte) (int, error) {
 	c.init()
@@ -118,10 +165,17 @@ func (c *brokerConn) RemoteAddr() net.Addr {
 	return c.remote
 }
 
-// Close closes the connection and frees its slot.
+// Close closes the connection and frees its slots.
 func (c *brokerConn) Close() error {
-	c.closeOnce.Do(func() { c.l.active.Add(-1) })
-	return c.Conn.Close()
+	err := c.Conn.Close() // first: it ends a PROXY header read under way
+	c.closeOnce.Do(func() {
+		c.l.active.Add(-1)
+		c.once.Do(func() {}) // waits for a running init; none starts after
+		if c.counted {
+			c.l.release(c.addrKey)
+		}
+	})
+	return err
 }
 
 type brokerConnKey struct{}

@@ -3,8 +3,10 @@ package imds
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +24,7 @@ import (
 
 // liveBroker is a broker serving HTTPS on 127.0.0.1:0.
 type liveBroker struct {
+	b        *Broker
 	addr     string
 	ca       *testca.CA
 	certFile string
@@ -47,6 +50,7 @@ func startLiveBroker(t *testing.T, edit func(*BrokerOptions)) *liveBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lb.b = b
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +354,17 @@ func TestBrokerCertRotation(t *testing.T) {
 	}
 }
 
+// withCert makes a client present l.
+func withCert(t *testing.T, l *testca.Leaf) func(*tls.Config, *http.Transport) {
+	return func(tc *tls.Config, _ *http.Transport) {
+		cert, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+}
+
 // TestBrokerMutualTLS: with client_ca_file a client must present a
 // certificate from that CA.
 func TestBrokerMutualTLS(t *testing.T) {
@@ -358,15 +373,7 @@ func TestBrokerMutualTLS(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "clients.pem")
 	clientCA.WriteCA(t, caFile)
 	lb := startLiveBroker(t, func(o *BrokerOptions) { o.ClientCAFile = caFile })
-	withCert := func(l *testca.Leaf) func(*tls.Config, *http.Transport) {
-		return func(tc *tls.Config, _ *http.Transport) {
-			cert, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-	}
+	withCert := func(l *testca.Leaf) func(*tls.Config, *http.Transport) { return withCert(t, l) }
 	if code, _, _, err := fetch(t, lb.client(withCert(clientCA.Client(t, "billing-host"))), lb.url("app-billing"), billingToken); code != 200 {
 		t.Errorf("with a client certificate: %d %v; want 200", code, err)
 	}
@@ -376,5 +383,118 @@ func TestBrokerMutualTLS(t *testing.T) {
 	stranger := testca.New(t, "other CA")
 	if _, _, _, err := fetch(t, lb.client(withCert(stranger.Client(t, "x"))), lb.url("app-billing"), billingToken); err == nil {
 		t.Error("served a client whose certificate is from another CA")
+	}
+}
+
+// TestBrokerCertificatePinned: a token tied to one client certificate
+// (client_cert_sha256) is refused over another certificate from the same
+// CA, as a wrong token is, with no credential bytes.
+func TestBrokerCertificatePinned(t *testing.T) {
+	t.Parallel()
+	clientCA := testca.New(t, "client CA")
+	caFile := filepath.Join(t.TempDir(), "clients.pem")
+	clientCA.WriteCA(t, caFile)
+	own, other := clientCA.Client(t, "billing-host"), clientCA.Client(t, "search-host")
+	sum := sha256.Sum256(own.Cert.Raw)
+	lb := startLiveBroker(t, func(o *BrokerOptions) {
+		o.ClientCAFile = caFile
+		o.Clients[0].CertSHA256 = hex.EncodeToString(sum[:])
+	})
+	if code, _, _, err := fetch(t, lb.client(withCert(t, own)), lb.url("app-billing"), billingToken); code != 200 {
+		t.Errorf("billing's token over billing's certificate: %d %v; want 200", code, err)
+	}
+	code, body, _, err := fetch(t, lb.client(withCert(t, other)), lb.url("app-billing"), billingToken)
+	if code != 403 || strings.Contains(body, "ASIAFAKE") {
+		t.Errorf("billing's token over another client's certificate: %d %q %v; want 403 without credentials", code, body, err)
+	}
+	if !strings.Contains(lb.log.String(), "reason=wrong_certificate") {
+		t.Errorf("no audit line for the certificate mismatch:\n%s", lb.log.String())
+	}
+	// A client without a pin takes any certificate of the CA.
+	if code, _, _, err := fetch(t, lb.client(withCert(t, other)), lb.url("app-search"), searchToken); code != 200 {
+		t.Errorf("search's token over any certificate: %d %v; want 200", code, err)
+	}
+}
+
+// TestBrokerConnectionsPerAddress: one address may hold at most
+// max_connections_per_address connections; the next is dropped before
+// TLS and audited, and a freed slot serves again.
+func TestBrokerConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	lb := startLiveBroker(t, func(o *BrokerOptions) { o.MaxConnectionsPerAddress = 2 })
+	var held []net.Conn
+	for range 2 {
+		c, err := tls.Dial("tcp", lb.addr, &tls.Config{RootCAs: lb.ca.Pool()})
+		if err != nil {
+			t.Fatalf("connection within the limit: %v", err)
+		}
+		held = append(held, c)
+	}
+	c := lb.client(func(_ *tls.Config, tr *http.Transport) { tr.MaxConnsPerHost = 1 })
+	if _, _, _, err := fetch(t, c, lb.url("app-billing"), billingToken); err == nil {
+		t.Error("a third connection from one address was served")
+	}
+	if !strings.Contains(lb.log.String(), "reason=address_connection_limit") {
+		t.Errorf("no audit line for the refused connection:\n%s", lb.log.String())
+	}
+	for _, h := range held {
+		h.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _, _, _ := fetch(t, lb.client(nil), lb.url("app-billing"), billingToken)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("freed slots never served again (last %d)", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBrokerSetClients: a client table replaced by SetClients applies to
+// the next request: a removed or rotated token is refused, a new one and
+// a widened profile list serve, a narrowed CIDR list refuses.
+func TestBrokerSetClients(t *testing.T) {
+	t.Parallel()
+	lb := startLiveBroker(t, nil)
+	c := lb.client(nil)
+	get := func(profile, tok string) (int, string) {
+		code, body, _, _ := fetch(t, c, lb.url(profile), tok)
+		return code, body
+	}
+	if code, _ := get("app-billing", billingToken); code != 200 {
+		t.Fatalf("before: billing %d; want 200", code)
+	}
+	const rotated = "ROTATEDSEARCHTOKEN00000000"
+	err := lb.b.SetClients([]BrokerClient{
+		// billing is removed; search is rotated and may read both.
+		{Name: "search", TokenSHA256: tokenHash(rotated), Profiles: []string{"app-search", "app-billing"}},
+		{Name: "far", TokenSHA256: tokenHash(farToken), Profiles: []string{"app-billing"},
+			AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		what, profile, tok string
+		want               int
+	}{
+		{"removed client", "app-billing", billingToken, 403},
+		{"rotated token, old", "app-search", searchToken, 403},
+		{"rotated token, new", "app-search", rotated, 200},
+		{"widened profiles", "app-billing", rotated, 200},
+	} {
+		code, body := get(tt.profile, tt.tok)
+		if code != tt.want || (code != 200 && strings.Contains(body, "ASIAFAKE")) {
+			t.Errorf("%s: %d %q; want %d", tt.what, code, body, tt.want)
+		}
+	}
+	if err := lb.b.SetClients([]BrokerClient{{Name: "bad", TokenSHA256: "nothex"}}); err == nil {
+		t.Error("SetClients took a bad hash")
+	}
+	if code, _ := get("app-search", rotated); code != 200 {
+		t.Errorf("a refused SetClients changed the table: %d", code)
 	}
 }

@@ -14,20 +14,17 @@ import (
 	"text/tabwriter"
 
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/daemon"
 )
 
 const brokerUsage = "usage: stsd broker add-client NAME --profiles a,b [--cidrs C,…] | rotate-client NAME | remove-client NAME | list-clients"
-
-// brokerRestartHint: the daemon reads [broker] at start only (a reload
-// reports "needs a restart").
-const brokerRestartHint = "the running daemon applies broker changes when it restarts (`stsd reload` does not apply them yet): restart `stsd run`, or `stsd stop && stsd start` for the service"
 
 func cmdBroker(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(e.stderr, "stsd broker: "+brokerUsage)
 		return exitUsage
 	}
-	sub := map[string]func(*env, []string) int{
+	sub := map[string]func(context.Context, *env, []string) int{
 		"add-client":    brokerAddClient,
 		"rotate-client": brokerRotateClient,
 		"remove-client": brokerRemoveClient,
@@ -37,7 +34,24 @@ func cmdBroker(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd broker: unknown command %q; %s\n", args[0], brokerUsage)
 		return exitUsage
 	}
-	return sub(e, args[1:])
+	return sub(ctx, e, args[1:])
+}
+
+// applyClients has the running daemon reload, so a client change (a
+// removed or rotated token above all) applies before the command returns.
+// With no daemon running it applies at the next start.
+func applyClients(ctx context.Context, e *env) string {
+	c, _, err := dial(ctx, e)
+	if errors.Is(err, daemon.ErrNoDaemon) {
+		return "no stsd daemon is running: the change applies when it starts"
+	}
+	if err == nil {
+		err = c.Reload(ctx)
+	}
+	if err != nil {
+		return fmt.Sprintf("the running daemon did not reload (%v): run `stsd reload` once the config is fixed; until then it keeps the old clients", err)
+	}
+	return "the running daemon applied it"
 }
 
 // newClientToken is a new random client token (130 bits, base32, no
@@ -48,7 +62,7 @@ func newClientToken() (token, hash string) {
 	return token, hex.EncodeToString(sum[:])
 }
 
-func brokerAddClient(e *env, args []string) int {
+func brokerAddClient(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("broker add-client")
 	profiles := fs.String("profiles", "", "comma-separated federation profiles the client may fetch")
 	cidrs := fs.String("cidrs", "", "comma-separated CIDR prefixes the client may connect from (default: any)")
@@ -78,11 +92,11 @@ func brokerAddClient(e *env, args []string) int {
 		return code
 	}
 	fmt.Fprintln(e.stdout, token)
-	fmt.Fprintf(e.stderr, "stsd broker: added client %s to %s. Its token is on stdout, shown this once (the config keeps only its SHA-256): give it to the client as AWS_CONTAINER_AUTHORIZATION_TOKEN (or a file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).\n%s\n", name, path, brokerRestartHint)
+	fmt.Fprintf(e.stderr, "stsd broker: added client %s to %s. Its token is on stdout, shown this once (the config keeps only its SHA-256): give it to the client as AWS_CONTAINER_AUTHORIZATION_TOKEN (or a file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE); %s.\n", name, path, applyClients(ctx, e))
 	return exitOK
 }
 
-func brokerRotateClient(e *env, args []string) int {
+func brokerRotateClient(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("broker rotate-client")
 	pos, ok := e.parse(fs, args)
 	if !ok {
@@ -100,11 +114,11 @@ func brokerRotateClient(e *env, args []string) int {
 		return code
 	}
 	fmt.Fprintln(e.stdout, token)
-	fmt.Fprintf(e.stderr, "stsd broker: new token for client %s in %s, on stdout, shown this once; the old one stops working when the daemon restarts.\n%s\n", pos[0], path, brokerRestartHint)
+	fmt.Fprintf(e.stderr, "stsd broker: new token for client %s in %s, on stdout, shown this once; the old one stops working when the daemon reloads: %s.\n", pos[0], path, applyClients(ctx, e))
 	return exitOK
 }
 
-func brokerRemoveClient(e *env, args []string) int {
+func brokerRemoveClient(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("broker remove-client")
 	pos, ok := e.parse(fs, args)
 	if !ok {
@@ -120,11 +134,11 @@ func brokerRemoveClient(e *env, args []string) int {
 	if code != exitOK {
 		return code
 	}
-	fmt.Fprintf(e.stderr, "stsd broker: removed client %s from %s.\n%s\n", pos[0], path, brokerRestartHint)
+	fmt.Fprintf(e.stderr, "stsd broker: removed client %s from %s; %s.\n", pos[0], path, applyClients(ctx, e))
 	return exitOK
 }
 
-func brokerListClients(e *env, args []string) int {
+func brokerListClients(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("broker list-clients")
 	if pos, ok := e.parse(fs, args); !ok || len(pos) != 0 {
 		if ok {

@@ -55,8 +55,8 @@ func TestBrokerClientCommands(t *testing.T) {
 	if len(token) != 26 || strings.ContainsAny(token, "\r\n ") {
 		t.Fatalf("add-client stdout is not one token line (%d bytes)", len(out))
 	}
-	if !strings.Contains(errOut, "restart") || strings.Contains(errOut, token) {
-		t.Errorf("add-client stderr must say to restart and not repeat the token: %s", errOut)
+	if !strings.Contains(errOut, "no stsd daemon is running: the change applies when it starts") || strings.Contains(errOut, token) {
+		t.Errorf("add-client stderr must say when the change applies and not repeat the token: %s", errOut)
 	}
 	c := load().Broker.Clients["billing"]
 	if c == nil || c.TokenSHA256 != hashOf(token) || c.AllowedCIDRs[0].String() != "10.20.0.0/16" {

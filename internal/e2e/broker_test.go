@@ -181,7 +181,7 @@ func noCredentialBytes(t *testing.T, what, body string) {
 // certificate with the Go SDK (SSL_CERT_FILE), the JS SDK's default chain
 // (NODE_EXTRA_CA_CERTS), boto3 and the AWS CLI (the CA in botocore's
 // bundle), then call STS with them. Refusals carry no credential bytes;
-// removed and rotated clients lose access at the restart.
+// removed and rotated clients lose access at once, and after a restart.
 func TestBrokerRealClients(t *testing.T) {
 	s := ststest.NewServer(t, ststest.Options{})
 	ca := testca.New(t, "stsd e2e CA")
@@ -377,8 +377,9 @@ func TestBrokerRealClients(t *testing.T) {
 		}
 	})
 
-	// Remove search, rotate billing: both take effect at the restart.
-	if _, errOut, code := w.run(t, "stsd", "broker", "remove-client", "search"); code != 0 {
+	// Remove search, rotate billing: both take effect at once (the
+	// commands have the daemon reload), and hold after a restart.
+	if _, errOut, code := w.run(t, "stsd", "broker", "remove-client", "search"); code != 0 || !strings.Contains(errOut, "the running daemon applied it") {
 		t.Fatalf("remove-client: %d %s", code, errOut)
 	}
 	out, errOut, code := w.run(t, "stsd", "broker", "rotate-client", "billing")
@@ -389,29 +390,33 @@ func TestBrokerRealClients(t *testing.T) {
 	if out, _, _ := w.run(t, "stsd", "broker", "list-clients"); strings.Contains(out, "search") || !strings.Contains(out, "billing") {
 		t.Errorf("list-clients after remove: %s", out)
 	}
+	revoked := func(when string) {
+		for _, tt := range []struct {
+			name, tok, profile string
+			want               int
+		}{
+			{"removed client", search, "app-search", 403},
+			{"old token of a rotated client", billing, "app-billing", 403},
+			{"new token of a rotated client", rotated, "app-billing", 200},
+		} {
+			code, body := brokerGet(t, pool, url(tt.profile), tt.tok)
+			if code != tt.want {
+				t.Errorf("%s, %s: %d; want %d", when, tt.name, code, tt.want)
+			}
+			if tt.want == 200 && keyIn(t, body) != billingKey {
+				t.Errorf("%s, %s: a new key; want the cached one", when, tt.name)
+			}
+			if tt.want != 200 {
+				noCredentialBytes(t, tt.name, body)
+			}
+		}
+	}
+	revoked("right after the commands")
 	stop()
 	calls := s.Calls()
 	w.startDaemon(t)
 	addr = w.brokerAddrOf(t)
-	for _, tt := range []struct {
-		name, tok, profile string
-		want               int
-	}{
-		{"removed client", search, "app-search", 403},
-		{"old token of a rotated client", billing, "app-billing", 403},
-		{"new token of a rotated client", rotated, "app-billing", 200},
-	} {
-		code, body := brokerGet(t, pool, url(tt.profile), tt.tok)
-		if code != tt.want {
-			t.Errorf("%s: %d; want %d", tt.name, code, tt.want)
-		}
-		if tt.want == 200 && keyIn(t, body) != billingKey {
-			t.Errorf("%s: a new key after the restart; want the cached one", tt.name)
-		}
-		if tt.want != 200 {
-			noCredentialBytes(t, tt.name, body)
-		}
-	}
+	revoked("after a restart")
 	if s.Calls() != calls {
 		t.Errorf("the restart made %d STS calls; want none (per-client cache)", s.Calls()-calls)
 	}

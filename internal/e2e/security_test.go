@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/internal/nobody"
+	"github.com/stsd/stsd/internal/ststest"
+	"github.com/stsd/stsd/internal/testca"
 )
 
 // TestSecondRunExitsAtOnce: a second `stsd run` on the same socket exits 1
@@ -127,4 +129,81 @@ func accessKeyID(t *testing.T, w *world) string {
 		t.Fatalf("stsd-credential-process printed %q: %v", out, err)
 	}
 	return c.AccessKeyId
+}
+
+// TestBrokerRevocationOnReload is the stale-client-table attack: after
+// `remove-client billing`, app-billing changed to a session profile and a
+// reload, billing's old token must not get GetSessionToken credentials
+// (the IAM user's full permissions), nor anything else; a rotated
+// token is refused from the moment the reload returns.
+func TestBrokerRevocationOnReload(t *testing.T) {
+	s := ststest.NewServer(t, ststest.Options{})
+	ca := testca.New(t, "stsd e2e CA")
+	certFile, keyFile := ca.WriteServer(t, t.TempDir(), "127.0.0.2")
+	w := newWorld(t, s.URL, brokerConfig(certFile, keyFile))
+	billing := w.addClient(t, "billing", "--profiles", "app-billing")
+	search := w.addClient(t, "search", "--profiles", "app-search")
+	w.startDaemon(t)
+	addr := w.brokerAddrOf(t)
+	url := func(p string) string { return "https://" + addr + "/v1/credentials/" + p }
+	pool := ca.Pool()
+	if code, body := brokerGet(t, pool, url("app-billing"), billing); code != 200 {
+		t.Fatalf("billing before: %d %s", code, body)
+	}
+	if code, _ := brokerGet(t, pool, url("app-search"), search); code != 200 {
+		t.Fatalf("search before: %d", code)
+	}
+	// The operator removes billing and reuses app-billing as a session
+	// profile for local tools.
+	if _, errOut, code := w.run(t, "stsd", "broker", "remove-client", "billing"); code != 0 {
+		t.Fatalf("remove-client: %d %s", code, errOut)
+	}
+	cfgPath := filepath.Join(w.dir, "h", ".config", "stsd", "config.toml")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := strings.Replace(string(b), "[profiles.app-billing]\nsource_profile = \"src\"\nmode = \"federation\"\nname = \"{client}\"\nduration = \"1h\"\npolicy_arns = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n",
+		"[profiles.app-billing]\nsource_profile = \"src\"\nmode = \"session\"\nduration = \"1h\"\n", 1)
+	if session == string(b) {
+		t.Fatal("the test config has no app-billing profile to change")
+	}
+	writeFile(t, cfgPath, session)
+	if _, errOut, code := w.run(t, "stsd", "reload"); code != 0 {
+		t.Fatalf("stsd reload: %d %s", code, errOut)
+	}
+	sessionCalls := func() int {
+		n := 0
+		for _, r := range s.Requests() {
+			if r.Action == ststest.ActionGetSessionToken {
+				n++
+			}
+		}
+		return n
+	}
+	before := sessionCalls()
+	code, body := brokerGet(t, pool, url("app-billing"), billing)
+	if code != 403 {
+		t.Errorf("removed client after the reload: %d; want 403", code)
+	}
+	noCredentialBytes(t, "removed client", body)
+	if n := sessionCalls() - before; n != 0 {
+		t.Errorf("the broker made %d GetSessionToken calls for a removed client", n)
+	}
+	// Rotation: the old token is refused as soon as rotate-client returns.
+	out, errOut, code := w.run(t, "stsd", "broker", "rotate-client", "search")
+	if code != 0 {
+		t.Fatalf("rotate-client: %d %s", code, errOut)
+	}
+	code, body = brokerGet(t, pool, url("app-search"), search)
+	if code != 403 {
+		t.Errorf("rotated client's old token: %d; want 403", code)
+	}
+	noCredentialBytes(t, "rotated client's old token", body)
+	if code, _ := brokerGet(t, pool, url("app-search"), strings.TrimSpace(out)); code != 200 {
+		t.Errorf("rotated client's new token: %d; want 200", code)
+	}
+	if _, stderr, code := w.run(t, "stsd", "status"); code != 0 {
+		t.Errorf("stsd status: %d %s", code, stderr)
+	}
 }

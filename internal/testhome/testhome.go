@@ -1,6 +1,6 @@
 // Package testhome gives a test binary a private, empty HOME before any
 // test runs, so no test reads or writes the real ~/.aws, ~/.config or
-// ~/.cache, whatever the machine holds there. Tests that need files set
+// ~/.cache, or talks to a daemon of the machine's, whatever it holds. Tests that need files set
 // their own paths on top (t.Setenv).
 package testhome
 
@@ -30,6 +30,8 @@ func Main(m *testing.M, checks ...func() error) int {
 		"XDG_STATE_HOME":              filepath.Join(dir, ".local", "state"),
 		"AWS_CONFIG_FILE":             filepath.Join(dir, ".aws", "config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, ".aws", "credentials"),
+		"XDG_RUNTIME_DIR":             filepath.Join(dir, "run"),
+		"STSD_SOCKET":                 filepath.Join(dir, "stsd.sock"), // never a daemon of the machine's
 	} {
 		os.Setenv(k, v)
 	}
