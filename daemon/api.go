@@ -48,7 +48,10 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/reload", s.adminOnly(s.handleReload))
 	mux.Handle("GET /metrics", s.adminOnly(s.metrics.Registry.Handler().ServeHTTP))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		uid := peer(r)
+		s.ready(w, r, func(ref *Refresher) bool { return s.mayRead(uid, ref) })
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "unknown path "+r.URL.Path)
 	})
@@ -56,6 +59,12 @@ func (s *Supervisor) Handler() http.Handler {
 }
 
 func (s *Supervisor) admin(uid int) bool { return uid >= 0 && (uid == s.uid || uid == 0) }
+
+// mayRead: the daemon's user, root and the profile's allowed_uids may read
+// a profile.
+func (s *Supervisor) mayRead(uid int, ref *Refresher) bool {
+	return s.admin(uid) || (uid >= 0 && slices.Contains(ref.profile.AllowedUIDs, uid))
+}
 
 func (s *Supervisor) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +88,7 @@ func (s *Supervisor) profileOnly(h func(http.ResponseWriter, *http.Request, *Ref
 			return
 		}
 		uid := peer(r)
-		if !s.admin(uid) && !(uid >= 0 && slices.Contains(ref.profile.AllowedUIDs, uid)) {
+		if !s.mayRead(uid, ref) {
 			s.o.Logger.Warn("caller refused", "event", "caller_refused", "profile", name, "uid", uid, "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, "AccessDenied", "uid not in allowed_uids of profile "+quote(name))
 			return
@@ -189,22 +198,32 @@ func (s *Supervisor) healthHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Registry.Handler())
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		s.ready(w, r, func(*Refresher) bool { return true }) // like /metrics here
+	})
 	return mux
 }
 
-// handleReady is 200 when every profile (or those named by ?profile=a,b:
-// the ones a given endpoint serves) has valid credentials.
-func (s *Supervisor) handleReady(w http.ResponseWriter, r *http.Request) {
+// ready is 200 when every profile the caller may see (or those named by
+// ?profile=a,b: the ones a given endpoint serves) has valid credentials.
+// A named profile the caller may not see is answered exactly as an
+// unknown one, so /readyz tells nobody which profiles exist.
+func (s *Supervisor) ready(w http.ResponseWriter, r *http.Request, visible func(*Refresher) bool) {
 	now := s.o.Clock.Now()
 	var notReady []string
 	cur := s.cur()
-	names := cur.names()
+	var names []string
 	if q := r.URL.Query().Get("profile"); q != "" {
 		names = strings.Split(q, ",")
+	} else {
+		for _, name := range cur.names() {
+			if visible(cur.refreshers[name]) {
+				names = append(names, name)
+			}
+		}
 	}
 	for _, name := range names {
-		if ref := cur.refreshers[name]; ref == nil || !ref.snap.Load().valid(now) {
+		if ref := cur.refreshers[name]; ref == nil || !visible(ref) || !ref.snap.Load().valid(now) {
 			notReady = append(notReady, name)
 		}
 	}

@@ -24,6 +24,9 @@ import (
 // exec` by at most this long.
 const execTokenTTL = time.Minute
 
+// maxExecBody bounds an exec-token request's body, which should be empty.
+const maxExecBody = 1 << 10
+
 // localEndpoints are the local credential servers: one IMDS listener per
 // profile with imds_listen, and the ECS listener when [ecs] is set. A
 // reload reconciles them with the new config: a listener whose address is
@@ -226,6 +229,16 @@ type execTokenReply struct {
 // open and revoked as soon as it closes (the exec'd command ended) or the
 // daemon stops; if renewals stop, it lapses after execTokenTTL.
 func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref *Refresher) {
+	// The server notices a closed connection, which revokes the token,
+	// only once the body is read to its end: read it first, bounded, so
+	// a body that never ends cannot hold a token open forever.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(s.o.ExecBodyTimeout)) // I/O deadlines are wall-clock
+	if n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxExecBody+1)); err != nil || n > maxExecBody {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "BadBody", "the request body did not arrive whole in time; POST /v1/exec-token takes no body")
+		return
+	}
 	tokens, ecsBase := s.ep.ecsInfo()
 	if tokens == nil {
 		writeError(w, http.StatusConflict, "NoECS", "this daemon has no [ecs] endpoint: stsd exec serves one itself")
@@ -244,7 +257,6 @@ func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref
 	tok := tokens.Issue(p.Name, execTokenTTL)
 	defer tok.Revoke()
 	// The request lives as long as the command: no read or write deadline.
-	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/json")

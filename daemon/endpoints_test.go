@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -246,5 +248,36 @@ func TestEndpointPortInUse(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket left behind after a failed start: %v", err)
+	}
+}
+
+// TestExecTokenBodyBounded: an exec-token request whose body never
+// arrives whole is answered 408 within ExecBodyTimeout, issues no token,
+// and leaves nothing held open.
+func TestExecTokenBodyBounded(t *testing.T) {
+	env := newEnv(t, endpointProfiles(filepath.Join(t.TempDir(), "ecs")))
+	sts := ststest.NewServer(t, ststest.Options{})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	var logs syncBuffer
+	sock := shortSocket(t)
+	startDaemon(t, Options{Config: env.cfg, Socket: sock, ExecBodyTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /v1/exec-token/dev HTTP/1.1\r\nHost: stsd\r\nContent-Length: 10\r\n\r\nab")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that never ends: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || strings.Contains(string(b), `"token"`) {
+		t.Errorf("exec-token with an unfinished body = %d %s; want 408 and no token", resp.StatusCode, b)
+	}
+	if strings.Contains(logs.String(), "exec_token_issued") {
+		t.Error("a token was issued for a request whose body never arrived")
 	}
 }

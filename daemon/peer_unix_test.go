@@ -63,12 +63,71 @@ func TestPeerUIDChecked(t *testing.T) {
 	}
 }
 
-// TestPeerChild is the child half of TestPeerUIDChecked.
+// TestPeerChild is the child half of TestPeerUIDChecked and
+// TestReadyzHidesProfiles: it GETs each of STSD_PEER_PATHS (default the
+// credentials of dev) and prints each status and body.
 func TestPeerChild(t *testing.T) {
 	sock := os.Getenv("STSD_PEER_CHILD")
 	if sock == "" {
 		t.Skip("child helper")
 	}
-	code, _ := get(t, socketClient(sock), "/v1/credentials/dev")
-	os.Stdout.WriteString("status=" + strconv.Itoa(code) + "\n")
+	paths := strings.Fields(os.Getenv("STSD_PEER_PATHS"))
+	if len(paths) == 0 {
+		paths = []string{"/v1/credentials/dev"}
+	}
+	for _, p := range paths {
+		code, body := get(t, socketClient(sock), p)
+		os.Stdout.WriteString(p + " status=" + strconv.Itoa(code) + " " + strings.TrimSpace(string(body)) + "\n")
+	}
+}
+
+// TestReadyzHidesProfiles: a caller who may connect but not read dev
+// (nobody, with the socket opened to it as socket_group would) gets from
+// /readyz?profile=dev exactly the answer it gets for a profile that does
+// not exist, though dev is ready; /readyz alone names no profile to it.
+func TestReadyzHidesProfiles(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a child as nobody")
+	}
+	env := newEnv(t, sessionProfile)
+	sts := ststest.NewServer(t, ststest.Options{})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	dir, _ := os.MkdirTemp("", "sp")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sock, 0o666)
+	s, _ := New(Options{Config: env.cfg, Socket: sock})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	get(t, socketClient(sock), "/v1/credentials/dev") // waits for the first fetch
+	if code, _ := get(t, socketClient(sock), "/readyz?profile=dev"); code != 200 {
+		t.Fatalf("root: /readyz?profile=dev = %d; want 200 once dev has credentials", code)
+	}
+
+	cmd := exec.Command(nobody.TestBinary(t), "-test.run=^TestPeerChild$")
+	cmd.Env = append(os.Environ(), "STSD_PEER_CHILD="+sock, "STSD_PEER_PATHS=/readyz?profile=dev /readyz?profile=nope /readyz")
+	nobody.Run(cmd)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("child said %q", out)
+	}
+	dev := strings.ReplaceAll(strings.TrimPrefix(lines[0], "/readyz?profile=dev "), "dev", "X")
+	nope := strings.ReplaceAll(strings.TrimPrefix(lines[1], "/readyz?profile=nope "), "nope", "X")
+	if dev != nope || !strings.Contains(dev, "status=503") {
+		t.Errorf("nobody: /readyz for dev %q, for a missing profile %q; want the same 503", dev, nope)
+	}
+	if strings.Contains(lines[2], "dev") {
+		t.Errorf("nobody: /readyz names a profile it may not read: %q", lines[2])
+	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	WaitTimeout time.Duration
 	// ShutdownTimeout bounds in-flight requests at stop; default 5s.
 	ShutdownTimeout time.Duration
+	// ExecBodyTimeout bounds how long an exec-token request may take to
+	// send its (empty) body; default 5s.
+	ExecBodyTimeout time.Duration
 	// Load re-reads the config for a reload (SIGHUP, POST /v1/reload, a
 	// watched file changing); nil disables reloads and the file watch.
 	Load func() (*config.Config, error)
@@ -112,6 +115,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 5 * time.Second
+	}
+	if o.ExecBodyTimeout <= 0 {
+		o.ExecBodyTimeout = 5 * time.Second
 	}
 	if o.WatchDebounce <= 0 {
 		o.WatchDebounce = defaultDebounce

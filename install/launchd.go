@@ -58,7 +58,18 @@ func renderLaunchd(s Service) string {
 		`	<string>Background</string>`,
 		// 63 = 0077: files stsd creates are private to its user.
 		`	<key>Umask</key>`,
-		`	<integer>63</integer>`)
+		`	<integer>63</integer>`,
+		// No core dump may hold the long-term key.
+		`	<key>SoftResourceLimits</key>`,
+		`	<dict>`,
+		`		<key>Core</key>`,
+		`		<integer>0</integer>`,
+		`	</dict>`,
+		`	<key>HardResourceLimits</key>`,
+		`	<dict>`,
+		`		<key>Core</key>`,
+		`		<integer>0</integer>`,
+		`	</dict>`)
 	if s.System {
 		w(`	<key>UserName</key>`,
 			`	`+str(launchdUser),

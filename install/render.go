@@ -161,6 +161,8 @@ func Render(s Service) (string, error) {
 // it.
 var systemdHardening = []string{
 	"UMask=0077",
+	// No core dump may hold the long-term key (stsd also sets this itself).
+	"LimitCORE=0",
 	"NoNewPrivileges=yes",
 	"ProtectSystem=strict",
 	"ProtectHome=read-only",
@@ -186,6 +188,7 @@ var systemdHardening = []string{
 // namespaces (ProtectSystem, PrivateTmp and the like need them there).
 var systemdUserHardening = []string{
 	"UMask=0077",
+	"LimitCORE=0",
 	"NoNewPrivileges=yes",
 	"RestrictSUIDSGID=yes",
 	"RestrictRealtime=yes",

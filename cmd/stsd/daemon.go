@@ -24,6 +24,10 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
+	if err := daemon.Harden(); err != nil {
+		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+		return exitFailure
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		e.printConfigError(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,70 @@ func TestBrokerRevocationOnReload(t *testing.T) {
 	}
 	if _, stderr, code := w.run(t, "stsd", "status"); code != 0 {
 		t.Errorf("stsd status: %d %s", code, stderr)
+	}
+}
+
+// TestDaemonMemoryHidden: the daemon (here running as nobody, as the
+// system service runs as its own user) writes no core dumps, and another
+// process of the same user cannot read its memory or environment.
+func TestDaemonMemoryHidden(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the daemon and the attacker as nobody")
+	}
+	sts := standin(t)
+	w := newWorld(t, sts.url, sessionConfig)
+	bin := filepath.Join(nobodyDir(t), "stsd")
+	copyFile(t, filepath.Join(binDir, "stsd"), bin, 0o755)
+	if out, err := exec.Command("chown", "-R", "65534:65534", w.dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "run")
+	cmd.Env, cmd.Dir = w.env, w.dir
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := nobody.Run(cmd).Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sock := filepath.Join(w.dir, "r", "stsd", "stsd.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	pid := fmt.Sprint(cmd.Process.Pid)
+	limits, err := os.ReadFile("/proc/" + pid + "/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexpCore.Match(limits) {
+		t.Errorf("the daemon's core size limit is not 0:\n%s", limits)
+	}
+	for _, f := range []string{"environ", "mem", "maps"} {
+		out, err := nobody.Run(exec.Command("dd", "if=/proc/"+pid+"/"+f, "bs=64", "count=1", "status=none")).CombinedOutput()
+		if err == nil {
+			t.Errorf("another process of the daemon's user read /proc/PID/%s (%d bytes)", f, len(out))
+		}
+	}
+}
+
+var regexpCore = regexp.MustCompile(`(?m)^Max core file size\s+0\s+0\s`)
+
+// nobodyDir is a temporary directory nobody may read and enter.
+func nobodyDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "stsd-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	os.Chmod(d, 0o755)
+	return d
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		t.Fatal(err)
 	}
 }
