@@ -81,7 +81,11 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 				next = "now"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Mode, p.State,
+		mode := p.Mode
+		if p.PackedPolicySize != nil { // of STS's limit for policy + ARNs + tags
+			mode += fmt.Sprintf(" (packed %d%%)", *p.PackedPolicySize)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, mode, p.State,
 			dash(p.KeyID), dash(p.ExpiresIn), next, dash(strings.Join(p.Endpoints, ",")), dash(p.LastError))
 	}
 	return tw.Flush()
