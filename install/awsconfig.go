@@ -164,6 +164,9 @@ func ConfigureProfiles(o ProfileOptions) error {
 		return refused
 	}
 
+	if err := checkRootPath(awsPath); err != nil {
+		return err
+	}
 	real := awsPath
 	if r, err := filepath.EvalSymlinks(awsPath); err == nil {
 		real = r // write through a symlinked config (dotfiles)

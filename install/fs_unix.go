@@ -2,6 +2,15 @@
 
 package install
 
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
 const exeSuffix = ""
 
 // quoteForbidden are characters a credential_process path may not hold:
@@ -11,3 +20,53 @@ const quoteForbidden = "\"\\$`#;"
 
 // pathSeparators are safe in an unquoted path.
 const pathSeparators = "/"
+
+// checkRootPath refuses, when running as root, to edit path unless every
+// component of it, and of where its symlinks lead, is root's and not
+// writable by anyone else (a sticky directory aside): otherwise another
+// user could point the edit at a file of root's, or swap the file mid-way.
+func checkRootPath(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path // the file does not exist yet: its directories count
+	}
+	for _, p := range []string{path, real} {
+		for c := filepath.Clean(p); ; c = filepath.Dir(c) {
+			if err := rootOnly(c); err != nil {
+				return fmt.Errorf("refusing to edit %s as root: %w; run configure-profile as the user whose file it is (sudo -u USER stsd configure-profile …)", path, err)
+			}
+			if c == filepath.Dir(c) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// rootOnly checks one path component (a missing one is fine: nothing can
+// be planted through it that a later component would not show).
+func rootOnly(p string) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("cannot tell who owns %s", p)
+	}
+	if st.Uid != 0 {
+		return fmt.Errorf("%s is owned by uid %d", p, st.Uid)
+	}
+	m := fi.Mode()
+	sticky := m.IsDir() && m&fs.ModeSticky != 0
+	if m&fs.ModeSymlink == 0 && m.Perm()&0o022 != 0 && !sticky {
+		return fmt.Errorf("%s is writable by others (mode %04o)", p, m.Perm())
+	}
+	return nil
+}

@@ -9,3 +9,7 @@ const quoteForbidden = "\"%!#;"
 
 // pathSeparators are safe in an unquoted path.
 const pathSeparators = `\`
+
+// checkRootPath: the owner-only DACLs of the user's profile directory keep
+// other users out of its files; there is no root to trick.
+func checkRootPath(string) error { return nil }
