@@ -2,6 +2,8 @@
 
 package install
 
+import "os"
+
 const exeSuffix = ""
 
 // quoteForbidden are characters a credential_process path may not hold:
@@ -11,3 +13,7 @@ const quoteForbidden = "\"\\$`#;"
 
 // pathSeparators are safe in an unquoted path.
 const pathSeparators = "/"
+
+// mkdirPrivate creates a directory for the user's files (and missing
+// parents) mode 0700.
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }

@@ -1,5 +1,7 @@
 package install
 
+import "github.com/stsd/stsd/internal/winacl"
+
 const exeSuffix = ".exe"
 
 // quoteForbidden are characters a credential_process path may not hold:
@@ -9,3 +11,7 @@ const quoteForbidden = "\"%!#;"
 
 // pathSeparators are safe in an unquoted path.
 const pathSeparators = `\`
+
+// mkdirPrivate creates a directory for the user's files (and missing
+// parents) with an owner-only, protected DACL.
+func mkdirPrivate(dir string) error { return winacl.MkdirAll(dir) }
