@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// mkdirPrivate creates dir (and missing parents) mode 0700.
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }
+
 // checkDir refuses a cache directory another user owns or others can reach.
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)

@@ -4,16 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/stsd/stsd/internal/winacl"
 )
 
-// Windows reports every file as 0666/0444, so the checks here are on the
-// owner SID. TODO(stsd): give created files an owner-only DACL and check it
-// (design.md "Windows").
+// Windows reports every file as 0666/0444, so privacy here is the DACL:
+// what stsd creates gets an owner-only, protected one (internal/winacl),
+// and what it reads must grant nobody else any access.
 
-// checkDir refuses a cache directory another user owns.
+// secret is the rule cache files and the cache directory are held to.
+func secret(path string) winacl.Rule {
+	return winacl.Rule{Purpose: winacl.Secret, Layout: winacl.LayoutOf(path)}
+}
+
+// mkdirPrivate creates dir (and missing parents) with an owner-only DACL.
+func mkdirPrivate(dir string) error { return winacl.MkdirAll(dir) }
+
+// checkDir refuses a cache directory another user owns or whose DACL lets
+// anyone else in.
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -22,18 +32,11 @@ func checkDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	ok, err := ownedByMe(dir)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is owned by another user: take ownership (takeown /f %s) or remove it", dir, dir)
-	}
-	return nil
+	return winacl.Verify(dir, secret(dir))
 }
 
 // openPrivate opens an entry, refusing a symlink (reparse point), a
-// non-regular file, or one another user owns.
+// non-regular file, or one another user owns or may read or write.
 func openPrivate(p string) (*os.File, error) {
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -45,63 +48,33 @@ func openPrivate(p string) (*os.File, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &InvalidError{Path: p, Reason: "not a regular file"}
 	}
-	ok, err := ownedByMe(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, &InvalidError{Path: p, Reason: "owned by another user"}
-	}
-	return os.Open(p)
-}
-
-// ownedByMe reports whether p's owner is this process's user or its
-// token's default owner (BUILTIN\Administrators when elevated).
-func ownedByMe(p string) (bool, error) {
-	sd, err := windows.GetNamedSecurityInfo(p, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
-	if err != nil {
-		return false, err
-	}
-	owner, _, err := sd.Owner()
-	if err != nil {
-		return false, err
-	}
-	tok := windows.GetCurrentProcessToken()
-	u, err := tok.GetTokenUser()
-	if err != nil {
-		return false, err
-	}
-	if owner.Equals(u.User.Sid) {
-		return true, nil
-	}
-	if def, err := tokenOwner(tok); err == nil && owner.Equals(def) {
-		return true, nil
-	}
-	return false, nil
-}
-
-func tokenOwner(t windows.Token) (*windows.SID, error) {
-	var n uint32
-	_ = windows.GetTokenInformation(t, windows.TokenOwner, nil, 0, &n)
-	if n == 0 {
-		return nil, errors.New("token owner: empty")
-	}
-	buf := make([]byte, n)
-	if err := windows.GetTokenInformation(t, windows.TokenOwner, &buf[0], n, &n); err != nil {
+	err = winacl.VerifyFile(f, secret(p))
+	var pr *winacl.Problem
+	switch {
+	case errors.As(err, &pr):
+		f.Close()
+		return nil, &InvalidError{Path: p, Reason: pr.What}
+	case err != nil:
+		f.Close()
 		return nil, err
 	}
-	// TOKEN_OWNER is a single PSID pointing into buf.
-	sid := *(**windows.SID)(unsafe.Pointer(&buf[0]))
-	return sid.Copy()
+	return f, nil
 }
 
+// makePrivate has nothing to do: atomicfile creates the temp file with an
+// owner-only DACL.
 func makePrivate(*os.File) error { return nil }
 
+// openLockFile opens or creates (with an owner-only DACL) a lock file.
 func openLockFile(p string) (*os.File, error) {
 	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return nil, errors.New("lock file is a symlink")
 	}
-	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	return winacl.OpenFile(p, os.O_RDWR|os.O_CREATE)
 }
 
 // tryLock takes an exclusive LockFileEx lock on the first byte without

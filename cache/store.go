@@ -53,13 +53,14 @@ type Store struct {
 	dir string
 }
 
-// Open prepares dir (created 0700 when absent) and checks that it is owned
-// by the current user and not group- or world-accessible.
+// Open prepares dir (created private when absent: 0700, an owner-only DACL
+// on Windows) and checks that it is owned by the current user and not
+// group- or world-accessible.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("open cache: empty directory")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirPrivate(dir); err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
 	if err := checkDir(dir); err != nil {

@@ -234,6 +234,11 @@ func findStsd() (string, bool) {
 // errUnavailable means "no usable daemon at this socket": try the next one.
 var errUnavailable = errors.New("daemon unavailable")
 
+// errUntrusted marks a socket another user could have planted (dialDaemon
+// checks its directory on Windows): skipped like an absent daemon, with a
+// note on stderr.
+var errUntrusted = errors.New("skipping untrusted socket")
+
 type reply struct {
 	status int
 	body   []byte
@@ -248,6 +253,9 @@ func ask(ctx context.Context, sock string, o Options, req string) (reply, error)
 		// stops a connection: there is no daemon we can use there.
 		if ctx.Err() != nil {
 			return reply{}, ctx.Err()
+		}
+		if errors.Is(err, errUntrusted) {
+			fmt.Fprintln(o.Stderr, prefix+oneLine(err.Error()))
 		}
 		return reply{}, errUnavailable
 	}

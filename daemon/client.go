@@ -17,6 +17,29 @@ import (
 // ErrNoDaemon means nothing answers on the socket.
 var ErrNoDaemon = errors.New("no stsd daemon is running")
 
+// UntrustedSocketError refuses a socket another user could have put where a
+// daemon listens (on Windows: the system socket's directory not owned by
+// SYSTEM or Administrators, or a user socket's not owned by the current
+// user). Whoever answers there would receive MFA codes, so clients skip it
+// like an absent daemon: it matches ErrNoDaemon.
+type UntrustedSocketError struct {
+	Socket string
+	Reason string
+}
+
+func (e *UntrustedSocketError) Error() string { return "ignoring " + e.Socket + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrNoDaemon) true.
+func (e *UntrustedSocketError) Is(target error) bool { return target == ErrNoDaemon }
+
+// dialSocket connects to socket once trustSocket accepts it.
+func dialSocket(ctx context.Context, d *net.Dialer, socket string) (net.Conn, error) {
+	if err := trustSocket(socket); err != nil {
+		return nil, err
+	}
+	return d.DialContext(ctx, "unix", socket)
+}
+
 // Client talks to a running daemon's control API.
 type Client struct {
 	Socket string
@@ -30,7 +53,7 @@ func NewClient(socket string) *Client {
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return d.DialContext(ctx, "unix", socket)
+				return dialSocket(ctx, d, socket)
 			},
 			DisableKeepAlives: true,
 		},
@@ -53,6 +76,9 @@ func (c *Client) do(ctx context.Context, method, path, body string) ([]byte, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if ue := (*UntrustedSocketError)(nil); errors.As(err, &ue) {
+			return nil, ue
+		}
 		if isNoDaemon(err) {
 			return nil, fmt.Errorf("%w on %s: start it with `stsd run` (or `stsd start` for the service)", ErrNoDaemon, c.Socket)
 		}

@@ -305,7 +305,7 @@ func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, err
 	d := &net.Dialer{Timeout: 2 * time.Second}
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", c.Socket)
+			return dialSocket(ctx, d, c.Socket)
 		},
 		DisableKeepAlives:     true,
 		ResponseHeaderTimeout: 30 * time.Second,
@@ -316,6 +316,9 @@ func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		if ue := (*UntrustedSocketError)(nil); errors.As(err, &ue) {
+			return nil, ue
+		}
 		if isNoDaemon(err) {
 			return nil, fmt.Errorf("%w on %s", ErrNoDaemon, c.Socket)
 		}

@@ -16,9 +16,10 @@ import (
 // second daemon never displaces it.
 var ErrAlreadyRunning = errors.New("another stsd is already running")
 
-// listenSocket creates path's directory (0700, owner-checked), replaces a
-// stale socket left by a crashed daemon, and listens. group, when set, gets
-// read/write access (0660) for system installs.
+// listenSocket creates path's directory (0700, on Windows an owner-only
+// DACL; owner-checked), replaces a stale socket left by a crashed daemon,
+// and listens. group, when set, gets read/write access (0660) for system
+// installs.
 func listenSocket(path, group string) (net.Listener, error) {
 	if len(path) > paths.MaxSocketPath {
 		return nil, fmt.Errorf("socket %s: %w", path, paths.ErrTooLong)
@@ -28,7 +29,7 @@ func listenSocket(path, group string) (net.Listener, error) {
 	if group != "" {
 		dirMode = 0o750
 	}
-	if err := os.MkdirAll(dir, dirMode); err != nil {
+	if err := mkdirSocketDir(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("socket dir: %w", err)
 	}
 	if err := checkSocketDir(dir, group != ""); err != nil {

@@ -9,6 +9,14 @@ import (
 	"syscall"
 )
 
+// mkdirPrivate creates dir (and missing parents) mode 0700.
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+// createPrivate creates path, which must not exist, mode 0600.
+func createPrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
 // checkPrivate returns what is wrong with a secret file (and the command
 // that fixes it), or "": it must be owned by this user or root and not be
 // group- or world-accessible.

@@ -48,7 +48,7 @@ func NewTokens(now func() time.Time) *Tokens {
 // A token file that others may read, or that another user owns, is refused:
 // it is a secret.
 func (t *Tokens) LoadDir(dir string, profiles []string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirPrivate(dir); err != nil {
 		return fmt.Errorf("ecs token_dir: %w", err)
 	}
 	for _, p := range profiles {
@@ -65,7 +65,7 @@ func (t *Tokens) LoadDir(dir string, profiles []string) error {
 func TokenFile(dir, profile string) string { return filepath.Join(dir, profile+".token") }
 
 func loadTokenFile(path string) (string, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createPrivate(path)
 	if err == nil {
 		// No trailing newline: Go v2 and botocore send the file's bytes
 		// verbatim and refuse a token with CR or LF (protocol.md §3).

@@ -219,7 +219,7 @@ func ConfigureProfiles(o ProfileOptions) error {
 		if err := writeAtomic(real+".stsd-backup", old, mode, owner); err != nil {
 			return fmt.Errorf("back up the AWS config file: %w", err)
 		}
-	} else if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+	} else if err := mkdirPrivate(filepath.Dir(real)); err != nil {
 		return fmt.Errorf("create the AWS config directory: %w", err)
 	}
 	if err := writeAtomic(real, []byte(text), mode, owner); err != nil {

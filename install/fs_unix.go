@@ -70,3 +70,7 @@ func rootOnly(p string) error {
 	}
 	return nil
 }
+
+// mkdirPrivate creates a directory for the user's files (and missing
+// parents) mode 0700.
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }

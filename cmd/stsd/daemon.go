@@ -108,6 +108,7 @@ func dial(ctx context.Context, e *env) (*daemon.Client, *daemon.Status, error) {
 		if err == nil {
 			return c, st, nil
 		}
+		e.noteUntrusted(err)
 		if !errors.Is(err, daemon.ErrNoDaemon) {
 			return nil, nil, err
 		}

@@ -188,6 +188,7 @@ func (e *env) eachDaemon(try func(*daemon.Client) error) error {
 	}
 	for _, s := range socks {
 		err := try(daemon.NewClient(s))
+		e.noteUntrusted(err)
 		var ae *daemon.APIError
 		switch {
 		case errors.Is(err, daemon.ErrNoDaemon):
@@ -197,6 +198,14 @@ func (e *env) eachDaemon(try func(*daemon.Client) error) error {
 		}
 	}
 	return daemon.ErrNoDaemon
+}
+
+// noteUntrusted tells stderr about a socket skipped because another user
+// could have planted it (daemon.UntrustedSocketError, Windows only).
+func (e *env) noteUntrusted(err error) {
+	if ue := (*daemon.UntrustedSocketError)(nil); errors.As(err, &ue) {
+		fmt.Fprintf(e.stderr, "stsd: %v\n", ue)
+	}
 }
 
 // credentials returns profile's credentials and region: from a daemon

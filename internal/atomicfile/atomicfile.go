@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with data. prepare (may be nil) sets the temp file's
-// mode and owner before any byte is written, so the data is never exposed
-// under looser permissions. On error nothing is left behind.
+// Write replaces path with data. The temp file is created 0600 (on
+// Windows with an owner-only, protected DACL), and prepare (may be nil)
+// sets its mode and owner before any byte is written, so the data is never
+// exposed under looser permissions. On error nothing is left behind.
 func Write(path string, data []byte, prepare func(*os.File) error) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,8 @@ func Like(like fs.FileInfo) func(*os.File) error {
 }
 
 // ChownLike gives f like's owner when we run as root (a no-op elsewhere
-// and on Windows, where the file keeps the directory's inherited DACL).
+// and on Windows, where the file keeps the owner-only DACL it was created
+// with).
 func ChownLike(f *os.File, like fs.FileInfo) error { return chownLike(f, like) }
 
 // Mode returns a prepare func setting mode.

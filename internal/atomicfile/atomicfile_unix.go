@@ -9,6 +9,8 @@ import (
 	"syscall"
 )
 
+func createTemp(dir, pattern string) (*os.File, error) { return os.CreateTemp(dir, pattern) }
+
 func chownLike(f *os.File, like fs.FileInfo) error {
 	st, ok := like.Sys().(*syscall.Stat_t)
 	if !ok || os.Geteuid() != 0 {

@@ -113,7 +113,7 @@ func readCode(path string) (string, time.Time) {
 
 func recordCode(path, code string, now time.Time) {
 	// Best effort: losing it only risks one rejected code later.
-	_ = os.WriteFile(path, []byte(codeSum(code)+" "+strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600)
+	_ = writePrivate(path, []byte(codeSum(code)+" "+strconv.FormatInt(now.Unix(), 10)+"\n"))
 }
 
 // Credentials returns a fresh-enough cache entry for the profile, calling
