@@ -262,20 +262,12 @@ func (p *parser) broker(n *node) {
 				}
 			}
 		case "max_connections":
-			if i, ok := p.integer(k); ok {
-				if i < 1 || i > 1<<20 {
-					p.errf(k, "%d is out of range (1..1048576)", i)
-				} else {
-					b.MaxConnections = int(i)
-				}
+			if i, ok := p.intIn(k, 1, 1<<20); ok {
+				b.MaxConnections = i
 			}
 		case "max_connections_per_address":
-			if i, ok := p.integer(k); ok {
-				if i < 1 || i > 1<<20 {
-					p.errf(k, "%d is out of range (1..1048576)", i)
-				} else {
-					b.MaxConnectionsPerAddress = int(i)
-				}
+			if i, ok := p.intIn(k, 1, 1<<20); ok {
+				b.MaxConnectionsPerAddress = i
 			}
 		case "trusted_proxies":
 			b.TrustedProxies = p.cidrs(k)

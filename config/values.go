@@ -68,6 +68,16 @@ func (p *parser) integer(n *node) (int64, bool) {
 	return i, ok
 }
 
+// intIn is an integer in lo..hi.
+func (p *parser) intIn(n *node, lo, hi int64) (int, bool) {
+	i, ok := p.integer(n)
+	if ok && (i < lo || i > hi) {
+		p.errf(n, "%d is out of range (%d..%d)", i, lo, hi)
+		return 0, false
+	}
+	return int(i), ok
+}
+
 // table reports whether n is a table, recording an error naming the header
 // to write when it is not.
 func (p *parser) table(n *node) bool {

@@ -31,23 +31,7 @@ func TestPeerUIDChecked(t *testing.T) {
 		{"allowed", sessionProfile + "allowed_uids = [65534]\n", 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			env := newEnv(t, tt.profile)
-			sts := ststest.NewServer(t, ststest.Options{})
-			t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-			dir, _ := os.MkdirTemp("", "sp")
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			os.Chmod(dir, 0o755)
-			sock := filepath.Join(dir, "s.sock")
-			ln, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.Chmod(sock, 0o666)
-			s, _ := New(Options{Config: env.cfg, Socket: sock})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- s.Serve(ctx, ln) }()
-			defer func() { cancel(); <-done }()
+			sock := serveOpenSocket(t, tt.profile)
 
 			cmd := exec.Command(nobody.TestBinary(t), "-test.run=^TestPeerChild$")
 			cmd.Env = append(os.Environ(), "STSD_PEER_CHILD="+sock)
@@ -61,6 +45,31 @@ func TestPeerUIDChecked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveOpenSocket runs a daemon for profiles (against an STS stand-in)
+// on a socket anyone may connect to, as socket_group opens it to its
+// members, until the test ends; it returns the socket's path.
+func serveOpenSocket(t *testing.T, profiles string) string {
+	t.Helper()
+	env := newEnv(t, profiles)
+	sts := ststest.NewServer(t, ststest.Options{})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	dir, _ := os.MkdirTemp("", "sp")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sock, 0o666)
+	s, _ := New(Options{Config: env.cfg, Socket: sock})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sock
 }
 
 // TestPeerChild is the child half of TestPeerUIDChecked and
@@ -89,23 +98,7 @@ func TestReadyzHidesProfiles(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a child as nobody")
 	}
-	env := newEnv(t, sessionProfile)
-	sts := ststest.NewServer(t, ststest.Options{})
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	dir, _ := os.MkdirTemp("", "sp")
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	sock := filepath.Join(dir, "s.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(sock, 0o666)
-	s, _ := New(Options{Config: env.cfg, Socket: sock})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	sock := serveOpenSocket(t, sessionProfile)
 	get(t, socketClient(sock), "/v1/credentials/dev") // waits for the first fetch
 	if code, _ := get(t, socketClient(sock), "/readyz?profile=dev"); code != 200 {
 		t.Fatalf("root: /readyz?profile=dev = %d; want 200 once dev has credentials", code)

@@ -274,11 +274,18 @@ func TestBrokerConnectionLimit(t *testing.T) {
 	for _, c := range held {
 		c.CloseIdleConnections()
 	}
+	lb.servesAgain(t, func(func(*tls.Config, *http.Transport)) *http.Client { return newConn() })
+}
+
+// servesAgain waits (bounded) until a fresh client from newClient gets
+// billing's credentials: freed connection slots serve again.
+func (lb *liveBroker) servesAgain(t *testing.T, newClient func(func(*tls.Config, *http.Transport)) *http.Client) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		code, _, _, _ := fetch(t, newConn(), lb.url("app-billing"), billingToken)
+		code, _, _, _ := fetch(t, newClient(nil), lb.url("app-billing"), billingToken)
 		if code == 200 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("freed slots never served again (last %d)", code)
@@ -440,17 +447,7 @@ func TestBrokerConnectionsPerAddress(t *testing.T) {
 	for _, h := range held {
 		h.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		code, _, _, _ := fetch(t, lb.client(nil), lb.url("app-billing"), billingToken)
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("freed slots never served again (last %d)", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	lb.servesAgain(t, lb.client)
 }
 
 // TestBrokerSetClients: a client table replaced by SetClients applies to

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -211,21 +212,7 @@ func TestPeerSpoofedByBoundDevice(t *testing.T) {
 	bin := nobody.TestBinary(t)
 	for _, loop := range []string{"127.0.0.1", "::1"} {
 		t.Run(loop, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			src := newSource()
-			c := testCreds()
-			c.Expiration = time.Now().Add(time.Hour)
-			src.set("dev", c, nil)
-			o := Options{Logger: testOptions(t, newClock(), 0).Logger}
-			p := Profile{Name: "dev", AllowedUIDs: []int{0}}
-			tokens := NewTokens(nil)
-			tokens.SetFile("dev", devToken)
-			imdsAddr, ok := serveAddr(t, ctx, loop, NewIMDS(src, p, o), o)
-			if !ok {
-				return
-			}
-			ecsAddr, _ := serveAddr(t, ctx, loop, NewECS(src, []Profile{p}, tokens, o), o)
+			imdsAddr, ecsAddr := serveDev(t, loop, Options{Logger: testOptions(t, newClock(), 0).Logger}, 0)
 
 			cmd := exec.Command(bin, "-test.run=^TestSpoofChild$")
 			cmd.Env = append(os.Environ(), "STSD_SPOOF_CHILD="+loop+" "+imdsAddr+" "+ecsAddr)
@@ -261,19 +248,30 @@ func TestPeerSpoofedByBoundDevice(t *testing.T) {
 	}
 }
 
-// serveAddr serves h on host:0 until ctx ends and returns its address; it
-// skips (ok false) when this host has no such address.
-func serveAddr(t *testing.T, ctx context.Context, host string, h http.Handler, o Options) (addr string, ok bool) {
+// serveDev serves IMDS and ECS for dev, with credentials valid for an
+// hour and only uid allowed, on host:0 until the test ends, and returns
+// both addresses. It skips when this host has no such address.
+func serveDev(t *testing.T, host string, o Options, uid int) (imdsAddr, ecsAddr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Skipf("no %s: %v", host, err)
-		return "", false
+	ctx, cancel := context.WithCancel(context.Background())
+	src := newSource()
+	c := testCreds()
+	c.Expiration = time.Now().Add(time.Hour)
+	src.set("dev", c, nil)
+	p := Profile{Name: "dev", AllowedUIDs: []int{uid}}
+	tokens := NewTokens(nil)
+	tokens.SetFile("dev", devToken)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	serve := func(h http.Handler) string {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Skipf("no %s: %v", host, err)
+		}
+		wg.Go(func() { Serve(ctx, ln, h, o) })
+		return ln.Addr().String()
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); Serve(ctx, ln, h, o) }()
-	t.Cleanup(func() { <-done })
-	return ln.Addr().String(), true
+	return serve(NewIMDS(src, p, o)), serve(NewECS(src, []Profile{p}, tokens, o))
 }
 
 // TestSpoofChild is the child half of TestPeerSpoofedByBoundDevice: it
@@ -415,19 +413,8 @@ func TestLocalnetServer(t *testing.T) {
 	if os.Getenv("STSD_LOCALNET_SERVER") == "" {
 		t.Skip("child helper")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src := newSource()
-	c := testCreds()
-	c.Expiration = time.Now().Add(time.Hour)
-	src.set("dev", c, nil)
 	var logs syncBuffer
-	o := Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	p := Profile{Name: "dev", AllowedUIDs: []int{0}}
-	tokens := NewTokens(nil)
-	tokens.SetFile("dev", devToken)
-	imdsAddr, _ := serveAddr(t, ctx, "127.0.0.1", NewIMDS(src, p, o), o)
-	ecsAddr, _ := serveAddr(t, ctx, "127.0.0.1", NewECS(src, []Profile{p}, tokens, o), o)
+	imdsAddr, ecsAddr := serveDev(t, "127.0.0.1", Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, 0)
 	wild, err := net.Listen("tcp4", "0.0.0.0:0")
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +422,6 @@ func TestLocalnetServer(t *testing.T) {
 	defer wild.Close()
 	fmt.Printf("imds=%s ecs=%s wild=%d\n", imdsAddr, ecsAddr, wild.Addr().(*net.TCPAddr).Port)
 	io.Copy(io.Discard, os.Stdin)
-	cancel()
 	io.WriteString(os.Stdout, logs.String())
 }
 
