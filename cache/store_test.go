@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Fake secrets: test failures must never print them, and the checks below
@@ -63,7 +64,7 @@ func testEntry(profile string) *Entry {
 		Version:     EntryVersion,
 		Profile:     profile,
 		Fingerprint: "fp-1",
-		Credentials: Credentials{
+		Credentials: wire.Credentials{
 			AccessKeyID:     fakeKeyID,
 			SecretAccessKey: fakeSecret,
 			SessionToken:    fakeToken,
@@ -220,9 +221,9 @@ func TestSaveRefuses(t *testing.T) {
 		e    *Entry
 	}{
 		{"nil", nil},
-		{"no profile", &Entry{Credentials: Credentials{AccessKeyID: fakeKeyID, SecretAccessKey: fakeSecret}}},
-		{"no key", &Entry{Profile: "dev", Credentials: Credentials{SecretAccessKey: fakeSecret}}},
-		{"no secret", &Entry{Profile: "dev", Credentials: Credentials{AccessKeyID: fakeKeyID}}},
+		{"no profile", &Entry{Credentials: wire.Credentials{AccessKeyID: fakeKeyID, SecretAccessKey: fakeSecret}}},
+		{"no key", &Entry{Profile: "dev", Credentials: wire.Credentials{SecretAccessKey: fakeSecret}}},
+		{"no secret", &Entry{Profile: "dev", Credentials: wire.Credentials{AccessKeyID: fakeKeyID}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

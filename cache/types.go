@@ -2,17 +2,11 @@
 // atomically written, fingerprinted file per profile. It links no AWS SDK.
 package cache
 
-import "time"
+import (
+	"time"
 
-// Credentials is a set of STS credentials in the SDK-free form the cache and
-// credential_process share.
-type Credentials struct {
-	AccessKeyID     string    `json:"AccessKeyId"`
-	SecretAccessKey string    `json:"SecretAccessKey"`
-	SessionToken    string    `json:"SessionToken"`
-	Expiration      time.Time `json:"Expiration"`
-	AccountID       string    `json:"AccountId,omitempty"`
-}
+	"github.com/stsd/stsd/internal/wire"
+)
 
 // FileHash records a file an entry was made from. SHA256 is "" when the file
 // did not exist.
@@ -23,13 +17,13 @@ type FileHash struct {
 
 // Entry is one profile's cached credentials.
 type Entry struct {
-	Version     int         `json:"version"` // EntryVersion
-	Profile     string      `json:"profile"`
-	Fingerprint string      `json:"fingerprint"`
-	Credentials Credentials `json:"credentials"`
-	Issued      time.Time   `json:"issued"`          // when STS issued them (our clock)
-	ARN         string      `json:"arn,omitempty"`   // federated user / MFA-derived ARN, when known
-	Files       []FileHash  `json:"files,omitempty"` // every file the credentials were made from
+	Version     int              `json:"version"` // EntryVersion
+	Profile     string           `json:"profile"`
+	Fingerprint string           `json:"fingerprint"`
+	Credentials wire.Credentials `json:"credentials"`
+	Issued      time.Time        `json:"issued"`          // when STS issued them (our clock)
+	ARN         string           `json:"arn,omitempty"`   // federated user / MFA-derived ARN, when known
+	Files       []FileHash       `json:"files,omitempty"` // every file the credentials were made from
 }
 
 // EntryVersion is the on-disk format version; other versions are ignored.

@@ -18,6 +18,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/internal/mfaprompt"
 	"github.com/stsd/stsd/internal/paths"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Exit codes (design.md "Commands").
@@ -115,8 +116,8 @@ func Run(ctx context.Context, o Options) int {
 	// stsd sets STSD_RESOLVING while it runs a source profile's
 	// credential_process: reaching us then means that source points back
 	// at stsd, which would loop forever.
-	if o.Getenv("STSD_RESOLVING") != "" {
-		return o.fail("STSD_RESOLVING is set: a source profile's credential_process points back at stsd; give the source profile a long-term key")
+	if o.Getenv(wire.ResolvingEnv) != "" {
+		return o.fail(wire.ResolvingEnv + " is set: a source profile's credential_process points back at stsd; give the source profile a long-term key")
 	}
 	if o.Profile == "" {
 		fmt.Fprintln(o.Stderr, prefix+"no profile: usage: stsd-credential-process --profile P")
@@ -142,7 +143,7 @@ func Run(ctx context.Context, o Options) int {
 		case 404: // this daemon does not serve the profile
 			continue
 		case 409:
-			if e := decodeError(r); e.Code == "NeedsMFA" {
+			if e := wire.DecodeError(r.body); e.Code == wire.CodeNeedsMFA {
 				return o.mfa(ctx, sock, e)
 			}
 			return o.fail(daemonError(sock, o.Profile, r))
@@ -151,7 +152,7 @@ func Run(ctx context.Context, o Options) int {
 		}
 	}
 	if c, ok := o.fromCache(); ok {
-		return o.write(Marshal(c))
+		return o.write(wire.Marshal(c))
 	}
 	if ctx.Err() != nil {
 		return o.fail("interrupted")
@@ -184,35 +185,32 @@ func (o *Options) write(doc []byte) int {
 
 // fromCache returns the cached credentials when the entry is for this
 // profile, was made from files that are unchanged, and has more than
-// min(15m, lifetime/4) left. It never writes: a missing cache directory is
+// wire.MinRemaining left. It never writes: a missing cache directory is
 // not created, and bad entries are left for stsd to replace.
-func (o *Options) fromCache() (cache.Credentials, bool) {
+func (o *Options) fromCache() (wire.Credentials, bool) {
 	if o.CacheDir == "" {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	if _, err := os.Stat(o.CacheDir); err != nil {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	s, err := cache.Open(o.CacheDir)
 	if err != nil {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	e, err := s.Load(o.Profile)
 	if err != nil || e.Profile != o.Profile {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	lifetime := e.Lifetime()
 	if lifetime <= 0 {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
-	// Clients re-run credential_process once fewer than 15 min remain
-	// (botocore's advisory refresh, protocol.md §5); a short-lived entry
-	// is still good for a quarter of its life.
-	if e.Remaining(o.Now()) <= min(15*time.Minute, lifetime/4) {
-		return cache.Credentials{}, false
+	if e.Remaining(o.Now()) <= wire.MinRemaining(lifetime) {
+		return wire.Credentials{}, false
 	}
 	if !e.FilesMatch() {
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	return e.Credentials, true
 }
@@ -369,22 +367,9 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 // daemonError is the one line for a final non-200 reply: the daemon's
-// Message (it never holds a secret), plus what to do for NeedsMFA.
-// apiError is the control API's error body.
-type apiError struct {
-	Code      string
-	Message   string
-	MFAPrompt string
-}
-
-func decodeError(r reply) apiError {
-	var e apiError
-	_ = json.Unmarshal(r.body, &e)
-	return e
-}
-
+// Message (it never holds a secret).
 func daemonError(sock, profile string, r reply) string {
-	e := decodeError(r)
+	e := wire.DecodeError(r.body)
 	if e.Message == "" {
 		return fmt.Sprintf("daemon at %s answered %d for profile %s", sock, r.status, profile)
 	}
@@ -392,19 +377,19 @@ func daemonError(sock, profile string, r reply) string {
 }
 
 func (o *Options) credentialsRequest() string {
-	return "GET /v1/credentials/" + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\n\r\n"
+	return "GET " + wire.PathCredentials + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\n\r\n"
 }
 
 // mfa answers the daemon's needs-mfa: it asks the person with the
 // profile's mfa_prompt backend (never on stdout), hands the code to the
 // daemon, which refreshes with it before replying, then fetches the
 // credentials.
-func (o *Options) mfa(ctx context.Context, sock string, e apiError) int {
+func (o *Options) mfa(ctx context.Context, sock string, e wire.Error) int {
 	code, err := o.Prompt(ctx, e.MFAPrompt, o.Profile)
 	if err != nil {
 		return o.fail(e.Message + ": " + err.Error())
 	}
-	post := "POST /v1/mfa/" + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\nContent-Type: text/plain\r\nContent-Length: " +
+	post := "POST " + wire.PathMFA + escapePath(o.Profile) + " HTTP/1.0\r\nHost: stsd\r\nContent-Type: text/plain\r\nContent-Length: " +
 		strconv.Itoa(len(code)) + "\r\n\r\n" + code
 	r, err := ask(ctx, sock, *o, post)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 const (
@@ -28,8 +29,8 @@ const (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func fakeCreds() cache.Credentials {
-	return cache.Credentials{
+func fakeCreds() wire.Credentials {
+	return wire.Credentials{
 		AccessKeyID:     fakeKeyID,
 		SecretAccessKey: fakeSecret,
 		SessionToken:    fakeToken,
@@ -179,7 +180,7 @@ var wantExec = []execCall{{Path: "/opt/stsd/bin/stsd", Argv: []string{"/opt/stsd
 
 func TestRunDaemon(t *testing.T) {
 	t.Parallel()
-	doc := string(credproc.Marshal(fakeCreds()))
+	doc := string(wire.Marshal(fakeCreds()))
 	tests := []struct {
 		name       string
 		reply      string
@@ -274,7 +275,7 @@ func TestRunEscapesProfile(t *testing.T) {
 
 func TestRunFallsThroughSockets(t *testing.T) {
 	t.Parallel()
-	doc := string(credproc.Marshal(fakeCreds()))
+	doc := string(wire.Marshal(fakeCreds()))
 	notServing := startDaemon(t, httpReply("404 Not Found", `{"Code":"NotFound","Message":"no such profile"}`), 0)
 	serving := startDaemon(t, httpReply("200 OK", doc), 0)
 	never := startDaemon(t, httpReply("200 OK", "{}"), 0)
@@ -408,7 +409,7 @@ func TestRunCache(t *testing.T) {
 			o := h.options("dev", []string{filepath.Join(root, "no.sock")}, f.dir)
 			code := credproc.Run(t.Context(), o)
 			if tt.hit {
-				want := string(credproc.Marshal(entry(f, 12*time.Hour, 11*time.Hour).Credentials))
+				want := string(wire.Marshal(entry(f, 12*time.Hour, 11*time.Hour).Credentials))
 				if code != 0 || len(h.calls) != 0 {
 					t.Fatalf("Run = %d, Exec %v; want 0 from the cache (stderr %q)", code, h.calls, h.stderr.String())
 				}
@@ -464,14 +465,14 @@ func TestRunExactCacheOutput(t *testing.T) {
 	if code := credproc.Run(t.Context(), h.options("dev", []string{}, dir)); code != 0 {
 		t.Fatalf("Run = %d (stderr %q)", code, h.stderr.String())
 	}
-	if !bytes.Equal(h.stdout.Bytes(), credproc.Marshal(c)) {
+	if !bytes.Equal(h.stdout.Bytes(), wire.Marshal(c)) {
 		t.Errorf("stdout = %q; want Marshal(entry credentials)", redactOut(h.stdout.String()))
 	}
 }
 
 func TestRunResolving(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, httpReply("200 OK", string(credproc.Marshal(fakeCreds()))), 0)
+	d := startDaemon(t, httpReply("200 OK", string(wire.Marshal(fakeCreds()))), 0)
 	var h harness
 	o := h.options("dev", []string{d.path}, "")
 	o.Getenv = func(k string) string {
@@ -591,7 +592,7 @@ func BenchmarkRunCache(b *testing.B) {
 // backend, POSTs the code, then prints the credentials the daemon returns.
 func TestRunNeedsMFAPrompts(t *testing.T) {
 	t.Parallel()
-	doc := string(credproc.Marshal(fakeCreds()))
+	doc := string(wire.Marshal(fakeCreds()))
 	path := filepath.Join(shortDir(t), "d.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {

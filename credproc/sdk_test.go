@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
-	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // TestSDKAcceptsOutput hands Marshal's output to aws-sdk-go-v2's own
@@ -25,7 +25,7 @@ func TestSDKAcceptsOutput(t *testing.T) {
 	}
 	c := fakeCreds()
 	out := filepath.Join(t.TempDir(), "out.json")
-	if err := os.WriteFile(out, credproc.Marshal(c), 0o600); err != nil {
+	if err := os.WriteFile(out, wire.Marshal(c), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := processcreds.NewProvider("cat " + out)
@@ -63,7 +63,7 @@ func TestBotocoreAcceptsOutput(t *testing.T) {
 	c.Expiration = time.Now().Add(time.Hour) // botocore refuses expired ones
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.json")
-	if err := os.WriteFile(out, credproc.Marshal(c), 0o600); err != nil {
+	if err := os.WriteFile(out, wire.Marshal(c), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/internal/mfaprompt"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 type peerKey struct{}
@@ -36,16 +37,16 @@ func peer(r *http.Request) int {
 	return -1
 }
 
-// Handler is the control API (design.md "Control API").
+// Handler is the control API on the unix socket.
 func (s *Supervisor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/credentials/{p}", s.profileOnly(s.handleCredentials))
-	mux.HandleFunc("POST /v1/refresh/{p}", s.profileOnly(s.handleRefresh))
-	mux.HandleFunc("POST /v1/mfa/{p}", s.profileOnly(s.handleMFA))
-	mux.HandleFunc("POST /v1/exec-token/{p}", s.profileOnly(s.handleExecToken))
-	mux.HandleFunc("POST /v1/clear/{p}", s.adminOnly(s.handleClear))
-	mux.HandleFunc("GET /v1/status", s.adminOnly(s.handleStatus))
-	mux.HandleFunc("POST /v1/reload", s.adminOnly(s.handleReload))
+	mux.HandleFunc("GET "+wire.PathCredentials+"{p}", s.profileOnly(s.handleCredentials))
+	mux.HandleFunc("POST "+wire.PathRefresh+"{p}", s.profileOnly(s.handleRefresh))
+	mux.HandleFunc("POST "+wire.PathMFA+"{p}", s.profileOnly(s.handleMFA))
+	mux.HandleFunc("POST "+wire.PathExecToken+"{p}", s.profileOnly(s.handleExecToken))
+	mux.HandleFunc("POST "+wire.PathClear+"{p}", s.adminOnly(s.handleClear))
+	mux.HandleFunc("GET "+wire.PathStatus, s.adminOnly(s.handleStatus))
+	mux.HandleFunc("POST "+wire.PathReload, s.adminOnly(s.handleReload))
 	mux.Handle("GET /metrics", s.adminOnly(s.metrics.Registry.Handler().ServeHTTP))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +54,7 @@ func (s *Supervisor) Handler() http.Handler {
 		s.ready(w, r, func(ref *Refresher) bool { return s.mayRead(uid, ref) })
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NotFound", "unknown path "+r.URL.Path)
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, "unknown path "+r.URL.Path)
 	})
 	return mux
 }
@@ -69,7 +70,7 @@ func (s *Supervisor) mayRead(uid int, ref *Refresher) bool {
 func (s *Supervisor) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.admin(peer(r)) {
-			writeError(w, http.StatusForbidden, "AccessDenied", "only the daemon's user or root may do this")
+			writeError(w, http.StatusForbidden, wire.CodeAccessDenied, "only the daemon's user or root may do this")
 			return
 		}
 		h(w, r)
@@ -84,13 +85,13 @@ func (s *Supervisor) profileOnly(h func(http.ResponseWriter, *http.Request, *Ref
 		name := r.PathValue("p")
 		ref := s.cur().refreshers[name]
 		if ref == nil {
-			writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
+			writeError(w, http.StatusNotFound, wire.CodeUnknownProfile, "this stsd does not serve profile "+quote(name))
 			return
 		}
 		uid := peer(r)
 		if !s.mayRead(uid, ref) {
 			s.o.Logger.Warn("caller refused", "event", "caller_refused", "profile", name, "uid", uid, "path", r.URL.Path)
-			writeError(w, http.StatusForbidden, "AccessDenied", "uid not in allowed_uids of profile "+quote(name))
+			writeError(w, http.StatusForbidden, wire.CodeAccessDenied, "uid not in allowed_uids of profile "+quote(name))
 			return
 		}
 		h(w, r, ref)
@@ -115,16 +116,12 @@ func (s *Supervisor) handleCredentials(w http.ResponseWriter, r *http.Request, r
 // returns the status it sent.
 func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) int {
 	if errors.Is(err, ErrNeedsMFA) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusConflict)
-		json.NewEncoder(w).Encode(map[string]string{
-			"Code":      "NeedsMFA",
-			"Message":   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
-			"MFAPrompt": ref.profile.MFAPrompt,
-		})
+		writeBody(w, http.StatusConflict, wire.Error{Code: wire.CodeNeedsMFA,
+			Message:   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
+			MFAPrompt: ref.profile.MFAPrompt})
 		return http.StatusConflict
 	}
-	writeError(w, http.StatusServiceUnavailable, "CredentialsUnavailable", "profile "+quote(ref.profile.Name)+": "+err.Error())
+	writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "profile "+quote(ref.profile.Name)+": "+err.Error())
 	return http.StatusServiceUnavailable
 }
 
@@ -135,21 +132,21 @@ func (s *Supervisor) handleRefresh(w http.ResponseWriter, r *http.Request, ref *
 
 func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refresher) {
 	if ref.profile.MFASerial == "" {
-		writeError(w, http.StatusBadRequest, "NoMFA", "profile "+quote(ref.profile.Name)+" has no mfa_serial")
+		writeError(w, http.StatusBadRequest, wire.CodeNoMFA, "profile "+quote(ref.profile.Name)+" has no mfa_serial")
 		return
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64))
 	code := strings.TrimSpace(string(b))
 	if err != nil || !mfaprompt.Valid(code) {
-		writeError(w, http.StatusBadRequest, "InvalidCode", "an MFA code is 6 digits")
+		writeError(w, http.StatusBadRequest, wire.CodeInvalidCode, "an MFA code is 6 digits")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.WaitTimeout)
 	defer cancel()
 	if err := ref.SubmitMFA(ctx, code); err != nil {
-		code := "MFAFailed"
+		code := wire.CodeMFAFailed
 		if errors.Is(err, ErrCodeUsed) || mfaRejected(err) {
-			code = "MFARejected"
+			code = wire.CodeMFARejected
 		}
 		writeError(w, http.StatusConflict, code, "profile "+quote(ref.profile.Name)+": "+err.Error())
 		return
@@ -161,12 +158,12 @@ func (s *Supervisor) handleClear(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("p")
 	ref := s.cur().refreshers[name]
 	if ref == nil {
-		writeError(w, http.StatusNotFound, "UnknownProfile", "this stsd does not serve profile "+quote(name))
+		writeError(w, http.StatusNotFound, wire.CodeUnknownProfile, "this stsd does not serve profile "+quote(name))
 		return
 	}
 	if s.o.Store != nil {
 		if err := s.o.Store.Remove(name); err != nil && !errors.Is(err, cache.ErrNotFound) {
-			writeError(w, http.StatusInternalServerError, "ClearFailed", err.Error())
+			writeError(w, http.StatusInternalServerError, wire.CodeClearFailed, err.Error())
 			return
 		}
 	}
@@ -178,10 +175,10 @@ func (s *Supervisor) handleReload(w http.ResponseWriter, r *http.Request) {
 	err := s.Reload(r.Context(), "api")
 	switch {
 	case errors.Is(err, ErrNoReload):
-		writeError(w, http.StatusNotImplemented, "NoReload", err.Error()+": restart stsd to apply config changes")
+		writeError(w, http.StatusNotImplemented, wire.CodeNoReload, err.Error()+": restart stsd to apply config changes")
 	case err != nil:
 		// Config errors name file:line; they hold no secrets.
-		writeError(w, http.StatusUnprocessableEntity, "InvalidConfig", strings.ReplaceAll(err.Error(), "\n", "; ")+" (the previous config keeps running)")
+		writeError(w, http.StatusUnprocessableEntity, wire.CodeInvalidConfig, strings.ReplaceAll(err.Error(), "\n", "; ")+" (the previous config keeps running)")
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
@@ -228,7 +225,7 @@ func (s *Supervisor) ready(w http.ResponseWriter, r *http.Request, visible func(
 		}
 	}
 	if len(notReady) > 0 {
-		writeError(w, http.StatusServiceUnavailable, "NotReady", "no valid credentials for: "+strings.Join(notReady, ", "))
+		writeError(w, http.StatusServiceUnavailable, wire.CodeNotReady, "no valid credentials for: "+strings.Join(notReady, ", "))
 		return
 	}
 	io.WriteString(w, "ok\n")
@@ -237,10 +234,14 @@ func (s *Supervisor) ready(w http.ResponseWriter, r *http.Request, visible func(
 // writeError is the one way the control API reports a failure:
 // {"Code":…,"Message":…}, never with a secret in it.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeBody(w, status, wire.Error{Code: code, Message: msg})
+}
+
+func writeBody(w http.ResponseWriter, status int, e wire.Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct{ Code, Message string }{code, msg})
+	w.Write(e.Body())
 }
 
 func quote(s string) string { return `"` + s + `"` }

@@ -14,6 +14,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/internal/nobody"
 	"github.com/stsd/stsd/internal/ststest"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // TestBadCacheIgnoredAndReplaced: a corrupt entry, one owned by another
@@ -52,7 +53,7 @@ func TestBadCacheIgnoredAndReplaced(t *testing.T) {
 		}},
 		{"changed profile", func(t *testing.T, store *cache.Store, _ string) {
 			err := store.Save(&cache.Entry{Version: cache.EntryVersion, Profile: "dev", Fingerprint: "from-an-older-config",
-				Credentials: cache.Credentials{AccessKeyID: "ASIAFAKEOLD000000001", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Now().Add(time.Hour).Truncate(time.Second)},
+				Credentials: wire.Credentials{AccessKeyID: "ASIAFAKEOLD000000001", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Now().Add(time.Hour).Truncate(time.Second)},
 				Issued:      time.Now()})
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // ErrNoDaemon means nothing answers on the socket.
@@ -46,16 +48,23 @@ type Client struct {
 	hc     *http.Client
 }
 
+// Client limits: a call may wait (bounded) for a refresh in flight.
+const (
+	dialTimeout = 2 * time.Second
+	callTimeout = 30 * time.Second
+	maxReply    = 1 << 20
+)
+
 // NewClient returns a Client for the daemon on socket.
 func NewClient(socket string) *Client {
-	d := &net.Dialer{Timeout: 2 * time.Second}
+	d := &net.Dialer{Timeout: dialTimeout}
 	return &Client{Socket: socket, hc: &http.Client{
-		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return dialSocket(ctx, d, socket)
 			},
-			DisableKeepAlives: true,
+			DisableKeepAlives:     true,
+			ResponseHeaderTimeout: callTimeout,
 		},
 	}}
 }
@@ -69,7 +78,8 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
-func (c *Client) do(ctx context.Context, method, path, body string) ([]byte, error) {
+// send makes one request; a socket with no daemon is ErrNoDaemon.
+func (c *Client) send(ctx context.Context, method, path, body string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, "http://stsd"+path, strings.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -84,19 +94,35 @@ func (c *Client) do(ctx context.Context, method, path, body string) ([]byte, err
 		}
 		return nil, fmt.Errorf("daemon on %s: %w", c.Socket, err)
 	}
+	return resp, nil
+}
+
+// do is one bounded call whose whole answer is read.
+func (c *Client) do(ctx context.Context, method, path, body string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		ae := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(b, ae) != nil || ae.Message == "" {
-			ae.Message = fmt.Sprintf("daemon answered %s", resp.Status)
-		}
-		return nil, ae
+		return nil, apiError(resp, b)
 	}
 	return b, nil
+}
+
+// apiError is the daemon's error answer resp with body b.
+func apiError(resp *http.Response, b []byte) *APIError {
+	e := wire.DecodeError(b)
+	if e.Message == "" {
+		e.Message = "daemon answered " + resp.Status
+	}
+	return &APIError{Status: resp.StatusCode, Code: e.Code, Message: e.Message}
 }
 
 func isNoDaemon(err error) bool {
@@ -105,7 +131,7 @@ func isNoDaemon(err error) bool {
 
 // Status fetches the daemon's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
-	b, err := c.do(ctx, http.MethodGet, "/v1/status", "")
+	b, err := c.do(ctx, http.MethodGet, wire.PathStatus, "")
 	if err != nil {
 		return nil, err
 	}
@@ -118,29 +144,90 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 
 // Reload asks the daemon to re-read its config.
 func (c *Client) Reload(ctx context.Context) error {
-	_, err := c.do(ctx, http.MethodPost, "/v1/reload", "")
+	_, err := c.do(ctx, http.MethodPost, wire.PathReload, "")
 	return err
 }
 
 // Refresh forces profile's refresh.
 func (c *Client) Refresh(ctx context.Context, profile string) error {
-	_, err := c.do(ctx, http.MethodPost, "/v1/refresh/"+url.PathEscape(profile), "")
+	_, err := c.do(ctx, http.MethodPost, wire.PathRefresh+url.PathEscape(profile), "")
 	return err
 }
 
 // Clear drops profile's cached credentials.
 func (c *Client) Clear(ctx context.Context, profile string) error {
-	_, err := c.do(ctx, http.MethodPost, "/v1/clear/"+url.PathEscape(profile), "")
+	_, err := c.do(ctx, http.MethodPost, wire.PathClear+url.PathEscape(profile), "")
 	return err
 }
 
 // MFA hands the daemon an MFA code for profile.
 func (c *Client) MFA(ctx context.Context, profile, code string) error {
-	_, err := c.do(ctx, http.MethodPost, "/v1/mfa/"+url.PathEscape(profile), code)
+	_, err := c.do(ctx, http.MethodPost, wire.PathMFA+url.PathEscape(profile), code)
 	return err
 }
 
 // Credentials returns the exact credential_process bytes for profile.
 func (c *Client) Credentials(ctx context.Context, profile string) ([]byte, error) {
-	return c.do(ctx, http.MethodGet, "/v1/credentials/"+url.PathEscape(profile), "")
+	return c.do(ctx, http.MethodGet, wire.PathCredentials+url.PathEscape(profile), "")
+}
+
+// ExecToken is an ECS token scoped to one profile, valid while it is held
+// open (Close revokes it).
+type ExecToken struct {
+	Token      string
+	URL        string // AWS_CONTAINER_CREDENTIALS_FULL_URI
+	Region     string
+	Expiration time.Time
+	body       io.Closer
+}
+
+// Close revokes the token.
+func (t *ExecToken) Close() error { return t.body.Close() }
+
+// ErrNoECS is returned by ExecToken when the daemon has no ECS endpoint.
+var ErrNoECS = errors.New("the daemon has no [ecs] endpoint")
+
+// ExecToken asks the daemon for an ECS token scoped to profile and keeps the
+// request open: the token lives until Close or until ctx ends.
+func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, error) {
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialSocket(ctx, d, c.Socket)
+		},
+		DisableKeepAlives:     true,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://stsd/v1/exec-token/"+url.PathEscape(profile), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ue := (*UntrustedSocketError)(nil); errors.As(err, &ue) {
+			return nil, ue
+		}
+		if isNoDaemon(err) {
+			return nil, fmt.Errorf("%w on %s", ErrNoDaemon, c.Socket)
+		}
+		return nil, fmt.Errorf("daemon on %s: %w", c.Socket, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		ae := &APIError{Status: resp.StatusCode}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, ae) != nil || ae.Message == "" {
+			ae.Message = "daemon answered " + resp.Status
+		}
+		if ae.Code == wire.CodeNoECS {
+			return nil, fmt.Errorf("%w: %w", ErrNoECS, ae)
+		}
+		return nil, ae
+	}
+	var reply execTokenReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&reply); err != nil || reply.Token == "" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("daemon exec token: bad reply")
+	}
+	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: resp.Body}, nil
 }

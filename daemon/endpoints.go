@@ -3,12 +3,10 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/imds"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // execTokenTTL bounds an exec token: the exec-token request renews it
@@ -236,17 +235,17 @@ func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref
 	rc.SetReadDeadline(time.Now().Add(s.o.ExecBodyTimeout)) // I/O deadlines are wall-clock
 	if n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxExecBody+1)); err != nil || n > maxExecBody {
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestTimeout, "BadBody", "the request body did not arrive whole in time; POST /v1/exec-token takes no body")
+		writeError(w, http.StatusRequestTimeout, wire.CodeBadBody, "the request body did not arrive whole in time; POST /v1/exec-token takes no body")
 		return
 	}
 	tokens, ecsBase := s.ep.ecsInfo()
 	if tokens == nil {
-		writeError(w, http.StatusConflict, "NoECS", "this daemon has no [ecs] endpoint: stsd exec serves one itself")
+		writeError(w, http.StatusConflict, wire.CodeNoECS, "this daemon has no [ecs] endpoint: stsd exec serves one itself")
 		return
 	}
 	p := ref.profile
 	if brokerOnly(p) {
-		writeError(w, http.StatusNotFound, "UnknownProfile", "profile "+quote(p.Name)+" is served by the broker only")
+		writeError(w, http.StatusNotFound, wire.CodeUnknownProfile, "profile "+quote(p.Name)+" is served by the broker only")
 		return
 	}
 	creds, err := s.Credentials(r.Context(), p.Name)
@@ -281,65 +280,4 @@ func (s *Supervisor) handleExecToken(w http.ResponseWriter, r *http.Request, ref
 			tok.Renew(execTokenTTL)
 		}
 	}
-}
-
-// ExecToken is an ECS token scoped to one profile, valid while it is held
-// open (Close revokes it).
-type ExecToken struct {
-	Token      string
-	URL        string // AWS_CONTAINER_CREDENTIALS_FULL_URI
-	Region     string
-	Expiration time.Time
-	body       io.Closer
-}
-
-// Close revokes the token.
-func (t *ExecToken) Close() error { return t.body.Close() }
-
-// ErrNoECS is returned by ExecToken when the daemon has no ECS endpoint.
-var ErrNoECS = errors.New("the daemon has no [ecs] endpoint")
-
-// ExecToken asks the daemon for an ECS token scoped to profile and keeps the
-// request open: the token lives until Close or until ctx ends.
-func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, error) {
-	d := &net.Dialer{Timeout: 2 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialSocket(ctx, d, c.Socket)
-		},
-		DisableKeepAlives:     true,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://stsd/v1/exec-token/"+url.PathEscape(profile), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ue := (*UntrustedSocketError)(nil); errors.As(err, &ue) {
-			return nil, ue
-		}
-		if isNoDaemon(err) {
-			return nil, fmt.Errorf("%w on %s", ErrNoDaemon, c.Socket)
-		}
-		return nil, fmt.Errorf("daemon on %s: %w", c.Socket, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		ae := &APIError{Status: resp.StatusCode}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(b, ae) != nil || ae.Message == "" {
-			ae.Message = "daemon answered " + resp.Status
-		}
-		if ae.Code == "NoECS" {
-			return nil, fmt.Errorf("%w: %w", ErrNoECS, ae)
-		}
-		return nil, ae
-	}
-	var reply execTokenReply
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&reply); err != nil || reply.Token == "" {
-		resp.Body.Close()
-		return nil, fmt.Errorf("daemon exec token: bad reply")
-	}
-	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: resp.Body}, nil
 }

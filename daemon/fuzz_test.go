@@ -19,10 +19,10 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Markers in every credential the fake fetcher issues, so a leak is easy
@@ -46,7 +46,7 @@ func (f fakeFetcher) Fetch(ctx context.Context, req stsclient.Request) (*stsclie
 	}
 	now := time.Now().UTC()
 	return &stsclient.Result{
-		Credentials: cache.Credentials{
+		Credentials: wire.Credentials{
 			AccessKeyID:     fmt.Sprintf("%s%08d", fuzzKeyPrefix, f.n.Add(1)),
 			SecretAccessKey: fuzzSecret, SessionToken: fuzzToken,
 			Expiration: now.Add(time.Hour).Truncate(time.Second), AccountID: "123456789012",

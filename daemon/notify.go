@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // notifyTimeout bounds notify_command.
@@ -20,7 +21,7 @@ func runNotify(command string) error {
 	defer cancel()
 	cmd := stsclient.ShellCommand(ctx, command)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, stsclient.ResolvingEnv+"=")
+		return strings.HasPrefix(kv, wire.ResolvingEnv+"=")
 	})
 	cmd.WaitDelay = time.Second
 	return cmd.Run()

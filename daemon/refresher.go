@@ -12,10 +12,10 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
-	"github.com/stsd/stsd/credproc"
 	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/redact"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // State is what a profile's credentials are doing, as status shows it.
@@ -57,8 +57,8 @@ type Fetcher interface {
 // snapshot is an immutable view of a profile, published by its refresher
 // and read lock-free by every request.
 type snapshot struct {
-	creds   *cache.Credentials // nil when none
-	output  []byte             // credential_process bytes for creds
+	creds   *wire.Credentials // nil when none
+	output  []byte            // credential_process bytes for creds
 	issued  time.Time
 	arn     string
 	packed  int
@@ -390,7 +390,7 @@ func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error)
 	}
 	r.backoff = 0
 	next := r.refreshAt(c.Expiration, lifetime)
-	out := credproc.Marshal(c)
+	out := wire.Marshal(c)
 	r.publish(func(s *snapshot) {
 		s.creds, s.output, s.issued, s.arn, s.packed = &c, out, res.Issued, res.ARN, res.PackedPolicySize
 		s.phase, s.lastErr, s.reason, s.next = StateOK, "", "", next
@@ -462,7 +462,7 @@ func (r *Refresher) loadCache() time.Time {
 	if r.store == nil {
 		return now
 	}
-	e, err := r.store.Load(stsclient.CacheKey(r.profile.Name, r.client))
+	e, err := r.store.Load(wire.CacheKey(r.profile.Name, r.client))
 	switch {
 	case errors.Is(err, cache.ErrNotFound):
 		return now
@@ -480,7 +480,7 @@ func (r *Refresher) loadCache() time.Time {
 	if r.needsCode() && r.profile.MFAProcess == "" && !next.After(now) {
 		next = c.Expiration // still served; needs-mfa comes from the reminder
 	}
-	out := credproc.Marshal(c)
+	out := wire.Marshal(c)
 	r.publish(func(s *snapshot) {
 		s.creds, s.output, s.issued, s.arn = &c, out, e.Issued, e.ARN
 		s.phase, s.next = StateOK, next

@@ -11,10 +11,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/ststest"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 const sessionProfile = `
@@ -366,7 +366,7 @@ policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 				return fetcherFunc(func(context.Context, stsclient.Request) (*stsclient.Result, error) {
 					now := time.Now().UTC()
 					return &stsclient.Result{
-						Credentials:      cache.Credentials{AccessKeyID: "ASIAFAKE000000000001", SecretAccessKey: "s", SessionToken: "t", Expiration: now.Add(time.Hour).Truncate(time.Second)},
+						Credentials:      wire.Credentials{AccessKeyID: "ASIAFAKE000000000001", SecretAccessKey: "s", SessionToken: "t", Expiration: now.Add(time.Hour).Truncate(time.Second)},
 						Issued:           now,
 						ARN:              "arn:aws:sts::123456789012:federated-user/ci",
 						PackedPolicySize: 95,

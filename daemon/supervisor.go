@@ -25,6 +25,7 @@ import (
 	"github.com/stsd/stsd/imds"
 	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Options configure a Supervisor. Zero values mean defaults.
@@ -74,7 +75,7 @@ type Supervisor struct {
 	reloadCh chan reloadRequest   // served by Serve's manager goroutine
 	clientCh chan clientRequest   // likewise: start a broker client's refresher
 	// clientsMu guards clients: refreshers minting a profile for one broker
-	// client, by stsclient.CacheKey; started lazily by the manager.
+	// client, by wire.CacheKey; started lazily by the manager.
 	clientsMu sync.Mutex
 	clients   map[string]*Refresher
 	fetchers  map[string]Fetcher // per profile, shared by its clients' refreshers
@@ -335,7 +336,7 @@ func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client stri
 	if !brokerGrants(s.cur().cfg, profile, client) {
 		return imds.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
 	}
-	key := stsclient.CacheKey(profile, client)
+	key := wire.CacheKey(profile, client)
 	s.clientsMu.Lock()
 	r := s.clients[key]
 	s.clientsMu.Unlock()
@@ -367,7 +368,7 @@ func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client stri
 // startClient makes and starts the refresher for (profile, client), unless
 // one runs already. It runs in the manager goroutine.
 func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req clientRequest) *Refresher {
-	key := stsclient.CacheKey(req.profile, req.client)
+	key := wire.CacheKey(req.profile, req.client)
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	if r := s.clients[key]; r != nil {
@@ -427,10 +428,10 @@ var ErrUnknownProfile = errors.New("unknown profile")
 // (IMDS, ECS, broker). Like every reader it never starts a fetch: it waits
 // (bounded by ctx and WaitTimeout) only while a first fetch is under way.
 // Errors: ErrUnknownProfile, ErrNeedsMFA, or one wrapping ErrUnavailable.
-func (s *Supervisor) Credentials(ctx context.Context, profile string) (cache.Credentials, error) {
+func (s *Supervisor) Credentials(ctx context.Context, profile string) (wire.Credentials, error) {
 	r := s.cur().refreshers[profile]
 	if r == nil {
-		return cache.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+		return wire.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
 	}
 	if snap := r.snap.Load(); snap.valid(s.o.Clock.Now()) {
 		return *snap.creds, nil // the common case: no timer, no wait
@@ -439,7 +440,7 @@ func (s *Supervisor) Credentials(ctx context.Context, profile string) (cache.Cre
 	defer cancel()
 	snap, err := r.Credentials(ctx)
 	if err != nil {
-		return cache.Credentials{}, err
+		return wire.Credentials{}, err
 	}
 	return *snap.creds, nil
 }

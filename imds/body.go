@@ -5,15 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
-
-// expirationLayout is the one Expiration format every SDK parses: UTC,
-// whole seconds, "Z" (botocore strptime("%Y-%m-%dT%H:%M:%SZ"), JS's Z-only
-// regex; protocol.md §2, §5).
-const expirationLayout = "2006-01-02T15:04:05Z"
-
-func stamp(t time.Time) string { return t.UTC().Truncate(time.Second).Format(expirationLayout) }
 
 // jsonString is s as a JSON string literal.
 func jsonString(s string) string {
@@ -50,15 +43,15 @@ func ec2Doc(kv ...string) []byte {
 // instance metadata"); extended adds AccountId as the
 // security-credentials-extended path does (Java v2, Rust, Ruby, PHP read
 // it).
-func ec2Credentials(c cache.Credentials, lastUpdated time.Time, extended bool) []byte {
+func ec2Credentials(c wire.Credentials, lastUpdated time.Time, extended bool) []byte {
 	kv := []string{
 		"Code", `"Success"`,
-		"LastUpdated", jsonString(stamp(lastUpdated)),
+		"LastUpdated", jsonString(wire.Stamp(lastUpdated)),
 		"Type", `"AWS-HMAC"`,
 		"AccessKeyId", jsonString(c.AccessKeyID),
 		"SecretAccessKey", jsonString(c.SecretAccessKey),
 		"Token", jsonString(c.SessionToken),
-		"Expiration", jsonString(stamp(c.Expiration)),
+		"Expiration", jsonString(wire.Stamp(c.Expiration)),
 	}
 	if extended && c.AccountID != "" {
 		kv = append(kv, "AccountId", jsonString(c.AccountID))
@@ -70,7 +63,7 @@ func ec2Credentials(c cache.Credentials, lastUpdated time.Time, extended bool) [
 // agent's (amazon-ecs-agent credentials.IAMRoleCredentials, without the
 // RoleArn no SDK reads) plus AccountId, which Go, botocore and JS's
 // fromContainerMetadata read (protocol.md §3).
-func ecsCredentials(c cache.Credentials) []byte {
+func ecsCredentials(c wire.Credentials) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -80,6 +73,6 @@ func ecsCredentials(c cache.Credentials) []byte {
 		Token           string
 		Expiration      string
 		AccountID       string `json:"AccountId,omitempty"`
-	}{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, stamp(c.Expiration), c.AccountID})
+	}{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, wire.Stamp(c.Expiration), c.AccountID})
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

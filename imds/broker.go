@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/internal/redact"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // ClientSource hands out a profile's credentials as minted for one broker
@@ -33,7 +33,7 @@ type ClientSource interface {
 // the identity STS minted them for. The broker serves only federated-user
 // credentials and names that ARN in its audit line.
 type Minted struct {
-	Credentials cache.Credentials
+	Credentials wire.Credentials
 	ARN         string
 }
 

@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Paths of the instance metadata service stsd answers (design.md "Local
@@ -167,18 +166,18 @@ func (h *ec2Handler) text(body string) http.HandlerFunc {
 }
 
 // current returns valid credentials or answers 503: never expired ones.
-func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (cache.Credentials, bool) {
+func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Credentials, bool) {
 	return current(w, r, h.src, h.p.Name, h.o.Now)
 }
 
-func current(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (cache.Credentials, bool) {
+func current(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (wire.Credentials, bool) {
 	c, err := src.Credentials(r.Context(), profile)
 	if err == nil && !now().Before(c.Expiration) {
 		err = errExpired
 	}
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "profile "+quote(profile)+" has no valid credentials: "+err.Error())
-		return cache.Credentials{}, false
+		return wire.Credentials{}, false
 	}
 	return c, true
 }
@@ -221,7 +220,7 @@ func (h *ec2Handler) iamInfo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	kv := []string{"Code", `"Success"`, "LastUpdated", jsonString(stamp(h.lastUpdated(c.AccessKeyID)))}
+	kv := []string{"Code", `"Success"`, "LastUpdated", jsonString(wire.Stamp(h.lastUpdated(c.AccessKeyID)))}
 	if c.AccountID != "" {
 		kv = append(kv, "InstanceProfileArn", jsonString("arn:aws:iam::"+c.AccountID+":instance-profile/"+h.p.Name))
 	}
@@ -242,7 +241,7 @@ func (h *ec2Handler) identityDocument(w http.ResponseWriter, r *http.Request) {
 		"accountId", jsonString(account),
 		"availabilityZone", jsonString(h.p.Region+"a"),
 		"instanceId", jsonString(h.instanceID),
-		"pendingTime", jsonString(stamp(h.started)),
+		"pendingTime", jsonString(wire.Stamp(h.started)),
 		"privateIp", `"127.0.0.1"`,
 		"region", jsonString(h.p.Region),
 		"version", `"2017-09-30"`,

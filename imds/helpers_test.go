@@ -16,8 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -32,8 +31,8 @@ const (
 	fakeToken  = "FAKEsessionToken//+==<&>"
 )
 
-func testCreds() cache.Credentials {
-	return cache.Credentials{
+func testCreds() wire.Credentials {
+	return wire.Credentials{
 		AccessKeyID:     fakeKeyID,
 		SecretAccessKey: fakeSecret,
 		SessionToken:    fakeToken,
@@ -65,13 +64,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 // fakeSource serves fixed credentials per profile, or an error.
 type fakeSource struct {
 	mu    sync.Mutex
-	creds map[string]cache.Credentials
+	creds map[string]wire.Credentials
 	err   error
 	calls int
 }
 
 func newSource(profiles ...string) *fakeSource {
-	s := &fakeSource{creds: map[string]cache.Credentials{}}
+	s := &fakeSource{creds: map[string]wire.Credentials{}}
 	for _, p := range profiles {
 		s.creds[p] = testCreds()
 	}
@@ -80,21 +79,21 @@ func newSource(profiles ...string) *fakeSource {
 
 var errNoCreds = errors.New("no valid credentials: backoff after Throttling")
 
-func (s *fakeSource) Credentials(_ context.Context, profile string) (cache.Credentials, error) {
+func (s *fakeSource) Credentials(_ context.Context, profile string) (wire.Credentials, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.err != nil {
-		return cache.Credentials{}, s.err
+		return wire.Credentials{}, s.err
 	}
 	c, ok := s.creds[profile]
 	if !ok {
-		return cache.Credentials{}, errors.New("unknown profile " + quote(profile))
+		return wire.Credentials{}, errors.New("unknown profile " + quote(profile))
 	}
 	return c, nil
 }
 
-func (s *fakeSource) set(profile string, c cache.Credentials, err error) {
+func (s *fakeSource) set(profile string, c wire.Credentials, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds[profile] = c

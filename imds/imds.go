@@ -12,14 +12,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Source hands out a profile's current valid credentials. It never returns
 // expired ones; an error means there are none to hand out (its message
 // never holds a secret). *daemon.Supervisor is the daemon's Source.
 type Source interface {
-	Credentials(ctx context.Context, profile string) (cache.Credentials, error)
+	Credentials(ctx context.Context, profile string) (wire.Credentials, error)
 }
 
 // Profile is one profile an endpoint serves.

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // bodies caches rendered credential documents: building the JSON (and
@@ -23,7 +23,7 @@ type rendered struct {
 
 // get returns the body for variant and credentials c, rendering it with
 // render when the cached one was made for other credentials.
-func (b *bodies) get(variant string, c cache.Credentials, render func() []byte) []byte {
+func (b *bodies) get(variant string, c wire.Credentials, render func() []byte) []byte {
 	if v, ok := b.m.Load(variant); ok {
 		if r := v.(*rendered); r.akid == c.AccessKeyID && r.exp.Equal(c.Expiration) {
 			return r.body

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/cache"
-	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // TestDeps keeps the small binary small and fast (design.md
@@ -163,7 +163,7 @@ func TestBinary(t *testing.T) {
 	}
 
 	// A fresh cache entry is printed as is.
-	c := cache.Credentials{
+	c := wire.Credentials{
 		AccessKeyID:     "ASIAFAKEEXAMPLE12345",
 		SecretAccessKey: "fakeSecretAccessKeyDoNotUse0123456789abcd",
 		SessionToken:    "fakeSessionTokenDoNotUse",
@@ -177,7 +177,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code = runBin("--profile", "dev")
-	if code != 0 || out != string(credproc.Marshal(c)) || errOut != "" {
-		t.Errorf("cache: exit %d, stderr %q, stdout matches Marshal: %v", code, errOut, out == string(credproc.Marshal(c)))
+	if code != 0 || out != string(wire.Marshal(c)) || errOut != "" {
+		t.Errorf("cache: exit %d, stderr %q, stdout matches Marshal: %v", code, errOut, out == string(wire.Marshal(c)))
 	}
 }

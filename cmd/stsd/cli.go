@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/config"
-	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Set by the Makefile with -ldflags -X.
@@ -106,8 +106,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "stsd: unknown command %q: run `stsd help` for the list\n", args[0])
 		return exitUsage
 	}
-	if os.Getenv(stsclient.ResolvingEnv) != "" && args[0] != "version" && args[0] != "check" {
-		fmt.Fprintf(stderr, "stsd: %s is set: stsd was started while resolving a source profile or mfa_process, which would loop; point source_profile at a profile with a long-term key\n", stsclient.ResolvingEnv)
+	if os.Getenv(wire.ResolvingEnv) != "" && args[0] != "version" && args[0] != "check" {
+		fmt.Fprintf(stderr, "stsd: %s is set: stsd was started while resolving a source profile or mfa_process, which would loop; point source_profile at a profile with a long-term key\n", wire.ResolvingEnv)
 		return exitFailure
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}

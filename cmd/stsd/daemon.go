@@ -17,6 +17,7 @@ import (
 	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/install"
 	"github.com/stsd/stsd/internal/paths"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
@@ -194,7 +195,7 @@ func cmdReload(ctx context.Context, e *env, args []string) int {
 		err = c.Reload(ctx)
 	}
 	var ae *daemon.APIError
-	if errors.As(err, &ae) && ae.Code == "InvalidConfig" {
+	if errors.As(err, &ae) && ae.Code == wire.CodeInvalidConfig {
 		fmt.Fprintf(e.stderr, "stsd reload: %v\n", err)
 		return exitUsage
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stsd/stsd/internal/direct"
 	"github.com/stsd/stsd/internal/envvars"
 	"github.com/stsd/stsd/internal/paths"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // cmdExec runs `stsd exec P -- CMD…`: CMD gets an ECS URL and a token
@@ -210,8 +211,8 @@ func (e *env) noteUntrusted(err error) {
 
 // credentials returns profile's credentials and region: from a daemon
 // serving it, else from the cache or one STS call.
-func (e *env) credentials(ctx context.Context, profile string) (cache.Credentials, string, error) {
-	var c cache.Credentials
+func (e *env) credentials(ctx context.Context, profile string) (wire.Credentials, string, error) {
+	var c wire.Credentials
 	err := e.eachDaemon(func(d *daemon.Client) error {
 		var err error
 		c, err = daemonSource{d}.Credentials(ctx, profile)
@@ -242,14 +243,14 @@ func (e *env) credentials(ctx context.Context, profile string) (cache.Credential
 // socket (the credential_process document).
 type daemonSource struct{ c *daemon.Client }
 
-func (d daemonSource) Credentials(ctx context.Context, profile string) (cache.Credentials, error) {
+func (d daemonSource) Credentials(ctx context.Context, profile string) (wire.Credentials, error) {
 	b, err := d.c.Credentials(ctx, profile)
 	if err != nil {
-		return cache.Credentials{}, err
+		return wire.Credentials{}, err
 	}
-	var c cache.Credentials
+	var c wire.Credentials
 	if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" {
-		return cache.Credentials{}, errors.New("the daemon's credentials do not parse")
+		return wire.Credentials{}, errors.New("the daemon's credentials do not parse")
 	}
 	return c, nil
 }
@@ -275,12 +276,12 @@ func (e *env) directSource() (directSource, *config.Config, error) {
 	return directSource{direct.Options{Config: cfg, Store: store}}, cfg, nil
 }
 
-func (d directSource) Credentials(ctx context.Context, profile string) (cache.Credentials, error) {
+func (d directSource) Credentials(ctx context.Context, profile string) (wire.Credentials, error) {
 	o := d.o
 	o.Profile = profile
 	entry, err := direct.Credentials(ctx, o)
 	if err != nil {
-		return cache.Credentials{}, err
+		return wire.Credentials{}, err
 	}
 	return entry.Credentials, nil
 }

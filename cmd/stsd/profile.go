@@ -15,6 +15,7 @@ import (
 	"github.com/stsd/stsd/internal/mfaprompt"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 func cmdMFA(ctx context.Context, e *env, args []string) int {
@@ -140,6 +141,6 @@ func (e *env) directFetch(ctx context.Context, profile, dir string) int {
 		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
 		return exitFailure
 	}
-	e.stdout.Write(credproc.Marshal(entry.Credentials))
+	e.stdout.Write(wire.Marshal(entry.Credentials))
 	return exitOK
 }

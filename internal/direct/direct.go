@@ -20,6 +20,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Fetcher makes one STS call for a profile.
@@ -39,13 +40,6 @@ type Options struct {
 	// Prompt asks the user for an MFA code when the profile has no
 	// mfa_process; nil means no prompt is possible.
 	Prompt func(ctx context.Context, p *config.Profile) (string, error)
-}
-
-// MinRemaining is how long cached credentials must still last to be handed
-// out again: min(15m, lifetime/4). Fewer than 15 minutes left makes
-// botocore re-run credential_process on every call (protocol.md §5).
-func MinRemaining(lifetime time.Duration) time.Duration {
-	return min(15*time.Minute, lifetime/4)
 }
 
 // ErrCodeUsed refuses a TOTP code already sent for the same MFA device.
@@ -137,7 +131,7 @@ func Credentials(ctx context.Context, o Options) (*cache.Entry, error) {
 	var cached *cache.Entry
 	if e, err := o.Store.Load(p.Name); err == nil && e.Fingerprint == p.Fingerprint("") && e.Remaining(o.Now()) > 0 {
 		cached = e
-		if e.Remaining(o.Now()) > MinRemaining(e.Credentials.Expiration.Sub(e.Issued)) {
+		if e.Remaining(o.Now()) > wire.MinRemaining(e.Credentials.Expiration.Sub(e.Issued)) {
 			if !e.FilesMatch() {
 				// A file changed but nothing that shapes this profile's
 				// credentials (the fingerprint matches): record the new

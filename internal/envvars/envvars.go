@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // Var is one variable to set.
@@ -25,9 +25,6 @@ type Env struct {
 	Unset []string
 }
 
-// expirationLayout: UTC whole seconds, as every SDK parses it.
-const expirationLayout = "2006-01-02T15:04:05Z"
-
 // staticKeys are the variables that would win over an endpoint in every
 // SDK's chain (environment credentials come first, a profile next).
 var staticKeys = []string{
@@ -38,12 +35,12 @@ var staticKeys = []string{
 
 // Credentials is the environment of `stsd env`: the credentials themselves
 // (secrets), their expiry and region.
-func Credentials(c cache.Credentials, region string) Env {
+func Credentials(c wire.Credentials, region string) Env {
 	e := Env{Set: []Var{
 		{"AWS_ACCESS_KEY_ID", c.AccessKeyID},
 		{"AWS_SECRET_ACCESS_KEY", c.SecretAccessKey},
 		{"AWS_SESSION_TOKEN", c.SessionToken},
-		{"AWS_CREDENTIAL_EXPIRATION", c.Expiration.UTC().Format(expirationLayout)},
+		{"AWS_CREDENTIAL_EXPIRATION", wire.Stamp(c.Expiration)},
 	}}
 	e.Set = append(e.Set, regionVars(region)...)
 	return e
@@ -83,7 +80,7 @@ func Container(x ECS) Env {
 	}
 	e.Set = append(e.Set, regionVars(x.Region)...)
 	if !x.Expiration.IsZero() {
-		e.Set = append(e.Set, Var{"AWS_CREDENTIAL_EXPIRATION", x.Expiration.UTC().Format(expirationLayout)})
+		e.Set = append(e.Set, Var{"AWS_CREDENTIAL_EXPIRATION", wire.Stamp(x.Expiration)})
 	}
 	e.Unset = append(unset, staticKeys...)
 	return e

@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // tricky values every format must carry through its shell unchanged.
@@ -163,7 +162,7 @@ func TestMerge(t *testing.T) {
 
 func TestCredentials(t *testing.T) {
 	t.Parallel()
-	c := cache.Credentials{AccessKeyID: "ASIAFAKE0000000WXYZ", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := wire.Credentials{AccessKeyID: "ASIAFAKE0000000WXYZ", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	e := Credentials(c, "")
 	if len(e.Set) != 4 || e.Set[3].Value != "2026-01-02T03:04:05Z" || len(e.Unset) != 0 {
 		t.Errorf("Credentials without region = %+v", e)

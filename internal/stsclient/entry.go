@@ -3,17 +3,8 @@ package stsclient
 import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/wire"
 )
-
-// CacheKey names the cache entry of profile as minted for a broker client
-// ("" for the profile's own). Profile names cannot hold "/", so keys
-// never collide.
-func CacheKey(profile, client string) string {
-	if client == "" {
-		return profile
-	}
-	return profile + "/" + client
-}
 
 // NewEntry is the cache entry for res: fingerprinted by p (and the broker
 // client, if any) and recording the hash of every file p's credentials
@@ -25,7 +16,7 @@ func NewEntry(cfg *config.Config, p *config.Profile, client string, res *Result)
 	}
 	return &cache.Entry{
 		Version:     cache.EntryVersion,
-		Profile:     CacheKey(p.Name, client),
+		Profile:     wire.CacheKey(p.Name, client),
 		Fingerprint: p.Fingerprint(client),
 		Credentials: res.Credentials,
 		Issued:      res.Issued,

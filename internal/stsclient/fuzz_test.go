@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // fuzzMarker stands in for a secret inside a fuzzed STS body: seeds write
@@ -59,7 +60,7 @@ func fuzzConfig(f *testing.F) *config.Config {
 	f.Setenv("HOME", dir)
 	f.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	f.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", ResolvingEnv} {
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", wire.ResolvingEnv} {
 		f.Setenv(k, "")
 		os.Unsetenv(k)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/internal/mfaprompt"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // MFAProcessTimeout bounds mfa_process.
@@ -22,7 +23,7 @@ func RunMFAProcess(ctx context.Context, command string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, MFAProcessTimeout)
 	defer cancel()
 	cmd := ShellCommand(ctx, command)
-	cmd.Env = append(os.Environ(), ResolvingEnv+"=1")
+	cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second

@@ -30,13 +30,8 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/redact"
+	"github.com/stsd/stsd/internal/wire"
 )
-
-// ResolvingEnv is set in the environment of every command stsd runs while
-// resolving credentials (a source credential_process, mfa_process). An stsd
-// started with it set exits at once: that breaks recursion loops such as a
-// source profile whose credential_process is stsd itself.
-const ResolvingEnv = "STSD_RESOLVING"
 
 // DefaultTimeout bounds one STS call, including resolving the source key.
 const DefaultTimeout = 30 * time.Second
@@ -102,7 +97,7 @@ type Request struct {
 
 // Result is what one STS call returned.
 type Result struct {
-	Credentials      cache.Credentials
+	Credentials      wire.Credentials
 	Issued           time.Time // our clock when the response arrived
 	ARN              string    // federated user ARN, or "" for session tokens
 	PackedPolicySize int       // percent of the packed limit (federation), -1 if not reported
@@ -180,7 +175,7 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	if out == nil || aws.ToString(out.AccessKeyId) == "" || aws.ToString(out.SecretAccessKey) == "" || out.Expiration == nil {
 		return nil, &Error{Op: opName(p.Mode), Err: errNoCredentials}
 	}
-	res.Credentials = cache.Credentials{
+	res.Credentials = wire.Credentials{
 		AccessKeyID:     aws.ToString(out.AccessKeyId),
 		SecretAccessKey: aws.ToString(out.SecretAccessKey),
 		SessionToken:    aws.ToString(out.SessionToken),
@@ -342,7 +337,7 @@ func errRoleSource(name string) error {
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
 	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
 		cmd := ShellCommand(ctx, command)
-		cmd.Env = append(os.Environ(), ResolvingEnv+"=1")
+		cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
 		cmd.Stderr = os.Stderr
 		return cmd, nil
 	}), func(o *processcreds.Options) { o.Timeout = processTimeout })

@@ -18,6 +18,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/ststest"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // setup writes a shared credentials file and config with the given
@@ -29,7 +30,7 @@ func setup(t *testing.T, credentials, awsConfig, profiles string) *config.Config
 	t.Setenv("HOME", dir)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", ResolvingEnv} {
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", wire.ResolvingEnv} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}

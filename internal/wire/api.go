@@ -1,0 +1,55 @@
+package wire
+
+import "encoding/json"
+
+// Control API paths on the daemon's unix socket. A profile follows the
+// per-profile ones as one escaped path segment.
+const (
+	PathCredentials = "/v1/credentials/" // GET: the credential_process bytes
+	PathRefresh     = "/v1/refresh/"     // POST: refresh now
+	PathMFA         = "/v1/mfa/"         // POST: an MFA code as the body
+	PathExecToken   = "/v1/exec-token/"  // POST: an ECS token held while the request is
+	PathClear       = "/v1/clear/"       // POST: drop the cached credentials
+	PathStatus      = "/v1/status"       // GET
+	PathReload      = "/v1/reload"       // POST
+)
+
+// Error codes of the control API's {"Code","Message"} bodies.
+const (
+	CodeNeedsMFA       = "NeedsMFA" // 409, with MFAPrompt naming the prompt backend
+	CodeUnknownProfile = "UnknownProfile"
+	CodeAccessDenied   = "AccessDenied"
+	CodeUnavailable    = "CredentialsUnavailable"
+	CodeNotFound       = "NotFound"
+	CodeNotReady       = "NotReady"
+	CodeNoECS          = "NoECS"
+	CodeNoMFA          = "NoMFA"
+	CodeInvalidCode    = "InvalidCode"
+	CodeMFAFailed      = "MFAFailed"
+	CodeMFARejected    = "MFARejected"
+	CodeClearFailed    = "ClearFailed"
+	CodeNoReload       = "NoReload"
+	CodeInvalidConfig  = "InvalidConfig"
+	CodeBadBody        = "BadBody"
+)
+
+// Error is the control API's error body. Message never holds a secret.
+type Error struct {
+	Code      string
+	Message   string
+	MFAPrompt string `json:",omitempty"` // with CodeNeedsMFA: the mfa_prompt backend
+}
+
+// Body is e as JSON, with a newline.
+func (e Error) Body() []byte {
+	b, _ := json.Marshal(e) // strings always marshal
+	return append(b, '\n')
+}
+
+// DecodeError reads an error body; a body that is not one gives the zero
+// Error.
+func DecodeError(body []byte) Error {
+	var e Error
+	_ = json.Unmarshal(body, &e)
+	return e
+}
