@@ -249,10 +249,7 @@ type awsConfigFile struct {
 
 // readAWSConfig reads the AWS config file at path; a missing one is empty.
 func readAWSConfig(path string) (awsConfigFile, error) {
-	f := awsConfigFile{path: path, real: path}
-	if r, err := filepath.EvalSymlinks(path); err == nil {
-		f.real = r
-	}
+	f := awsConfigFile{path: path, real: realPath(path)}
 	old, err := os.ReadFile(f.real)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return awsConfigFile{}, fmt.Errorf("read the AWS config file: %w", err)
@@ -315,12 +312,9 @@ func (f awsConfigFile) report(w io.Writer, changes []profileChange) {
 // program, preferring the same file's $PATH name (a stable path when the
 // binary itself lives in a versioned directory).
 func credentialProcessBinary() (string, error) {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
-		return "", fmt.Errorf("path of the stsd binary: %w", err)
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
+		return "", err
 	}
 	beside := filepath.Join(filepath.Dir(exe), CredentialProcessName)
 	fi, err := os.Stat(beside)
