@@ -351,9 +351,10 @@ func State(o Options) (string, error) {
 }
 
 // systemSetup adds the steps that prepare a system install: the service
-// account and the directories design.md lists, with their owners and
-// modes. systemd creates the cache, state and runtime directories itself
-// (CacheDirectory= and friends).
+// account, the config directory (root's, readable by the account's group)
+// and the directories the daemon writes (the account's: cache and state
+// 0700, the socket's 0750). systemd creates the cache, state and runtime
+// directories itself (CacheDirectory= and friends).
 func (o *Options) systemSetup(p *plan, s Service, cfg *config.Config) error {
 	var confDir, acct string
 	var dirs []dirSpec
@@ -405,7 +406,7 @@ func (o *Options) systemSetup(p *plan, s Service, cfg *config.Config) error {
 		p.cmd("a directory the daemon writes", "install", "-d", "-o", d.owner, "-g", acct, "-m", d.mode, d.path)
 	}
 	// Files in the config directory become root:stsd 0640 so the daemon can
-	// read them and only root can change them (design.md "System paths").
+	// read them and only root can change them.
 	for _, f := range []string{cfg.Path, cfg.CredentialsFile} {
 		if f != "" && strings.HasPrefix(f, confDir+"/") {
 			p.cmds("let the "+acct+" group read "+f,
@@ -456,8 +457,9 @@ func darwinFreeID() (int, error) {
 	return 0, errors.New("no free id in 300..499")
 }
 
-// systemConfigDir is the system config directory of a Unix target
-// (design.md "System paths"); "" for Windows.
+// systemConfigDir is the directory a Unix target's system service reads
+// its config, credentials and TLS files from; "" for Windows, whose daemon
+// keeps them in %ProgramData%\stsd.
 func systemConfigDir(i Init) string {
 	switch i {
 	case Systemd:

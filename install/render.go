@@ -153,12 +153,11 @@ func Render(s Service) (string, error) {
 	return out, nil
 }
 
-// systemdHardening is the sandbox of the system unit (design.md "Service
-// installation", plus what stsd's job allows): read-only OS, private /tmp,
-// no privilege gain, no capabilities. Devices stay visible (mfa_process may
-// need a hardware token) and no syscall filter is set: mfa_process, a
-// source credential_process and notify_command run as children and inherit
-// it.
+// systemdHardening is the sandbox of the system unit, as tight as stsd's
+// job allows: read-only OS, private /tmp, no privilege gain, no
+// capabilities. Devices stay visible (mfa_process may need a hardware
+// token) and no syscall filter is set: mfa_process, a source
+// credential_process and notify_command run as children and inherit it.
 var systemdHardening = []string{
 	"UMask=0077",
 	// No core dump may hold the long-term key (stsd also sets this itself).
