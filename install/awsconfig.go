@@ -101,59 +101,91 @@ func ConfigureProfiles(o ProfileOptions) error {
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
+	t, err := resolveTargets(o)
+	if err != nil {
+		return err
+	}
+	values, err := t.commands(o.Config)
+	if err != nil {
+		return err
+	}
+	if err := checkRootPath(t.awsPath); err != nil {
+		return err
+	}
+	f, err := readAWSConfig(t.awsPath)
+	if err != nil {
+		return err
+	}
+	text, changes := setCommands(string(f.old), t.names, values)
+	switch {
+	case len(changes) == 0:
+		fmt.Fprintf(o.Stdout, "%s: already set for %s; nothing to do\n", f.path, strings.Join(t.names, ", "))
+		return nil
+	case o.DryRun:
+		f.printDiff(o.Stdout, changes)
+		return nil
+	}
+	if err := f.replace(text); err != nil {
+		return err
+	}
+	f.report(o.Stdout, changes)
+	return nil
+}
+
+// profileTargets is what one ConfigureProfiles run works on.
+type profileTargets struct {
+	names     []string // the profiles to configure
+	credsPath string   // the shared credentials file
+	awsPath   string   // the AWS config file, as given
+	binary    string   // the stsd-credential-process to name
+}
+
+// resolveTargets applies o's defaults: the profiles, the two files and the
+// binary.
+func resolveTargets(o ProfileOptions) (profileTargets, error) {
 	cfg := o.Config
 	if cfg == nil {
-		return errors.New("no stsd config")
+		return profileTargets{}, errors.New("no stsd config")
 	}
-	names := o.Profiles
+	t := profileTargets{names: o.Profiles, binary: o.Binary}
 	if o.All {
-		names = cfg.ProfileNames()
-		if len(names) == 0 {
-			return Refusals{fmt.Sprintf("%s has no profiles", cfg.Path)}
+		t.names = cfg.ProfileNames()
+		if len(t.names) == 0 {
+			return profileTargets{}, Refusals{fmt.Sprintf("%s has no profiles", cfg.Path)}
 		}
 	}
-	if len(names) == 0 {
-		return errors.New("no profile given")
+	if len(t.names) == 0 {
+		return profileTargets{}, errors.New("no profile given")
 	}
 	files := cfg.SourceFiles(nil) // config, credentials, AWS config
-	credsPath, awsPath := files[1], files[2]
+	t.credsPath, t.awsPath = files[1], files[2]
 	if o.CredentialsFile != "" {
-		credsPath = o.CredentialsFile
+		t.credsPath = o.CredentialsFile
 	}
 	if o.AWSConfig != "" {
-		awsPath = o.AWSConfig
+		t.awsPath = o.AWSConfig
 	}
-	bin := o.Binary
-	if bin == "" {
+	if t.binary == "" {
 		var err error
-		if bin, err = credentialProcessBinary(); err != nil {
-			return err
+		if t.binary, err = credentialProcessBinary(); err != nil {
+			return profileTargets{}, err
 		}
 	}
+	return t, nil
+}
 
-	creds, err := os.ReadFile(credsPath)
+// commands checks every profile and returns the credential_process value
+// of each; when any is refused, it returns Refusals naming them all.
+func (t profileTargets) commands(cfg *config.Config) (map[string]string, error) {
+	creds, err := os.ReadFile(t.credsPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read the shared credentials file: %w", err)
+		return nil, fmt.Errorf("read the shared credentials file: %w", err)
 	}
 	credLines := parseINI(string(creds))
 	var refused Refusals
 	values := map[string]string{}
-	for _, n := range names {
-		p, ok := cfg.Profiles[n]
-		if !ok {
-			refused = append(refused, fmt.Sprintf("%s: no profile %q in %s: add it there first (stsd check)", n, n, cfg.Path))
-			continue
-		}
-		if p.SourceProfile == n {
-			refused = append(refused, fmt.Sprintf("%s: profile %q is its own source_profile: credential_process in [profile %s] would make stsd read its long-term key through itself; move the key to a profile of its own (e.g. %s-long-term) and set source_profile to it", n, n, n, n))
-			continue
-		}
-		keys := sectionKeys(credLines, func(s string) bool { return pyStrip(s) == n })
-		if keys["aws_access_key_id"] || keys["aws_secret_access_key"] || keys["aws_session_token"] {
-			refused = append(refused, fmt.Sprintf("%s: %s has keys under [%s], and the AWS CLI and SDKs use them before credential_process: move them to a profile of their own (e.g. [%s-long-term], then source_profile = \"%s-long-term\") and run this again", n, credsPath, n, n, n))
-			continue
-		}
-		v, err := CredentialProcessCommand(bin, n)
+	for _, n := range t.names {
+		v, err := t.command(cfg, credLines, n)
 		if err != nil {
 			refused = append(refused, fmt.Sprintf("%s: %v", n, err))
 			continue
@@ -161,89 +193,128 @@ func ConfigureProfiles(o ProfileOptions) error {
 		values[n] = v
 	}
 	if len(refused) > 0 {
-		return refused
+		return nil, refused
 	}
+	return values, nil
+}
 
-	if err := checkRootPath(awsPath); err != nil {
-		return err
+// command is profile n's credential_process value, or why n is refused:
+// it is not in cfg, it is its own source_profile, or credLines (the shared
+// credentials file) has keys for it, which the AWS CLI and SDKs would use
+// first.
+func (t profileTargets) command(cfg *config.Config, credLines []iniLine, n string) (string, error) {
+	p, ok := cfg.Profiles[n]
+	if !ok {
+		return "", fmt.Errorf("no profile %q in %s: add it there first (stsd check)", n, cfg.Path)
 	}
-	real := awsPath
-	if r, err := filepath.EvalSymlinks(awsPath); err == nil {
-		real = r // write through a symlinked config (dotfiles)
+	if p.SourceProfile == n {
+		return "", fmt.Errorf("profile %q is its own source_profile: credential_process in [profile %s] would make stsd read its long-term key through itself; move the key to a profile of its own (e.g. %s-long-term) and set source_profile to it", n, n, n)
 	}
-	old, err := os.ReadFile(real)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read the AWS config file: %w", err)
+	keys := sectionKeys(credLines, func(s string) bool { return pyStrip(s) == n })
+	if keys["aws_access_key_id"] || keys["aws_secret_access_key"] || keys["aws_session_token"] {
+		return "", fmt.Errorf("%s has keys under [%s], and the AWS CLI and SDKs use them before credential_process: move them to a profile of their own (e.g. [%s-long-term], then source_profile = \"%s-long-term\") and run this again", t.credsPath, n, n, n)
 	}
-	text := string(old)
-	type change struct {
-		profile string
-		edits   []edit
-	}
-	var changes []change
+	return CredentialProcessCommand(t.binary, n)
+}
+
+// profileChange is what setting credential_process changed for one
+// profile.
+type profileChange struct {
+	profile string
+	value   string // the credential_process written
+	edits   []edit
+}
+
+// setCommands sets credential_process to values[n] for each profile n of
+// names, in order, and returns the new text and the profiles it changed.
+func setCommands(text string, names []string, values map[string]string) (string, []profileChange) {
+	var changes []profileChange
 	for _, n := range names {
 		next, edits := setProfileKey(text, n, "credential_process", values[n])
 		if next != text {
-			changes = append(changes, change{n, edits})
+			changes = append(changes, profileChange{profile: n, value: values[n], edits: edits})
 		}
 		text = next
 	}
-	if len(changes) == 0 {
-		fmt.Fprintf(o.Stdout, "%s: already set for %s; nothing to do\n", awsPath, strings.Join(names, ", "))
-		return nil
+	return text, changes
+}
+
+// awsConfigFile is the AWS config file as ConfigureProfiles found it.
+type awsConfigFile struct {
+	path   string // as given, for messages
+	real   string // path with its symlinks resolved, so edits write through a symlinked config (dotfiles)
+	old    []byte // its content
+	exists bool
+}
+
+// readAWSConfig reads the AWS config file at path; a missing one is empty.
+func readAWSConfig(path string) (awsConfigFile, error) {
+	f := awsConfigFile{path: path, real: realPath(path)}
+	old, err := os.ReadFile(f.real)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return awsConfigFile{}, fmt.Errorf("read the AWS config file: %w", err)
 	}
-	if o.DryRun {
-		fmt.Fprintf(o.Stdout, "# stsd configure-profile: dry run, nothing is changed\n--- %s\n+++ %s\n", awsPath, awsPath)
-		for _, c := range changes {
-			for _, e := range c.edits {
-				fmt.Fprintf(o.Stdout, "@@ line %d, profile %s @@\n", e.line, c.profile)
-				for _, l := range e.old {
-					fmt.Fprintf(o.Stdout, "-%s\n", l)
-				}
-				for _, l := range e.new {
-					fmt.Fprintf(o.Stdout, "+%s\n", l)
-				}
+	f.old, f.exists = old, err == nil
+	return f, nil
+}
+
+// printDiff writes the dry run's diff of changes to w.
+func (f awsConfigFile) printDiff(w io.Writer, changes []profileChange) {
+	fmt.Fprintf(w, "# stsd configure-profile: dry run, nothing is changed\n--- %s\n+++ %s\n", f.path, f.path)
+	for _, c := range changes {
+		for _, e := range c.edits {
+			fmt.Fprintf(w, "@@ line %d, profile %s @@\n", e.line, c.profile)
+			for _, l := range e.old {
+				fmt.Fprintf(w, "-%s\n", l)
+			}
+			for _, l := range e.new {
+				fmt.Fprintf(w, "+%s\n", l)
 			}
 		}
-		return nil
 	}
+}
+
+// replace backs up an existing file as <file>.stsd-backup, then writes
+// text atomically, keeping the file's mode and owner. A new file is 0600;
+// its missing directories are created private to the user.
+func (f awsConfigFile) replace(text string) error {
 	mode := fs.FileMode(0o600)
 	var owner fs.FileInfo
-	if exists {
-		fi, err := os.Stat(real)
+	if f.exists {
+		fi, err := os.Stat(f.real)
 		if err != nil {
 			return fmt.Errorf("stat the AWS config file: %w", err)
 		}
 		mode, owner = fi.Mode().Perm(), fi
-		if err := writeAtomic(real+".stsd-backup", old, mode, owner); err != nil {
+		if err := writeAtomic(f.real+".stsd-backup", f.old, mode, owner); err != nil {
 			return fmt.Errorf("back up the AWS config file: %w", err)
 		}
-	} else if err := mkdirPrivate(filepath.Dir(real)); err != nil {
+	} else if err := mkdirPrivate(filepath.Dir(f.real)); err != nil {
 		return fmt.Errorf("create the AWS config directory: %w", err)
 	}
-	if err := writeAtomic(real, []byte(text), mode, owner); err != nil {
+	if err := writeAtomic(f.real, []byte(text), mode, owner); err != nil {
 		return fmt.Errorf("write the AWS config file: %w", err)
 	}
-	for _, c := range changes {
-		fmt.Fprintf(o.Stdout, "%s: profile %s: credential_process = %s\n", awsPath, c.profile, values[c.profile])
-	}
-	if exists {
-		fmt.Fprintf(o.Stdout, "previous file kept as %s.stsd-backup\n", real)
-	}
 	return nil
+}
+
+// report tells w what replace wrote.
+func (f awsConfigFile) report(w io.Writer, changes []profileChange) {
+	for _, c := range changes {
+		fmt.Fprintf(w, "%s: profile %s: credential_process = %s\n", f.path, c.profile, c.value)
+	}
+	if f.exists {
+		fmt.Fprintf(w, "previous file kept as %s.stsd-backup\n", f.real)
+	}
 }
 
 // credentialProcessBinary finds stsd-credential-process beside this
 // program, preferring the same file's $PATH name (a stable path when the
 // binary itself lives in a versioned directory).
 func credentialProcessBinary() (string, error) {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
-		return "", fmt.Errorf("path of the stsd binary: %w", err)
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
+		return "", err
 	}
 	beside := filepath.Join(filepath.Dir(exe), CredentialProcessName)
 	fi, err := os.Stat(beside)

@@ -26,14 +26,12 @@ const pathSeparators = "/"
 // writable by anyone else (a sticky directory aside): otherwise another
 // user could point the edit at a file of root's, or swap the file mid-way.
 func checkRootPath(path string) error {
-	if os.Geteuid() != 0 {
+	if !isRoot() {
 		return nil
 	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path // the file does not exist yet: its directories count
-	}
-	for _, p := range []string{path, real} {
+	// When the file does not exist yet, realPath is path: its directories
+	// count.
+	for _, p := range []string{path, realPath(path)} {
 		for c := filepath.Clean(p); ; c = filepath.Dir(c) {
 			if err := rootOnly(c); err != nil {
 				return fmt.Errorf("refusing to edit %s as root: %w; run configure-profile as the user whose file it is (sudo -u USER stsd configure-profile …)", path, err)

@@ -14,5 +14,3 @@ func running(i Init) bool {
 	fi, err := os.Stat("/run/systemd/system")
 	return err == nil && fi.IsDir()
 }
-
-func isRoot() bool { return os.Geteuid() == 0 }

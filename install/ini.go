@@ -1,6 +1,7 @@
 package install
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -148,100 +149,162 @@ type edit struct {
 // appends one. It returns the new file and what changed.
 func setProfileKey(data, profile, key, value string) (string, []edit) {
 	lines := parseINI(data)
-	eol := "\n"
-	for _, l := range lines {
-		if l.eol != "" {
-			eol = l.eol
-			break
-		}
-	}
-	var out []iniLine
-	var edits []edit
+	s := &keySetter{profile: profile, key: key, value: value, lines: lines, eol: fileEOL(lines)}
 	found := false
-	for i := 0; i < len(lines); {
-		l := lines[i]
-		p, ok := "", false
-		if l.kind == lineHeader {
-			p, ok = profileOf(l.section)
+	for start := 0; start < len(lines); {
+		end := sectionEnd(lines, start)
+		if s.isProfileHeader(lines[start]) {
+			s.setIn(start, end)
+			found = true
+		} else {
+			s.out = append(s.out, lines[start:end]...)
 		}
-		if !ok || p != profile {
-			out = append(out, l)
-			i++
-			continue
-		}
-		found = true
-		end := i + 1
-		for end < len(lines) && lines[end].kind != lineHeader {
-			end++
-		}
-		sec := lines[i:end]
-		replaced, last, indent := false, 0, ""
-		var body []iniLine
-		for j := 0; j < len(sec); j++ {
-			s := sec[j]
-			if s.kind == lineOption && s.key == key {
-				old := []string{s.text}
-				for j+1 < len(sec) && sec[j+1].kind == lineContinuation {
-					j++
-					old = append(old, sec[j].text)
-				}
-				nl := iniLine{text: replaceValue(s.text, value), eol: s.eol, kind: lineOption, key: key}
-				if j+1 == len(sec) && end == len(lines) {
-					nl.eol = sec[j].eol // the file's last line keeps its (missing) ending
-				}
-				body = append(body, nl)
-				edits = append(edits, edit{line: len(out) + len(body), old: old, new: []string{nl.text}})
-				replaced = true
-				continue
-			}
-			body = append(body, s)
-		}
-		if !replaced {
-			for j, s := range body {
-				switch s.kind {
-				case lineOption:
-					indent = s.text[:s.indent]
-					last = j
-				case lineHeader, lineContinuation:
-					last = j
-				}
-			}
-			nl := iniLine{text: indent + key + " = " + value, eol: eol, kind: lineOption, key: key}
-			if body[last].eol == "" {
-				body[last].eol, nl.eol = eol, ""
-			}
-			body = append(body[:last+1], append([]iniLine{nl}, body[last+1:]...)...)
-			edits = append(edits, edit{line: len(out) + last + 2, new: []string{nl.text}})
-		}
-		out = append(out, body...)
-		i = end
+		start = end
 	}
 	if !found {
-		header := "[profile " + profile + "]"
-		if profile == "default" {
-			header = "[default]"
-		}
-		var add []string
-		if n := len(out); n > 0 {
-			if out[n-1].eol == "" {
-				out[n-1].eol = eol
-			}
-			if out[n-1].kind != lineBlank {
-				add = append(add, "")
-			}
-		}
-		add = append(add, header, key+" = "+value)
-		edits = append(edits, edit{line: len(out) + 1, new: add})
-		for _, a := range add {
-			out = append(out, iniLine{text: a, eol: eol})
+		s.appendSection()
+	}
+	return joinLines(s.out), s.edits
+}
+
+// keySetter is one setProfileKey call: the file as parsed, and the new
+// file's lines and edits as they are built.
+type keySetter struct {
+	profile, key, value string
+
+	lines []iniLine // the file as it was
+	eol   string    // the file's line ending, for the lines it adds
+
+	out   []iniLine // the new file so far
+	edits []edit
+}
+
+// fileEOL is the line ending of the first line that has one; "\n" when
+// none has.
+func fileEOL(lines []iniLine) string {
+	for _, l := range lines {
+		if l.eol != "" {
+			return l.eol
 		}
 	}
+	return "\n"
+}
+
+// sectionEnd is the index of the first header after lines[start], or
+// len(lines): lines[start:end] is one section (or what precedes the
+// first header).
+func sectionEnd(lines []iniLine, start int) int {
+	end := start + 1
+	for end < len(lines) && lines[end].kind != lineHeader {
+		end++
+	}
+	return end
+}
+
+// isProfileHeader reports whether l heads a section botocore maps to s's
+// profile.
+func (s *keySetter) isProfileHeader(l iniLine) bool {
+	if l.kind != lineHeader {
+		return false
+	}
+	p, ok := profileOf(l.section)
+	return ok && p == s.profile
+}
+
+// setIn sets the key in the section lines[start:end] and adds the section
+// to the new file.
+func (s *keySetter) setIn(start, end int) {
+	body, replaced := s.replaceIn(start, end)
+	if !replaced {
+		body = s.insertInto(body)
+	}
+	s.out = append(s.out, body...)
+}
+
+// replaceIn returns the section lines[start:end] with each entry of the key,
+// continuation lines included, replaced in place by one line holding the
+// new value; it reports whether there was such an entry.
+func (s *keySetter) replaceIn(start, end int) ([]iniLine, bool) {
+	sec := s.lines[start:end]
+	var body []iniLine
+	replaced := false
+	for j := 0; j < len(sec); j++ {
+		l := sec[j]
+		if l.kind != lineOption || l.key != s.key {
+			body = append(body, l)
+			continue
+		}
+		old := []string{l.text}
+		for j+1 < len(sec) && sec[j+1].kind == lineContinuation {
+			j++
+			old = append(old, sec[j].text)
+		}
+		nl := iniLine{text: replaceValue(l.text, s.value), eol: l.eol, kind: lineOption, key: s.key}
+		if start+j+1 == len(s.lines) {
+			nl.eol = sec[j].eol // the file's last line keeps its (missing) ending
+		}
+		body = append(body, nl)
+		s.edits = append(s.edits, edit{line: len(s.out) + len(body), old: old, new: []string{nl.text}})
+		replaced = true
+	}
+	return body, replaced
+}
+
+// insertInto adds "key = value" to the section body after its last entry
+// (its header, an option or a continuation line), indented like the last
+// option. When that entry ends the file without a line ending, it gains one
+// and the new line goes without.
+func (s *keySetter) insertInto(body []iniLine) []iniLine {
+	last, indent := 0, ""
+	for j, l := range body {
+		switch l.kind {
+		case lineOption:
+			indent = l.text[:l.indent]
+			last = j
+		case lineHeader, lineContinuation:
+			last = j
+		}
+	}
+	nl := iniLine{text: indent + s.key + " = " + s.value, eol: s.eol, kind: lineOption, key: s.key}
+	if body[last].eol == "" {
+		body[last].eol, nl.eol = s.eol, ""
+	}
+	s.edits = append(s.edits, edit{line: len(s.out) + last + 2, new: []string{nl.text}})
+	return slices.Insert(body, last+1, nl)
+}
+
+// appendSection adds a section for the profile holding "key = value" at
+// the end of the new file, after a blank line unless the file ends with
+// one.
+func (s *keySetter) appendSection() {
+	header := "[profile " + s.profile + "]"
+	if s.profile == "default" {
+		header = "[default]"
+	}
+	var add []string
+	if n := len(s.out); n > 0 {
+		if s.out[n-1].eol == "" {
+			s.out[n-1].eol = s.eol
+		}
+		if s.out[n-1].kind != lineBlank {
+			add = append(add, "")
+		}
+	}
+	add = append(add, header, s.key+" = "+s.value)
+	s.edits = append(s.edits, edit{line: len(s.out) + 1, new: add})
+	for _, a := range add {
+		s.out = append(s.out, iniLine{text: a, eol: s.eol})
+	}
+}
+
+// joinLines is the file text of lines, each with its line ending.
+func joinLines(lines []iniLine) string {
 	var b strings.Builder
-	for _, l := range out {
+	for _, l := range lines {
 		b.WriteString(l.text)
 		b.WriteString(l.eol)
 	}
-	return b.String(), edits
+	return b.String()
 }
 
 // replaceValue keeps a "key = " line's key, separator and spacing and

@@ -121,16 +121,31 @@ func (o *Options) defaults() error {
 		o.Home = h
 	}
 	if o.Executable == "" {
-		exe, err := os.Executable()
+		exe, err := executable()
 		if err != nil {
-			return fmt.Errorf("path of the stsd binary: %w", err)
-		}
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
+			return err
 		}
 		o.Executable = exe
 	}
 	return nil
+}
+
+// executable is the path of this program, its symlinks resolved.
+func executable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("path of the stsd binary: %w", err)
+	}
+	return realPath(exe), nil
+}
+
+// realPath is p with its symlinks resolved, or p itself when they cannot
+// be (it does not exist yet).
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }
 
 // service is the Service o describes (without config details).
@@ -146,18 +161,40 @@ func (o *Options) scope() string {
 	return "--user"
 }
 
-// ready checks that o.Init manages services here and returns its Manager.
-func (o *Options) ready(s Service) (Manager, error) {
+// supported checks that s.Init manages services like s here.
+func (o *Options) supported(s Service) error {
 	if s.Init == Windows && !s.System {
-		return nil, ErrUserWindows
+		return ErrUserWindows
 	}
 	if !o.Running(s.Init) {
-		return nil, noInit(s.Init)
+		return noInit(s.Init)
+	}
+	return nil
+}
+
+// ready checks that o.Init manages services here and that we may change
+// them, and returns its Manager.
+func (o *Options) ready(s Service) (Manager, error) {
+	if err := o.supported(s); err != nil {
+		return nil, err
 	}
 	if s.System && !o.IsRoot() {
 		return nil, fmt.Errorf("a system service needs root: run it with sudo (or from an elevated prompt), or use --user")
 	}
 	return o.Manager(s)
+}
+
+// readyInstalled is ready, plus whether the stsd service is installed.
+func (o *Options) readyInstalled(s Service) (Manager, bool, error) {
+	m, err := o.ready(s)
+	if err != nil {
+		return nil, false, err
+	}
+	installed, err := m.Installed()
+	if err != nil {
+		return nil, false, fmt.Errorf("is stsd installed: %w", err)
+	}
+	return m, installed, nil
 }
 
 func noInit(i Init) error {
@@ -214,13 +251,8 @@ func Install(ctx context.Context, o Options) error {
 				installed, _ = m.Installed()
 			}
 		}
-	} else {
-		if m, err = o.ready(s); err != nil {
-			return err
-		}
-		if installed, err = m.Installed(); err != nil {
-			return fmt.Errorf("is stsd installed: %w", err)
-		}
+	} else if m, installed, err = o.readyInstalled(s); err != nil {
+		return err
 	}
 	p := &plan{title: fmt.Sprintf("stsd install %s (%s)", o.scope(), s.Init)}
 	if s.System {
@@ -236,19 +268,11 @@ func Install(ctx context.Context, o Options) error {
 	if !o.NoStart {
 		p.managerStep(s, m, opStart, "")
 	}
-	if o.DryRun {
-		p.write(o.Stdout)
-		return nil
-	}
-	if err := p.run(ctx, o); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Stdout, "stsd service installed (%s, %s)", s.Init, strings.TrimPrefix(o.scope(), "--"))
+	done := fmt.Sprintf("stsd service installed (%s, %s)", s.Init, strings.TrimPrefix(o.scope(), "--"))
 	if f := s.UnitPath(); f != "" {
-		fmt.Fprintf(o.Stdout, ": %s", f)
+		done += ": " + f
 	}
-	fmt.Fprintln(o.Stdout)
-	return nil
+	return p.apply(ctx, o, done)
 }
 
 // Uninstall stops and removes the stsd service. It keeps the config, the
@@ -264,13 +288,10 @@ func Uninstall(ctx context.Context, o Options) error {
 	p := &plan{title: fmt.Sprintf("stsd uninstall %s (%s)", o.scope(), s.Init)}
 	var m Manager
 	if !o.DryRun {
+		var installed bool
 		var err error
-		if m, err = o.ready(s); err != nil {
+		if m, installed, err = o.readyInstalled(s); err != nil {
 			return err
-		}
-		installed, err := m.Installed()
-		if err != nil {
-			return fmt.Errorf("is stsd installed: %w", err)
 		}
 		if !installed {
 			fmt.Fprintln(o.Stdout, "stsd service is not installed: nothing to do")
@@ -279,15 +300,7 @@ func Uninstall(ctx context.Context, o Options) error {
 	}
 	p.managerStep(s, m, opStop, "")
 	p.managerStep(s, m, opUninstall, "")
-	if o.DryRun {
-		p.write(o.Stdout)
-		return nil
-	}
-	if err := p.run(ctx, o); err != nil {
-		return err
-	}
-	fmt.Fprintln(o.Stdout, "stsd service removed; the config, cache, state and any stsd user are kept")
-	return nil
+	return p.apply(ctx, o, "stsd service removed; the config, cache, state and any stsd user are kept")
 }
 
 // Start starts the installed stsd service.
@@ -301,13 +314,9 @@ func control(o Options, op string) error {
 		return err
 	}
 	s := o.service()
-	m, err := o.ready(s)
+	m, installed, err := o.readyInstalled(s)
 	if err != nil {
 		return err
-	}
-	installed, err := m.Installed()
-	if err != nil {
-		return fmt.Errorf("is stsd installed: %w", err)
 	}
 	if !installed {
 		return ErrNotInstalled
@@ -331,11 +340,8 @@ func State(o Options) (string, error) {
 		return "", err
 	}
 	s := o.service()
-	if s.Init == Windows && !s.System {
-		return "", ErrUserWindows
-	}
-	if !o.Running(s.Init) {
-		return "", noInit(s.Init)
+	if err := o.supported(s); err != nil {
+		return "", err
 	}
 	m, err := o.Manager(s)
 	if err != nil {
@@ -345,9 +351,10 @@ func State(o Options) (string, error) {
 }
 
 // systemSetup adds the steps that prepare a system install: the service
-// account and the directories design.md lists, with their owners and
-// modes. systemd creates the cache, state and runtime directories itself
-// (CacheDirectory= and friends).
+// account, the config directory (root's, readable by the account's group)
+// and the directories the daemon writes (the account's: cache and state
+// 0700, the socket's 0750). systemd creates the cache, state and runtime
+// directories itself (CacheDirectory= and friends).
 func (o *Options) systemSetup(p *plan, s Service, cfg *config.Config) error {
 	var confDir, acct string
 	var dirs []dirSpec
@@ -399,7 +406,7 @@ func (o *Options) systemSetup(p *plan, s Service, cfg *config.Config) error {
 		p.cmd("a directory the daemon writes", "install", "-d", "-o", d.owner, "-g", acct, "-m", d.mode, d.path)
 	}
 	// Files in the config directory become root:stsd 0640 so the daemon can
-	// read them and only root can change them (design.md "System paths").
+	// read them and only root can change them.
 	for _, f := range []string{cfg.Path, cfg.CredentialsFile} {
 		if f != "" && strings.HasPrefix(f, confDir+"/") {
 			p.cmds("let the "+acct+" group read "+f,
@@ -450,8 +457,9 @@ func darwinFreeID() (int, error) {
 	return 0, errors.New("no free id in 300..499")
 }
 
-// systemConfigDir is the system config directory of a Unix target
-// (design.md "System paths"); "" for Windows.
+// systemConfigDir is the directory a Unix target's system service reads
+// its config, credentials and TLS files from; "" for Windows, whose daemon
+// keeps them in %ProgramData%\stsd.
 func systemConfigDir(i Init) string {
 	switch i {
 	case Systemd:

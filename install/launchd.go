@@ -12,13 +12,8 @@ import (
 const launchdUser = "_stsd"
 
 func renderLaunchd(s Service) string {
-	var b strings.Builder
-	w := func(lines ...string) {
-		for _, l := range lines {
-			b.WriteString(l)
-			b.WriteByte('\n')
-		}
-	}
+	var b serviceText
+	w := b.lines
 	str := func(v string) string {
 		var e strings.Builder
 		xml.EscapeText(&e, []byte(v))

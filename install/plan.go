@@ -117,6 +117,19 @@ func (p *plan) write(w io.Writer) {
 	}
 }
 
+// apply prints p on a dry run; otherwise it runs p and then prints done.
+func (p *plan) apply(ctx context.Context, o Options, done string) error {
+	if o.DryRun {
+		p.write(o.Stdout)
+		return nil
+	}
+	if err := p.run(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Stdout, done)
+	return nil
+}
+
 // run carries p out, stopping at the first failure (a failed stop of the
 // old service is ignored: it may not be running).
 func (p *plan) run(ctx context.Context, o Options) error {
@@ -146,13 +159,7 @@ func (p *plan) run(ctx context.Context, o Options) error {
 }
 
 // shellJoin prints argv as a POSIX shell command line.
-func shellJoin(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
+func shellJoin(argv []string) string { return quoteJoin(argv, shellQuote) }
 
 // shellQuote quotes a for a POSIX shell when it needs it.
 func shellQuote(a string) string {

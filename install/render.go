@@ -153,12 +153,11 @@ func Render(s Service) (string, error) {
 	return out, nil
 }
 
-// systemdHardening is the sandbox of the system unit (design.md "Service
-// installation", plus what stsd's job allows): read-only OS, private /tmp,
-// no privilege gain, no capabilities. Devices stay visible (mfa_process may
-// need a hardware token) and no syscall filter is set: mfa_process, a
-// source credential_process and notify_command run as children and inherit
-// it.
+// systemdHardening is the sandbox of the system unit, as tight as stsd's
+// job allows: read-only OS, private /tmp, no privilege gain, no
+// capabilities. Devices stay visible (mfa_process may need a hardware
+// token) and no syscall filter is set: mfa_process, a source
+// credential_process and notify_command run as children and inherit it.
 var systemdHardening = []string{
 	"UMask=0077",
 	// No core dump may hold the long-term key (stsd also sets this itself).
@@ -196,18 +195,24 @@ var systemdUserHardening = []string{
 	"SystemCallArchitectures=native",
 }
 
+// serviceText builds a service file line by line.
+type serviceText struct{ strings.Builder }
+
+// lines writes each of lines and a line break after it.
+func (b *serviceText) lines(lines ...string) {
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+}
+
 func renderSystemd(s Service) string {
-	var b strings.Builder
+	var b serviceText
 	scope, target := "--user", "default.target"
 	if s.System {
 		scope, target = "--system", "multi-user.target"
 	}
-	w := func(lines ...string) {
-		for _, l := range lines {
-			b.WriteString(l)
-			b.WriteByte('\n')
-		}
-	}
+	w := b.lines
 	w("# Written by `stsd install "+scope+"`; run it again to update, `stsd uninstall "+scope+"` to remove.",
 		"[Unit]",
 		"Description="+description,
@@ -248,11 +253,17 @@ func renderSystemd(s Service) string {
 // needed, "%" and "$" doubled so systemd expands neither specifiers nor
 // variables.
 func systemdCommand(exe string, args []string) string {
-	words := append([]string{exe}, args...)
-	for i, a := range words {
-		words[i] = systemdQuote(a)
+	return quoteJoin(append([]string{exe}, args...), systemdQuote)
+}
+
+// quoteJoin is words, each quoted by quote, joined with spaces: a command
+// line.
+func quoteJoin(words []string, quote func(string) string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = quote(w)
 	}
-	return strings.Join(words, " ")
+	return strings.Join(q, " ")
 }
 
 func systemdQuote(a string) string {

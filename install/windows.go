@@ -44,11 +44,7 @@ func WindowsConfigFor(s Service) WindowsConfig {
 // executable and each argument quoted as Go's syscall.EscapeArg (and so
 // golang.org/x/sys/windows/svc/mgr.CreateService) quotes them.
 func (w WindowsConfig) CommandLine() string {
-	words := []string{windowsEscapeArg(w.Executable)}
-	for _, a := range w.Arguments {
-		words = append(words, windowsEscapeArg(a))
-	}
-	return strings.Join(words, " ")
+	return quoteJoin(append([]string{w.Executable}, w.Arguments...), windowsEscapeArg)
 }
 
 // String renders w as text (what `--dry-run` prints).
