@@ -105,11 +105,12 @@ FUZZ_TARGETS := \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \
 	./daemon:FuzzControlAPI \
-	./imds:FuzzEndpoints \
+	./imds:FuzzEndpoint \
 	./imds:FuzzIMDSTokenTTL \
 	./imds:FuzzIMDSToken \
-	./imds:FuzzECSAuthorization \
-	./imds:FuzzProxyHeader \
+	./ecs:FuzzEndpoint \
+	./ecs:FuzzECSAuthorization \
+	./broker:FuzzProxyHeader \
 	./credproc:FuzzResponse \
 	./install:FuzzSetProfileKey \
 	./internal/ststest:FuzzParseAuthorization \

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stsd/stsd/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stsd/stsd/internal/atomicfile"
+	"github.com/stsd/stsd/internal/paths"
 )
 
 // ErrNotFound reports that a profile has no cache entry.
@@ -318,4 +320,13 @@ func plainName(s string) bool {
 		return false
 	}
 	return true
+}
+
+// OpenLayout opens the cache directory of layout l.
+func OpenLayout(l paths.Layout) (*Store, error) {
+	dir, err := l.CacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("cache dir: %w", err)
+	}
+	return Open(dir)
 }

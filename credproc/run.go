@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/cache"
-	"github.com/stsd/stsd/internal/mfaprompt"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -38,7 +38,7 @@ type Options struct {
 	// Profile is the stsd profile to print credentials for.
 	Profile string
 	// Sockets are the control sockets to ask, in order; nil means
-	// paths.Sockets() (the user socket, then the system one).
+	// paths.Layout{}.Sockets() (the user socket, then the system one).
 	Sockets []string
 	// CacheDir is the cache directory; "" means paths.Layout{}.CacheDir().
 	CacheDir string
@@ -56,7 +56,7 @@ type Options struct {
 	// fails) and run-and-wait with stdio passed through on Windows.
 	Exec func(path string, argv, env []string) int
 	// Prompt asks for an MFA code with the named mfa_prompt backend;
-	// default mfaprompt.Ask (terminal or desktop dialog, never stdout).
+	// default mfa.Ask (terminal or desktop dialog, never stdout).
 	Prompt func(ctx context.Context, backend, profile string) (string, error)
 	// Fallback, when set, replaces finding and exec'ing stsd: the full
 	// binary passes its own direct STS fetch here.
@@ -73,7 +73,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.Sockets == nil {
-		o.Sockets = paths.Sockets()
+		o.Sockets = paths.Layout{}.Sockets()
 	}
 	if o.CacheDir == "" {
 		o.CacheDir, _ = paths.Layout{}.CacheDir() // no cache dir: skip the cache
@@ -99,7 +99,7 @@ func (o *Options) setDefaults() {
 	}
 	if o.Prompt == nil {
 		o.Prompt = func(ctx context.Context, backend, profile string) (string, error) {
-			return mfaprompt.Ask(ctx, backend, mfaprompt.Options{Profile: profile})
+			return mfa.Ask(ctx, backend, mfa.Options{Profile: profile})
 		}
 	}
 	if o.ResponseTimeout <= 0 {

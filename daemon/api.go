@@ -12,7 +12,8 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/cache"
-	"github.com/stsd/stsd/internal/mfaprompt"
+	"github.com/stsd/stsd/internal/mfa"
+	"github.com/stsd/stsd/internal/peercred"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -23,7 +24,7 @@ type peerKey struct{}
 func withPeer(ctx context.Context, c net.Conn) context.Context {
 	uid := -1
 	if uc, ok := c.(*net.UnixConn); ok {
-		if u, err := peerUID(uc); err == nil {
+		if u, err := peercred.UnixUID(uc); err == nil {
 			uid = u
 		}
 	}
@@ -115,7 +116,7 @@ func (s *Supervisor) handleCredentials(w http.ResponseWriter, r *http.Request, r
 // writeUnavailable answers a request that found no valid credentials and
 // returns the status it sent.
 func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) int {
-	if errors.Is(err, ErrNeedsMFA) {
+	if errors.Is(err, mfa.ErrNeeded) {
 		writeBody(w, http.StatusConflict, wire.Error{Code: wire.CodeNeedsMFA,
 			Message:   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
 			MFAPrompt: ref.profile.MFAPrompt})
@@ -137,7 +138,7 @@ func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refr
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64))
 	code := strings.TrimSpace(string(b))
-	if err != nil || !mfaprompt.Valid(code) {
+	if err != nil || !mfa.Valid(code) {
 		writeError(w, http.StatusBadRequest, wire.CodeInvalidCode, "an MFA code is 6 digits")
 		return
 	}
@@ -145,7 +146,7 @@ func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refr
 	defer cancel()
 	if err := ref.SubmitMFA(ctx, code); err != nil {
 		code := wire.CodeMFAFailed
-		if errors.Is(err, ErrCodeUsed) || mfaRejected(err) {
+		if errors.Is(err, mfa.ErrCodeUsed) || mfaRejected(err) {
 			code = wire.CodeMFARejected
 		}
 		writeError(w, http.StatusConflict, code, "profile "+quote(ref.profile.Name)+": "+err.Error())

@@ -6,11 +6,10 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 
+	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/config"
-	"github.com/stsd/stsd/imds"
 )
 
 // startBroker serves [broker], when the config has one, on wg until ctx
@@ -23,11 +22,9 @@ func (s *Supervisor) startBroker(ctx context.Context, wg *sync.WaitGroup) error 
 	if cfg.Broker == nil {
 		return nil
 	}
-	br, err := imds.NewBroker(s, brokerOptions(cfg, imds.Options{
+	br, err := broker.New(s, brokerOptions(cfg, broker.Options{
 		Logger: s.o.Logger, Now: s.o.Clock.Now, ShutdownTimeout: s.o.ShutdownTimeout,
-		OnRequest: func(endpoint string, status int) {
-			s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
-		},
+		OnRequest: s.countRequest,
 	}))
 	if err != nil {
 		return err
@@ -46,27 +43,25 @@ func (s *Supervisor) startBroker(ctx context.Context, wg *sync.WaitGroup) error 
 	return nil
 }
 
-// brokerOptions is what the imds broker needs from cfg.
-func brokerOptions(cfg *config.Config, o imds.Options) imds.BrokerOptions {
+// brokerOptions adds cfg's broker settings to o.
+func brokerOptions(cfg *config.Config, o broker.Options) broker.Options {
 	b := cfg.Broker
-	return imds.BrokerOptions{
-		Options:  o,
-		CertFile: b.TLSCertFile, KeyFile: b.TLSKeyFile, ClientCAFile: b.ClientCAFile,
-		Rate: b.Rate, MaxConnections: b.MaxConnections, MaxConnectionsPerAddress: b.MaxConnectionsPerAddress,
-		TrustedProxies: b.TrustedProxies, Clients: brokerClients(cfg),
-	}
+	o.CertFile, o.KeyFile, o.ClientCAFile = b.TLSCertFile, b.TLSKeyFile, b.ClientCAFile
+	o.Rate, o.MaxConnections, o.MaxConnectionsPerAddress = b.Rate, b.MaxConnections, b.MaxConnectionsPerAddress
+	o.TrustedProxies, o.Clients = b.TrustedProxies, brokerClients(cfg)
+	return o
 }
 
 // brokerClients is cfg's client table for the broker (none without
 // [broker]: every token is refused).
-func brokerClients(cfg *config.Config) []imds.BrokerClient {
+func brokerClients(cfg *config.Config) []broker.Client {
 	if cfg.Broker == nil {
 		return nil
 	}
-	var out []imds.BrokerClient
+	var out []broker.Client
 	for _, name := range slices.Sorted(maps.Keys(cfg.Broker.Clients)) {
 		c := cfg.Broker.Clients[name]
-		out = append(out, imds.BrokerClient{
+		out = append(out, broker.Client{
 			Name: c.Name, TokenSHA256: c.TokenSHA256, Profiles: c.Profiles,
 			AllowedCIDRs: c.AllowedCIDRs, CertSHA256: c.CertSHA256,
 		})

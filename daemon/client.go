@@ -224,7 +224,7 @@ func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, err
 		}
 		return nil, ae
 	}
-	var reply execTokenReply
+	var reply wire.ExecTokenReply
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&reply); err != nil || reply.Token == "" {
 		resp.Body.Close()
 		return nil, fmt.Errorf("daemon exec token: bad reply")

@@ -55,9 +55,9 @@ func (f fakeFetcher) Fetch(ctx context.Context, req stsclient.Request) (*stsclie
 	}, nil
 }
 
-func fakeFetchers() func(*config.Config, *config.Profile) daemon.Fetcher {
+func fakeFetchers() func(*config.Config, *config.Profile) stsclient.Fetcher {
 	var n atomic.Int64
-	return func(_ *config.Config, p *config.Profile) daemon.Fetcher {
+	return func(_ *config.Config, p *config.Profile) stsclient.Fetcher {
 		return fakeFetcher{n: &n, mfa: p.MFASerial != ""}
 	}
 }

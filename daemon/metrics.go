@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/stsd/stsd/internal/metrics"
@@ -64,4 +65,9 @@ func (m *Metrics) refreshed(profile string, took time.Duration, reason string) {
 	}
 	m.refreshes.Inc(profile, "error")
 	m.failures.Inc(profile, reason)
+}
+
+// countRequest counts one endpoint request by its answer's status.
+func (s *Supervisor) countRequest(endpoint string, status int) {
+	s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
 }

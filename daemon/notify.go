@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/shell"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -19,7 +19,7 @@ const notifyTimeout = 10 * time.Second
 func runNotify(command string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
-	cmd := stsclient.ShellCommand(ctx, command)
+	cmd := shell.Command(ctx, command)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, wire.ResolvingEnv+"=")
 	})

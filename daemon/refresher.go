@@ -13,6 +13,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/clock"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/redact"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/wire"
@@ -49,11 +50,6 @@ var ErrClockSkew = errors.New("clock skew: check this host's clock")
 // credentials to hand out.
 var ErrUnavailable = errors.New("no valid credentials")
 
-// Fetcher makes one STS call for a profile.
-type Fetcher interface {
-	Fetch(ctx context.Context, req stsclient.Request) (*stsclient.Result, error)
-}
-
 // snapshot is an immutable view of a profile, published by its refresher
 // and read lock-free by every request.
 type snapshot struct {
@@ -79,7 +75,7 @@ type Refresher struct {
 	profile *config.Profile
 	client  string // broker client this refresher mints for ("" = the profile's own)
 	cfg     *config.Config
-	fetcher Fetcher
+	fetcher stsclient.Fetcher
 	store   *cache.Store // nil: no disk cache
 	clock   clock.Clock
 	rand    func() float64
@@ -90,7 +86,7 @@ type Refresher struct {
 	snap   atomic.Pointer[snapshot]
 	kick   chan struct{}       // forced refresh; buffered 1
 	codes  chan *mfaSubmission // MFA codes pushed by `stsd mfa`; unbuffered
-	serial *serialGuard        // shared by the profiles on one MFA device
+	serial *mfa.Guard          // shared by the profiles on one MFA device
 
 	backoff time.Duration // owned by the Run goroutine
 
@@ -108,7 +104,7 @@ func (r *Refresher) start(ctx context.Context, wg *sync.WaitGroup) {
 	})
 }
 
-func newRefresher(cfg *config.Config, p *config.Profile, f Fetcher, o *Options) *Refresher {
+func newRefresher(cfg *config.Config, p *config.Profile, f stsclient.Fetcher, o *Options) *Refresher {
 	r := &Refresher{
 		profile: p, cfg: cfg, fetcher: f, store: o.Store,
 		clock: o.Clock, rand: o.Rand,
@@ -156,7 +152,7 @@ func (r *Refresher) Credentials(ctx context.Context) (*snapshot, error) {
 func (r *Refresher) unavailable(s *snapshot) error {
 	switch {
 	case s.phase == StateNeedsMFA:
-		return ErrNeedsMFA
+		return mfa.ErrNeeded
 	case s.lastErr != "":
 		return fmt.Errorf("%w: %s", ErrUnavailable, s.lastErr)
 	case s.creds != nil:
@@ -164,9 +160,6 @@ func (r *Refresher) unavailable(s *snapshot) error {
 	}
 	return ErrUnavailable
 }
-
-// ErrNeedsMFA is returned to readers while a profile waits for an MFA code.
-var ErrNeedsMFA = errors.New("needs an MFA code")
 
 // Refresh asks for a refresh now (`stsd refresh`). It never blocks.
 func (r *Refresher) Refresh() {
@@ -208,18 +201,19 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 		return next
 	}
 	g := r.serial
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.Lock()
+	defer g.Unlock()
 	var code string
 	switch {
 	case sub != nil:
-		if g.used(sub.code) {
-			sub.reply(ErrCodeUsed)
+		if g.Used(sub.code) {
+			sub.reply(mfa.ErrCodeUsed)
 			return r.never()
 		}
 		code = sub.code
 	case r.profile.MFAProcess != "":
-		c, err := r.processCode(ctx, g)
+		c, err := g.Code(ctx, mfa.Source{Process: r.profile.MFAProcess, Now: r.clock.Now,
+			Sleep: func(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, r.clock, d) }})
 		if err != nil {
 			return r.fail(err)
 		}
@@ -228,7 +222,7 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 		r.enterNeedsMFA("")
 		return r.never()
 	}
-	g.record(code, r.clock.Now())
+	g.Record(code, r.clock.Now())
 	next, err := r.refresh(ctx, code)
 	if err != nil && mfaRejected(err) && r.profile.MFAProcess == "" {
 		// A pushed code was refused: ask for another instead of retrying.
@@ -239,23 +233,6 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 		sub.reply(err) // after the state is final, so the caller sees it
 	}
 	return next
-}
-
-// processCode runs mfa_process; a code equal to the last one sent for the
-// serial waits for the next 30 s TOTP step and asks again.
-func (r *Refresher) processCode(ctx context.Context, g *serialGuard) (string, error) {
-	code, err := stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
-	if err != nil || !g.used(code) {
-		return code, err
-	}
-	if !clock.Sleep(ctx, r.clock, g.nextStep(r.clock.Now())) {
-		return "", ctx.Err()
-	}
-	code, err = stsclient.RunMFAProcess(ctx, r.profile.MFAProcess)
-	if err == nil && g.used(code) {
-		return "", ErrCodeUsed
-	}
-	return code, err
 }
 
 // wait sleeps until at, a forced refresh, or a pushed MFA code. A profile
@@ -313,10 +290,6 @@ func mfaRejected(err error) bool {
 	return stsclient.Code(err) == "AccessDenied" && strings.Contains(err.Error(), "MultiFactorAuthentication")
 }
 
-// ErrCodeUsed refuses a TOTP code that was already sent for the same MFA
-// device: STS accepts each code once.
-var ErrCodeUsed = errors.New("this MFA code was already used for this device: wait for the next code")
-
 // mfaSubmission is a code pushed by `stsd mfa` or credential_process; the
 // refresher answers on done once the code has been used (nil: refreshed).
 type mfaSubmission struct {
@@ -341,26 +314,6 @@ func (r *Refresher) SubmitMFA(ctx context.Context, code string) error {
 	case <-ctx.Done():
 		return errors.New("the code was accepted but STS has not answered yet: check `stsd status`")
 	}
-}
-
-// serialGuard serializes the profiles that share one MFA device and
-// remembers the last code sent to it.
-type serialGuard struct {
-	mu     sync.Mutex // held across getting a code and the STS call; guards the fields that follow
-	last   string
-	lastAt time.Time
-}
-
-func (g *serialGuard) used(code string) bool { return code != "" && code == g.last }
-
-func (g *serialGuard) record(code string, now time.Time) { g.last, g.lastAt = code, now }
-
-// totpStep is the TOTP time step (RFC 6238 default, what AWS MFA uses).
-const totpStep = 30 * time.Second
-
-// nextStep is how long until the TOTP step after the last code's begins.
-func (g *serialGuard) nextStep(now time.Time) time.Duration {
-	return g.lastAt.Truncate(totpStep).Add(totpStep).Sub(now)
 }
 
 // refresh makes one STS call and returns when to try next, and the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/ststest"
 	"github.com/stsd/stsd/internal/wire"
@@ -236,8 +237,8 @@ func TestNeedsMFAThenPushedCode(t *testing.T) {
 		_, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
 		ctx := t.Context()
 		synctest.Wait()
-		if _, err := r.Credentials(ctx); !errors.Is(err, ErrNeedsMFA) {
-			t.Fatalf("Credentials() = %v; want ErrNeedsMFA", err)
+		if _, err := r.Credentials(ctx); !errors.Is(err, mfa.ErrNeeded) {
+			t.Fatalf("Credentials() = %v; want mfa.ErrNeeded", err)
 		}
 		if st := r.Status().State; st != StateNeedsMFA {
 			t.Errorf("state = %s; want needs-mfa", st)
@@ -291,8 +292,8 @@ func TestRejectedCodeAsksAgainNoLoop(t *testing.T) {
 		if got := sts.Calls(); got != 1 {
 			t.Errorf("calls an hour after a rejected code = %d; want 1 (no retry loop)", got)
 		}
-		if err := r.SubmitMFA(ctx, "999999"); !errors.Is(err, ErrCodeUsed) {
-			t.Errorf("same code again = %v; want ErrCodeUsed", err)
+		if err := r.SubmitMFA(ctx, "999999"); !errors.Is(err, mfa.ErrCodeUsed) {
+			t.Errorf("same code again = %v; want mfa.ErrCodeUsed", err)
 		}
 		if err := r.SubmitMFA(ctx, "135790"); err != nil {
 			t.Fatalf("SubmitMFA(good) = %v", err)
@@ -345,7 +346,7 @@ if [ $n -le 2 ]; then echo 111111; else echo 222222; fi
 	})
 }
 
-// fetcherFunc adapts a function to Fetcher.
+// fetcherFunc adapts a function to stsclient.Fetcher.
 type fetcherFunc func(context.Context, stsclient.Request) (*stsclient.Result, error)
 
 func (f fetcherFunc) Fetch(ctx context.Context, req stsclient.Request) (*stsclient.Result, error) {
@@ -362,7 +363,7 @@ policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		s, _ := New(Options{Config: env.cfg, Rand: fixedRand, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-			NewFetcher: func(*config.Config, *config.Profile) Fetcher {
+			NewFetcher: func(*config.Config, *config.Profile) stsclient.Fetcher {
 				return fetcherFunc(func(context.Context, stsclient.Request) (*stsclient.Result, error) {
 					now := time.Now().UTC()
 					return &stsclient.Result{

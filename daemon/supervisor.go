@@ -20,10 +20,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
-	"github.com/stsd/stsd/imds"
 	"github.com/stsd/stsd/internal/clock"
+	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -39,7 +41,7 @@ type Options struct {
 	// HTTPClient sends STS requests (tests: the stand-in's transport).
 	HTTPClient aws.HTTPClient
 	// NewFetcher overrides how each profile reaches STS (tests).
-	NewFetcher func(cfg *config.Config, p *config.Profile) Fetcher
+	NewFetcher func(cfg *config.Config, p *config.Profile) stsclient.Fetcher
 	Version    string
 	// WaitTimeout bounds how long a request waits for a first fetch;
 	// default 15s.
@@ -67,9 +69,9 @@ type Supervisor struct {
 	// servingMu guards the fields that follow, set by Serve as it binds.
 	servingMu   sync.Mutex
 	started     time.Time
-	metricsAddr string       // the bound metrics_listen address
-	brokerAddr  string       // the bound [broker] address
-	broker      *imds.Broker // the running broker, nil without one
+	metricsAddr string         // the bound metrics_listen address
+	brokerAddr  string         // the bound [broker] address
+	broker      *broker.Server // the running broker, nil without one
 
 	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
 	reloadCh chan reloadRequest   // served by Serve's manager goroutine
@@ -78,7 +80,7 @@ type Supervisor struct {
 	// client, by wire.CacheKey; started lazily by the manager.
 	clientsMu sync.Mutex
 	clients   map[string]*Refresher
-	fetchers  map[string]Fetcher // per profile, shared by its clients' refreshers
+	fetchers  map[string]stsclient.Fetcher // per profile, shared by its clients' refreshers
 	// reloadMu guards the fields that follow.
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
@@ -128,12 +130,12 @@ func New(o Options) (*Supervisor, error) {
 		if o.Store != nil {
 			so.Identities = o.Store
 		}
-		o.NewFetcher = func(cfg *config.Config, p *config.Profile) Fetcher {
+		o.NewFetcher = func(cfg *config.Config, p *config.Profile) stsclient.Fetcher {
 			return stsclient.New(cfg, p, so)
 		}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
-		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}, fetchers: map[string]Fetcher{}}
+		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{}}
 	s.metrics = newMetrics(s)
 	s.ep = newLocalEndpoints(s)
 	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
@@ -145,7 +147,7 @@ func New(o Options) (*Supervisor, error) {
 // one serial guard.
 func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refresher) map[string]*Refresher {
 	out := map[string]*Refresher{}
-	serials := map[string]*serialGuard{}
+	serials := map[string]*mfa.Guard{}
 	for name, r := range keep {
 		if r.serial != nil {
 			serials[r.profile.MFASerial] = r.serial
@@ -162,7 +164,7 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 		r.metrics = s.metrics
 		if p.MFASerial != "" {
 			if serials[p.MFASerial] == nil {
-				serials[p.MFASerial] = &serialGuard{}
+				serials[p.MFASerial] = mfa.NewGuard()
 			}
 			r.serial = serials[p.MFASerial]
 		}
@@ -239,7 +241,7 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 		s.setServing(func() { s.metricsAddr = mln.Addr().String() })
 		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", mln.Addr().String())
 		wg.Go(func() {
-			if err := imds.Serve(ctx, mln, s.healthHandler(), imds.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}); err != nil {
+			if err := httpserve.Serve(ctx, mln, s.healthHandler(), httpserve.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}); err != nil {
 				s.o.Logger.Error("metrics endpoint failed", "event", "metrics_failed", "err", err)
 			}
 		})
@@ -332,9 +334,9 @@ type clientRequest struct {
 // exists, lists the profile, and the profile is a federation profile. The
 // client's refresher starts on first use; like every reader this never
 // fetches itself.
-func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (imds.Minted, error) {
+func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (broker.Minted, error) {
 	if !brokerGrants(s.cur().cfg, profile, client) {
-		return imds.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
+		return broker.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
 	}
 	key := wire.CacheKey(profile, client)
 	s.clientsMu.Lock()
@@ -347,22 +349,22 @@ func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client stri
 		select {
 		case s.clientCh <- req:
 		case <-ctx.Done():
-			return imds.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+			return broker.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
 		}
 		select {
 		case r = <-req.done:
 		case <-ctx.Done():
-			return imds.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
+			return broker.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
 		}
 		if r == nil {
-			return imds.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
+			return broker.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
 		}
 	}
 	snap, err := r.Credentials(ctx)
 	if err != nil {
-		return imds.Minted{}, err
+		return broker.Minted{}, err
 	}
-	return imds.Minted{Credentials: *snap.creds, ARN: snap.arn}, nil
+	return broker.Minted{Credentials: *snap.creds, ARN: snap.arn}, nil
 }
 
 // startClient makes and starts the refresher for (profile, client), unless
@@ -427,7 +429,7 @@ var ErrUnknownProfile = errors.New("unknown profile")
 // Credentials returns profile's current valid credentials for an endpoint
 // (IMDS, ECS, broker). Like every reader it never starts a fetch: it waits
 // (bounded by ctx and WaitTimeout) only while a first fetch is under way.
-// Errors: ErrUnknownProfile, ErrNeedsMFA, or one wrapping ErrUnavailable.
+// Errors: ErrUnknownProfile, mfa.ErrNeeded, or one wrapping ErrUnavailable.
 func (s *Supervisor) Credentials(ctx context.Context, profile string) (wire.Credentials, error) {
 	r := s.cur().refreshers[profile]
 	if r == nil {

@@ -5,19 +5,20 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/peercred"
 	"github.com/stsd/stsd/internal/wire"
 )
 
-// Paths of the instance metadata service stsd answers (design.md "Local
-// endpoints"; the only credential paths Go v2, botocore and JS use are the
-// legacy ones, protocol.md §2).
+// Paths of the instance metadata service stsd answers; Go v2, botocore and
+// JS read credentials from the legacy security-credentials paths only, the
+// other SDKs try security-credentials-extended first.
 const (
 	pathToken       = "/latest/api/token"
 	pathMetaData    = "/latest/meta-data/"
@@ -46,7 +47,7 @@ type ec2Handler struct {
 	instanceID string
 	profileID  string
 
-	bodies bodies // rendered credential documents
+	bodies httpserve.Bodies // rendered credential documents
 
 	mu       sync.Mutex // guards the fields that follow
 	lastKey  string     // access key id last handed out
@@ -55,8 +56,8 @@ type ec2Handler struct {
 
 // NewIMDS returns profile p's EC2-IMDSv2-compatible handler: token PUT,
 // the IAM credential paths (legacy and extended), iam/info, placement,
-// instance-id and the instance identity document, behind the security
-// checks in middleware.go's order. Tokens are signed with a key drawn now,
+// instance-id and the instance identity document, behind the local
+// endpoints' security checks in their fixed order (httpserve). Tokens are signed with a key drawn now,
 // so each handler (each daemon start) has its own.
 func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	o = o.withDefaults()
@@ -82,8 +83,8 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	// No path cleaning: mux would redirect "/a/../b" to "/b"; a traversal
 	// gets a plain 404 instead.
 	r.SkipClean(true)
-	r.NotFoundHandler = http.HandlerFunc(notFound)
-	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	r.NotFoundHandler = http.HandlerFunc(httpserve.NotFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(httpserve.MethodNotAllowed)
 	r.HandleFunc(pathToken, h.token).Methods(http.MethodPut)
 	get := func(path string, f http.HandlerFunc) {
 		r.HandleFunc(path, f).Methods(http.MethodGet, http.MethodHead)
@@ -91,7 +92,7 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	get(pathMetaData, h.text("iam/\ninstance-id\nplacement/"))
 	get(pathIAM, h.text("info\nsecurity-credentials/"))
 	// botocore uses the role list body verbatim as the next path segment:
-	// exactly the profile name, no trailing newline (protocol.md §2).
+	// exactly the profile name, no trailing newline.
 	for _, base := range []string{pathCreds, pathCredsExt} {
 		get(base, h.text(p.Name))
 		get(base+"/", h.text(p.Name))
@@ -105,18 +106,13 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	get(pathInstanceID, h.text(h.instanceID))
 	get(pathIdentityDoc, h.identityDocument)
 
-	fixed := func(*http.Request) Profile { return p }
-	// Order: rejectXFF → checkHost → callerCheck → auth → handler.
-	return accessLog(o, o.Logger.With("profile", p.Name), "imds",
-		rejectXFF(checkHost(callerCheck(o, fixed, h.auth(r)))))
-}
-
-func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, codeNotFound, "not found")
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, codeMethod, r.Method+" is not allowed here")
+	rule := peercred.Rule{Profile: p.Name, AllowedUIDs: p.AllowedUIDs, Anyone: p.AnyLocalUser}
+	fixed := func(*http.Request) peercred.Rule { return rule }
+	log := o.Logger.With("profile", p.Name)
+	// Order: proxy headers → Host → caller → token → handler.
+	return httpserve.AccessLog(httpserve.Log{Logger: log, Now: o.Now, Endpoint: "imds", OnRequest: o.OnRequest},
+		httpserve.RejectProxyHeaders(httpserve.CheckHost(
+			peercred.Require(o.Logger, o.PeerUID, fixed, deny, h.auth(r)))))
 }
 
 // auth requires a valid token on everything but the token PUT itself. With
@@ -132,10 +128,10 @@ func (h *ec2Handler) auth(next http.Handler) http.Handler {
 		switch {
 		case !present && h.p.IMDSV1:
 		case !present:
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "an IMDSv2 token is required: PUT "+pathToken+" first")
+			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an IMDSv2 token is required: PUT "+pathToken+" first")
 			return
 		case len(tok) != 1 || !h.key.valid(h.p.Name, tok[0], h.o.Now()):
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "the IMDSv2 token is invalid or expired")
+			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "the IMDSv2 token is invalid or expired")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -147,7 +143,7 @@ func (h *ec2Handler) auth(next http.Handler) http.Handler {
 func (h *ec2Handler) token(w http.ResponseWriter, r *http.Request) {
 	ttl, err := parseTTL(r.Header.Values(ttlHeader))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		httpserve.WriteError(w, http.StatusBadRequest, httpserve.CodeBadRequest, err.Error())
 		return
 	}
 	tok := h.key.mint(h.p.Name, h.o.Now().Add(time.Duration(ttl)*time.Second))
@@ -167,27 +163,13 @@ func (h *ec2Handler) text(body string) http.HandlerFunc {
 
 // current returns valid credentials or answers 503: never expired ones.
 func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Credentials, bool) {
-	return current(w, r, h.src, h.p.Name, h.o.Now)
+	return httpserve.Credentials(w, r, h.src, h.p.Name, h.o.Now)
 }
-
-func current(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (wire.Credentials, bool) {
-	c, err := src.Credentials(r.Context(), profile)
-	if err == nil && !now().Before(c.Expiration) {
-		err = errExpired
-	}
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "profile "+quote(profile)+" has no valid credentials: "+err.Error())
-		return wire.Credentials{}, false
-	}
-	return c, true
-}
-
-var errExpired = errors.New("the credentials have expired")
 
 func (h *ec2Handler) credentials(extended bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if mux.Vars(r)["name"] != h.p.Name {
-			notFound(w, r)
+			httpserve.NotFound(w, r)
 			return
 		}
 		c, ok := h.current(w, r)
@@ -198,7 +180,7 @@ func (h *ec2Handler) credentials(extended bool) http.HandlerFunc {
 		if extended {
 			variant = "extended"
 		}
-		body := h.bodies.get(variant, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) })
+		body := h.bodies.Get(variant, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) })
 		w.Header().Set("Content-Type", contentIMDS)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(body)

@@ -3,6 +3,7 @@ package imds
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -360,11 +361,11 @@ func TestUnavailable(t *testing.T) {
 		name string
 		edit func(*fakeSource)
 	}{
-		{"source error", func(s *fakeSource) { s.set("dev", testCreds(), errNoCreds) }},
+		{"source error", func(s *fakeSource) { s.Set("dev", testCreds(), errNoCreds) }},
 		{"expired credentials", func(s *fakeSource) {
 			c := testCreds()
 			c.Expiration = testStart
-			s.set("dev", c, nil)
+			s.Set("dev", c, nil)
 		}},
 	}
 	for _, tt := range tests {
@@ -389,7 +390,7 @@ func TestUnavailable(t *testing.T) {
 	t.Run("golden", func(t *testing.T) {
 		t.Parallel()
 		h, src, _ := newEC2(t, devProfile)
-		src.set("dev", testCreds(), errNoCreds)
+		src.Set("dev", testCreds(), errNoCreds)
 		w := request(h, "GET", pathCreds+"/dev", "X-aws-ec2-metadata-token", token(t, h, "60"))
 		golden(t, "error-unavailable.golden", w.Body.Bytes())
 	})
@@ -413,9 +414,38 @@ func TestLastUpdated(t *testing.T) {
 	}
 	c := testCreds()
 	c.AccessKeyID = "ASIAFAKE00000000NEW1"
-	src.set("dev", c, nil)
+	src.Set("dev", c, nil)
 	m := get()
 	if m["LastUpdated"] != "2026-01-02T03:05:05Z" || m["AccessKeyId"] != c.AccessKeyID {
 		t.Errorf("after refresh: %s %s; want the new key, LastUpdated 03:05:05", m["AccessKeyId"], m["LastUpdated"])
+	}
+}
+
+// TestNoSecretsInLogs: the access and audit lines of every kind of request
+// carry no secret, session token or IMDS token.
+func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	clk := newClock()
+	o := testOptions(t, clk, testUID)
+	o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	src := newSource("dev")
+	h := NewIMDS(src, devProfile, o)
+	tok := request(h, "PUT", pathToken, ttlHeader, "60").Body.String()
+	request(h, "GET", pathCreds+"/dev", tokenHeader, tok)
+	request(h, "GET", pathCredsExt+"/dev", tokenHeader, tok+"x")
+	o.PeerUID = func(*http.Request) (int, error) { return 12345, nil }
+	request(NewIMDS(src, devProfile, o), "GET", pathCreds+"/dev", tokenHeader, tok)
+	src.Set("dev", testCreds(), errNoCreds)
+	request(h, "GET", pathCreds+"/dev", tokenHeader, tok)
+
+	out := logs.String()
+	if !strings.Contains(out, "event=caller_refused") || !strings.Contains(out, "event=http_request") {
+		t.Fatalf("expected access and audit lines, got:\n%s", out)
+	}
+	for _, secret := range []string{fakeSecret[:10], "FAKEsessionToken", tok[:20], fakeKeyID} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs carry a secret or token (%d chars)", len(secret))
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package imds
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stsd/stsd/internal/servetest"
 )
 
 // FuzzIMDSTokenTTL: the TTL parser accepts exactly the decimal integers
@@ -54,24 +57,32 @@ func FuzzIMDSToken(f *testing.F) {
 	})
 }
 
-// FuzzECSAuthorization: only the exact token authorizes its profile.
-func FuzzECSAuthorization(f *testing.F) {
-	tokens := NewTokens(nil)
-	tokens.SetFile("dev", devToken)
-	tokens.SetFile("prod", prodToken)
-	exec := tokens.Issue("dev", time.Hour)
-	for _, s := range []string{devToken, prodToken, exec.Token, "", " " + devToken, devToken + "\n", "Bearer " + devToken, devToken[:10]} {
-		f.Add("dev", s)
-		f.Add("prod", s)
+// FuzzEndpoint sends arbitrary requests to the handler: nothing panics;
+// every error is one JSON line {"Code","Message"}; and credential bytes
+// only ever leave in a 200 to a credential path of the profile, asked with
+// a valid token, a loopback Host and no proxy header.
+func FuzzEndpoint(f *testing.F) {
+	clk := newClock()
+	o := Options{Logger: slog.New(slog.DiscardHandler), Now: clk.Now, Hostname: "testhost",
+		PeerUID: func(*http.Request) (int, error) { return testUID, nil }}
+	h := NewIMDS(newSource("dev", "prod"), devProfile, o)
+	w := request(h, http.MethodPut, pathToken, ttlHeader, "600")
+	imdsToken := w.Body.String()
+	if w.Code != 200 || imdsToken == "" {
+		f.Fatalf("token PUT = %d", w.Code)
 	}
-	f.Fuzz(func(t *testing.T, profile, tok string) {
-		err := tokens.Check(profile, tok)
-		valid := (profile == "dev" && (tok == devToken || tok == exec.Token)) || (profile == "prod" && tok == prodToken)
-		if (err == nil) != valid {
-			t.Fatalf("Check(%q, %q) = %v; want valid=%v", profile, tok, err, valid)
+	f.Fuzz(func(t *testing.T, method, target, host string, token uint8, xff bool) {
+		tok := map[uint8]string{0: "", 1: imdsToken, 2: "AAAAforgedAAAA", 3: "PRODTOKENPRODTOKENPRODTOKE"}[token%4]
+		hdr := ""
+		if tok != "" {
+			hdr = tokenHeader + ": " + tok + "\r\n"
 		}
-		if tok == "" && err != ErrNoToken {
-			t.Fatalf("Check with no token = %v; want ErrNoToken", err)
+		r, rec := servetest.Serve(h, method, target, host, hdr, xff)
+		if r == nil {
+			return
 		}
+		p := r.URL.Path
+		authorized := token%4 == 1 && (p == pathCreds+"/dev" || p == pathCredsExt+"/dev")
+		servetest.CheckAnswer(t, r, rec, xff, authorized)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,12 +42,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		log.Warn("config warning", "event", "config_warning", "warning", w.Error())
 	}
 	layout := paths.Layout{System: e.system}
-	dir, err := layout.CacheDir()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: cache dir: %v\n", err)
-		return exitFailure
-	}
-	store, err := cache.Open(dir)
+	store, err := cache.OpenLayout(layout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
 		return exitFailure
@@ -92,32 +86,10 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// dial returns a client for the first daemon that answers, trying the user
-// socket then the system one.
+// dial returns a client for the first daemon that answers, and its
+// status.
 func dial(ctx context.Context, e *env) (*daemon.Client, *daemon.Status, error) {
-	var socks []string
-	if e.system {
-		s, _ := paths.Layout{System: true}.Socket()
-		socks = []string{s}
-	} else {
-		socks = paths.Sockets()
-	}
-	var firstErr error
-	for _, s := range socks {
-		c := daemon.NewClient(s)
-		st, err := c.Status(ctx)
-		if err == nil {
-			return c, st, nil
-		}
-		e.noteUntrusted(err)
-		if !errors.Is(err, daemon.ErrNoDaemon) {
-			return nil, nil, err
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, nil, fmt.Errorf("%w (tried %s): start it with `stsd run`, or `stsd start` for the installed service", daemon.ErrNoDaemon, strings.Join(socks, ", "))
+	return e.resolver().Daemon(ctx)
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) int {
@@ -216,11 +188,7 @@ func cmdRefresh(ctx context.Context, e *env, args []string) int {
 func cmdClear(ctx context.Context, e *env, args []string) int {
 	return profileCall{name: "clear", done: "cached credentials of %s dropped", online: (*daemon.Client).Clear,
 		offline: func(e *env, p string) error {
-			dir, err := paths.Layout{System: e.system}.CacheDir()
-			if err != nil {
-				return err
-			}
-			store, err := cache.Open(dir)
+			store, err := cache.OpenLayout(paths.Layout{System: e.system})
 			if err != nil {
 				return err
 			}

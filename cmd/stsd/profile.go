@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/cache"
-	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/credproc"
-	"github.com/stsd/stsd/internal/direct"
-	"github.com/stsd/stsd/internal/mfaprompt"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/wire"
@@ -32,7 +30,7 @@ func cmdMFA(ctx context.Context, e *env, args []string) int {
 	if len(pos) == 2 {
 		code = pos[1]
 	} else if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
-		c, err := mfaprompt.Ask(ctx, "tty", mfaprompt.Options{Profile: pos[0]})
+		c, err := mfa.Ask(ctx, "tty", mfa.Options{Profile: pos[0]})
 		if err != nil {
 			fmt.Fprintf(e.stderr, "stsd mfa: %v\n", err)
 			return exitFailure
@@ -42,7 +40,7 @@ func cmdMFA(ctx context.Context, e *env, args []string) int {
 		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 		code = strings.TrimSpace(line)
 	}
-	if !mfaprompt.Valid(code) {
+	if !mfa.Valid(code) {
 		fmt.Fprintln(e.stderr, "stsd mfa: an MFA code is 6 digits")
 		return exitUsage
 	}
@@ -113,30 +111,16 @@ func cmdCredentialProcess(ctx context.Context, e *env, args []string) int {
 	}
 	return credproc.Run(ctx, credproc.Options{
 		Profile:  *profile,
+		Sockets:  layout.Sockets(),
 		CacheDir: dir,
 		Stdout:   e.stdout,
 		Stderr:   e.stderr,
-		Fallback: func(ctx context.Context) int { return e.directFetch(ctx, *profile, dir) },
+		Fallback: func(ctx context.Context) int { return e.directFetch(ctx, *profile) },
 	})
 }
 
-func (e *env) directFetch(ctx context.Context, profile, dir string) int {
-	cfg, err := e.loadConfig()
-	if err != nil {
-		// credential_process callers show one line: the first problem.
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		fmt.Fprintf(e.stderr, "stsd credential-process: %s (run `stsd check`)\n", first)
-		return exitFailure
-	}
-	store, err := cache.Open(dir)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
-		return exitFailure
-	}
-	entry, err := direct.Credentials(ctx, direct.Options{Config: cfg, Profile: profile, Store: store,
-		Prompt: func(ctx context.Context, p *config.Profile) (string, error) {
-			return mfaprompt.Ask(ctx, p.MFAPrompt, mfaprompt.Options{Profile: p.Name, Serial: p.MFASerial})
-		}})
+func (e *env) directFetch(ctx context.Context, profile string) int {
+	entry, err := e.resolver().Direct(ctx, profile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd credential-process: %v\n", err)
 		return exitFailure

@@ -82,11 +82,16 @@ func (l Layout) Socket() (string, error) {
 	return filepath.Join(c, "stsd", "run", "stsd.sock"), nil
 }
 
-// Sockets lists the sockets a client tries, in order: the user socket, then
-// the system one. Duplicates are dropped.
-func Sockets() []string {
+// Sockets lists the sockets a client of this layout tries, in order: the
+// user socket, then the system one (only the system one for the system
+// layout). Duplicates are dropped.
+func (l Layout) Sockets() []string {
+	if l.System {
+		s, _ := l.Socket()
+		return []string{s}
+	}
 	var out []string
-	if s, err := (Layout{}).Socket(); err == nil {
+	if s, err := l.Socket(); err == nil {
 		out = append(out, s)
 	}
 	if s := systemSocket(); os.Getenv("STSD_SOCKET") == "" && (len(out) == 0 || out[0] != s) {

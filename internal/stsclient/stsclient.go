@@ -28,8 +28,10 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/redact"
+	"github.com/stsd/stsd/internal/shell"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -64,6 +66,11 @@ type Identities interface {
 // rootMaxDuration is the longest session STS grants an account root key;
 // longer requests are silently shortened to it.
 const rootMaxDuration = time.Hour
+
+// Fetcher makes one STS call for a profile: *Client, or a test's fake.
+type Fetcher interface {
+	Fetch(ctx context.Context, req Request) (*Result, error)
+}
 
 // Client fetches credentials for one profile. It re-reads the source
 // profile on every Fetch, so a rotated long-term key is used from the next
@@ -106,17 +113,13 @@ type Result struct {
 	Warnings         []string  // things the caller should log (never secrets)
 }
 
-// ErrNeedsMFA is returned when a profile with mfa_serial is fetched without
-// a code: stsd never calls GetSessionToken with a serial and no code.
-var ErrNeedsMFA = errors.New("an MFA code is needed")
-
 // Fetch makes exactly one STS call. The SDK's retryer is off
 // (RetryMaxAttempts = 1): the caller's backoff is the only retry, so an MFA
 // code is never sent twice and call counts stay exact.
 func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	p := c.profile
 	if p.Mode == config.ModeSession && p.MFASerial != "" && req.TokenCode == "" {
-		return nil, ErrNeedsMFA
+		return nil, mfa.ErrNeeded
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -336,7 +339,7 @@ func errRoleSource(name string) error {
 
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
 	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
-		cmd := ShellCommand(ctx, command)
+		cmd := shell.Command(ctx, command)
 		cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
 		cmd.Stderr = os.Stderr
 		return cmd, nil
@@ -548,7 +551,7 @@ func classify(err error) (reason string, retryable bool) {
 	if err == nil {
 		return "", false
 	}
-	if errors.Is(err, ErrNeedsMFA) {
+	if errors.Is(err, mfa.ErrNeeded) {
 		return "needs_mfa", false
 	}
 	if code := Code(err); code != "" && code != unknownCode {

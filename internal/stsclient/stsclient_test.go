@@ -17,6 +17,7 @@ import (
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/ststest"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -62,8 +63,8 @@ mfa_serial = "arn:aws:iam::123456789012:mfa/alice"
 `)
 	sts := ststest.NewHandler(ststest.Options{})
 	sts.SetMFA("arn:aws:iam::123456789012:mfa/alice", "123456")
-	if _, err := fetch(t, cfg, "dev", sts, Request{}); !errors.Is(err, ErrNeedsMFA) {
-		t.Fatalf("Fetch without a code = %v; want ErrNeedsMFA", err)
+	if _, err := fetch(t, cfg, "dev", sts, Request{}); !errors.Is(err, mfa.ErrNeeded) {
+		t.Fatalf("Fetch without a code = %v; want mfa.ErrNeeded", err)
 	}
 	if got := sts.Calls(); got != 0 {
 		t.Fatalf("a profile with mfa_serial called STS without a code (%d calls)", got)
@@ -241,24 +242,6 @@ func TestHangTimesOut(t *testing.T) {
 	_, err := c.Fetch(context.Background(), Request{})
 	if err == nil || !Retryable(err) || Reason(err) != "timeout" {
 		t.Errorf("hang: %v (retryable %v, reason %q); want a retryable timeout", err, Retryable(err), Reason(err))
-	}
-}
-
-func TestRunMFAProcess(t *testing.T) {
-	tests := []struct {
-		cmd, want, wantErr string
-	}{
-		{"echo 123456", "123456", ""},
-		{"echo ' 654321 '", "654321", ""},
-		{"echo 12345", "", "mfa_process did not print a 6-digit code"},
-		{"echo token expired >&2; exit 1", "", "mfa_process failed (exit status 1): token expired"},
-		{`[ "$STSD_RESOLVING" = 1 ] && echo 111111`, "111111", ""},
-	}
-	for _, tt := range tests {
-		got, err := RunMFAProcess(t.Context(), tt.cmd)
-		if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && err.Error() != tt.wantErr) {
-			t.Errorf("RunMFAProcess(%q) = %q, %v; want %q, %q", tt.cmd, got, err, tt.want, tt.wantErr)
-		}
 	}
 }
 

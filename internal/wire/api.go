@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Control API paths on the daemon's unix socket. A profile follows the
 // per-profile ones as one escaped path segment.
@@ -52,4 +55,14 @@ func DecodeError(body []byte) Error {
 	var e Error
 	_ = json.Unmarshal(body, &e)
 	return e
+}
+
+// ExecTokenReply is the first and only line POST /v1/exec-token/{p}
+// writes before it holds the connection open: the token is valid while
+// the connection is.
+type ExecTokenReply struct {
+	Token      string    `json:"token"`
+	URL        string    `json:"url"` // AWS_CONTAINER_CREDENTIALS_FULL_URI
+	Region     string    `json:"region"`
+	Expiration time.Time `json:"expiration"` // of the current credentials
 }

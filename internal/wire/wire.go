@@ -62,6 +62,24 @@ func Marshal(c Credentials) []byte {
 	return b.Bytes()
 }
 
+// ContainerDocument is the container credentials body the ECS endpoint
+// and the broker serve: compact like the ECS agent's (without the RoleArn
+// no SDK reads) plus AccountId, which Go, botocore and JS's
+// fromContainerMetadata read. No trailing newline.
+func ContainerDocument(c Credentials) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct { // strings always encode
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string
+		Token           string
+		Expiration      string
+		AccountID       string `json:"AccountId,omitempty"`
+	}{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, Stamp(c.Expiration), c.AccountID})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
 // ResolvingEnv is set in the environment of every command stsd runs while
 // resolving credentials (a source credential_process, mfa_process): an
 // stsd started with it set exits at once, so a source pointing back at

@@ -1,0 +1,201 @@
+package httpserve
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// The local endpoints' checks run in this fixed order on every request,
+// each one able to end it:
+//
+//  1. RejectProxyHeaders  any X-Forwarded-For, Forwarded or X-Real-IP → 403:
+//     a proxy is relaying the request
+//  2. CheckHost           Host not literally loopback → 403 (DNS rebinding)
+//  3. peercred.Require    peer uid not allowed for the profile → 403 + audit
+//  4. the endpoint's own token check → 401 or 403
+//  5. the handler
+//
+// AccessLog wraps them all so refusals are logged too.
+
+// MaxBodyBytes bounds request bodies: no endpoint reads one.
+const MaxBodyBytes = 1 << 10
+
+// ServerName is the Server header: no version, nothing to fingerprint.
+const ServerName = "stsd"
+
+// ContentJSON is the exact Content-Type of JSON answers: Go's endpointcreds
+// decodes an error body only when the type is exactly this.
+const ContentJSON = "application/json"
+
+// Codes of the {"Code","Message"} error bodies.
+const (
+	CodeBadRequest     = "BadRequest"
+	CodeUnauthorized   = "Unauthorized"
+	CodeForbidden      = "AccessDenied"
+	CodeNotFound       = "NotFound"
+	CodeMethod         = "MethodNotAllowed"
+	CodeUnavailable    = "CredentialsUnavailable"
+	CodeUnknownProfile = "UnknownProfile"
+	CodeTooMany        = "TooManyRequests"
+)
+
+// WriteError is the one way the endpoints report a failure:
+// {"Code":…,"Message":…} on one line with Content-Type application/json,
+// never with a secret or token in it.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", ContentJSON)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct{ Code, Message string }{code, msg})
+	w.Write(b)
+}
+
+// NotFound answers 404 with the error body.
+func NotFound(w http.ResponseWriter, _ *http.Request) {
+	WriteError(w, http.StatusNotFound, CodeNotFound, "not found")
+}
+
+// MethodNotAllowed answers 405 with the error body.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, http.StatusMethodNotAllowed, CodeMethod, r.Method+" is not allowed here")
+}
+
+// StatusWriter records the status and size of an answer.
+type StatusWriter struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int
+}
+
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.Bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Log is where AccessLog writes and counts.
+type Log struct {
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Endpoint string // "imds", "ecs"
+	// OnRequest, if set, is told the endpoint and status of every request
+	// (metrics).
+	OnRequest func(endpoint string, status int)
+}
+
+// AccessLog writes one line per request: method, path, status, size,
+// duration, client address; never a header, since they carry tokens. It
+// also sets the Server header and bounds the request body.
+func AccessLog(l Log, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := l.Now()
+		w.Header().Set("Server", ServerName)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		sw := &StatusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.Status == 0 {
+			sw.Status = http.StatusOK
+		}
+		if l.OnRequest != nil {
+			l.OnRequest(l.Endpoint, sw.Status)
+		}
+		l.Logger.Info("request", "event", "http_request", "endpoint", l.Endpoint,
+			"method", r.Method, "path", r.URL.Path, "status", sw.Status,
+			"bytes", sw.Bytes, "remote", r.RemoteAddr, "duration", l.Now().Sub(start))
+	})
+}
+
+// proxyHeaders are the headers a relaying proxy adds. EC2's IMDS refuses
+// a token PUT that carries X-Forwarded-For, and answers such GETs 403
+// (jtblin/kube2iam#279); a local proxy forwarding to us would otherwise
+// hand out credentials, whichever of these headers it sets.
+var proxyHeaders = []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"}
+
+// RejectProxyHeaders refuses any request carrying a proxy header.
+func RejectProxyHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range proxyHeaders {
+			if _, ok := r.Header[k]; ok {
+				WriteError(w, http.StatusForbidden, CodeForbidden, "requests through a proxy ("+k+") are refused")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CheckHost refuses a Host header that is not literally localhost, a
+// 127.0.0.0/8 address or [::1], with an optional port. Names are never
+// resolved: a page whose name was rebound to 127.0.0.1 (DNS rebinding, cf.
+// 99designs/aws-vault#578) still sends its own name.
+func CheckHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !LoopbackHost(r.Host) {
+			WriteError(w, http.StatusForbidden, CodeForbidden, "the Host header must be localhost, a 127.0.0.0/8 address or [::1]")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// LoopbackHost reports whether a Host header is a loopback literal (or
+// localhost), with an optional port.
+func LoopbackHost(h string) bool {
+	host, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		host, port = h[1:end], h[end+1:]
+		if host != "::1" {
+			return false
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		host, port = h[:i], h[i:]
+	}
+	if port != "" && !validPort(port) {
+		return false
+	}
+	if host == "::1" {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is4() && a.IsLoopback()
+}
+
+// validPort: ":" and 1..5 digits up to 65535.
+func validPort(p string) bool {
+	if len(p) < 2 || len(p) > 6 || p[0] != ':' {
+		return false
+	}
+	n := 0
+	for _, c := range []byte(p[1:]) {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
+}

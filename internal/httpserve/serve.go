@@ -1,0 +1,131 @@
+// Package httpserve runs stsd's HTTP servers: one server runner with
+// bounded limits and shutdown, the access log, the one JSON error writer,
+// and the Host and proxy-header checks every local endpoint applies.
+package httpserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Limits bound what one connection may cost.
+type Limits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// LocalLimits are the local endpoints' limits. A credential GET may wait
+// for a first fetch (the daemon bounds that at 15 s), hence the write
+// timeout; SDKs send a few hundred bytes of headers.
+var LocalLimits = Limits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second,
+	Idle: time.Minute, MaxHeaderBytes: 8 << 10}
+
+// Options configure NewServer and Serve. Zero values mean defaults.
+type Options struct {
+	Logger *slog.Logger // default: discard
+	Limits Limits       // default LocalLimits
+	// ConnContext adds per-connection values (the peer) to request
+	// contexts.
+	ConnContext func(context.Context, net.Conn) context.Context
+	// ShutdownTimeout bounds in-flight requests when Serve stops; default 5s.
+	ShutdownTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = LocalLimits
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 5 * time.Second
+	}
+	return o
+}
+
+// NewServer is an http.Server for h with o's limits and request contexts
+// derived from ctx.
+func NewServer(ctx context.Context, h http.Handler, o Options) *http.Server {
+	o = o.withDefaults()
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: o.Limits.ReadHeader,
+		ReadTimeout:       o.Limits.Read,
+		WriteTimeout:      o.Limits.Write,
+		IdleTimeout:       o.Limits.Idle,
+		MaxHeaderBytes:    o.Limits.MaxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       o.ConnContext,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// Serve serves h on ln until ctx ends, then lets in-flight requests finish
+// (bounded by o.ShutdownTimeout) and returns. It closes ln. On a loopback
+// listener it drops every connection from a non-loopback address.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
+	o = o.withDefaults()
+	if isLoopback(ln.Addr()) {
+		ln = loopbackPeers{ln, o.Logger}
+	}
+	if err := Run(ctx, NewServer(ctx, h, o), ln, o.ShutdownTimeout); err != nil {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// loopbackPeers drops connections whose peer is not a loopback address.
+// Loopback traffic never leaves its host and namespace, but a host with
+// route_localnet=1 (kube-proxy, Docker without its userland proxy)
+// delivers other machines' and containers' packets to 127.0.0.1 too.
+type loopbackPeers struct {
+	net.Listener
+	log *slog.Logger
+}
+
+func (l loopbackPeers) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || isLoopback(c.RemoteAddr()) {
+			return c, err
+		}
+		l.log.Warn("caller refused", "event", "caller_refused", "reason", "non_loopback_peer",
+			"remote", c.RemoteAddr().String(), "local", c.LocalAddr().String())
+		c.Close()
+	}
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.AddrPort().Addr().Unmap().IsLoopback()
+}
+
+// Run serves srv on ln until ctx ends or serving fails, then shuts it
+// down (in-flight requests get up to shutdown) and joins its goroutine.
+func Run(ctx context.Context, srv *http.Server, ln net.Listener, shutdown time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdown)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		srv.Close()
+	}
+	if ctx.Err() != nil {
+		err = <-errc // joins the Serve goroutine
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

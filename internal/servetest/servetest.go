@@ -1,0 +1,240 @@
+// Package servetest holds what the tests of stsd's HTTP endpoints (IMDS,
+// ECS, the broker, peer checks) share: fake credentials and a fake source,
+// a settable clock, one-request helpers, a check that refusals carry no
+// credential bytes, golden files and a log buffer safe for concurrent use.
+package servetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/wire"
+)
+
+// Start is the fake clocks' start.
+var Start = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// Fake credentials (the commit hook allows ASIAFAKE…); the secret and token
+// carry JSON-sensitive characters.
+const (
+	KeyID  = "ASIAFAKE00000000WXYZ"
+	Secret = "fakeSecret/+fakeSecret\"fake\\secret"
+	Token  = "FAKEsessionToken//+==<&>"
+)
+
+// Creds are credentials expiring an hour (and a half second) after Start.
+func Creds() wire.Credentials {
+	return wire.Credentials{
+		AccessKeyID:     KeyID,
+		SecretAccessKey: Secret,
+		SessionToken:    Token,
+		Expiration:      Start.Add(time.Hour + 500*time.Millisecond),
+		AccountID:       "123456789012",
+	}
+}
+
+// LiveCreds are Creds expiring an hour from now on the real clock, for
+// servers on real sockets.
+func LiveCreds() wire.Credentials {
+	c := Creds()
+	c.Expiration = time.Now().Add(time.Hour)
+	return c
+}
+
+// Clock is a settable clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock reads Start.
+func NewClock() *Clock { return &Clock{t: Start} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// ErrNoCreds is the error a Source hands out when told to fail.
+var ErrNoCreds = errors.New("no valid credentials: backoff after Throttling")
+
+// Source serves fixed credentials per profile, or an error.
+type Source struct {
+	mu    sync.Mutex
+	creds map[string]wire.Credentials
+	err   error
+	calls int
+}
+
+// NewSource serves Creds for each profile.
+func NewSource(profiles ...string) *Source {
+	s := &Source{creds: map[string]wire.Credentials{}}
+	for _, p := range profiles {
+		s.creds[p] = Creds()
+	}
+	return s
+}
+
+// Credentials is the endpoints' Source method.
+func (s *Source) Credentials(_ context.Context, profile string) (wire.Credentials, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.err != nil {
+		return wire.Credentials{}, s.err
+	}
+	c, ok := s.creds[profile]
+	if !ok {
+		return wire.Credentials{}, errors.New(`unknown profile "` + profile + `"`)
+	}
+	return c, nil
+}
+
+// Set serves c for profile, or err for every profile when err is not nil.
+func (s *Source) Set(profile string, c wire.Credentials, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creds[profile] = c
+	s.err = err
+}
+
+// Calls counts Credentials calls.
+func (s *Source) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// Request sends one request to h; hdr are name, value pairs; Host defaults
+// to 127.0.0.1:9912 ("Host", "" sends none).
+func Request(h http.Handler, method, path string, hdr ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "http://127.0.0.1:9912/", nil)
+	r.URL.Path = path
+	r.RequestURI = path
+	r.Host = "127.0.0.1:9912"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if http.CanonicalHeaderKey(hdr[i]) == "Host" {
+			r.Host = hdr[i+1]
+			continue
+		}
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// HasCredentials reports whether b carries any byte of Creds.
+func HasCredentials(b string) bool {
+	return strings.Contains(b, KeyID) || strings.Contains(b, "fakeSecret") || strings.Contains(b, "FAKEsessionToken")
+}
+
+// NoSecrets fails if a non-200 answer carries credential bytes.
+func NoSecrets(t *testing.T, what string, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if w.Code != http.StatusOK && HasCredentials(w.Body.String()) {
+		t.Errorf("%s: %d body carries credential bytes", what, w.Code)
+	}
+}
+
+// Golden compares got with the file at path, rewriting it when update.
+func Golden(t *testing.T, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
+	}
+}
+
+// Buffer is a strings.Builder safe for concurrent use (a log sink).
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Serve builds a request from fuzzed parts the way a client could send it
+// (method, target, Host, extra header lines ending in CRLF, an
+// X-Forwarded-For) and has h answer it. r is nil when net/http would not
+// parse it or would answer it itself.
+func Serve(h http.Handler, method, target, host, headers string, xff bool) (*http.Request, *httptest.ResponseRecorder) {
+	var b strings.Builder
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + headers)
+	if xff {
+		b.WriteString("X-Forwarded-For: 127.0.0.1\r\n")
+	}
+	b.WriteString("\r\n")
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(b.String())))
+	if err != nil || r.RequestURI == "*" {
+		return nil, nil
+	}
+	r.RemoteAddr = "127.0.0.1:50000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return r, rec
+}
+
+// CheckAnswer fails unless every error answer is one JSON line
+// {"Code","Message"} with Content-Type application/json, and credential
+// bytes leave only in a 200 to an authorized request with a loopback Host
+// and no proxy header.
+func CheckAnswer(t *testing.T, r *http.Request, rec *httptest.ResponseRecorder, xff, authorized bool) {
+	t.Helper()
+	body := rec.Body.Bytes()
+	if rec.Code >= 400 {
+		if ct := rec.Header().Get("Content-Type"); ct != httpserve.ContentJSON {
+			t.Fatalf("%s %s: %d with Content-Type %q", r.Method, r.RequestURI, rec.Code, ct)
+		}
+		var e struct{ Code, Message string }
+		if bytes.Contains(body, []byte("\n")) || json.Unmarshal(body, &e) != nil || e.Code == "" || e.Message == "" {
+			t.Fatalf("%s %s: %d body %q is not one {Code, Message} line", r.Method, r.RequestURI, rec.Code, body)
+		}
+	}
+	if !HasCredentials(string(body)) {
+		return
+	}
+	if rec.Code != 200 || xff || !httpserve.LoopbackHost(r.Host) || !authorized {
+		t.Fatalf("%s %s (Host %q, xff %v, authorized %v): %d answer holds credentials", r.Method, r.RequestURI, r.Host, xff, authorized, rec.Code)
+	}
+}
