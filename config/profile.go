@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stsd/stsd/config/internal/tomlpos"
 )
 
 var (
@@ -25,15 +27,15 @@ const maxPolicyFile = 1 << 20
 
 // profileState carries what the cross-profile checks need.
 type profileState struct {
-	n          *node
+	n          *tomlpos.Node
 	pr         *Profile
 	nameTmpl   string // `name` as written ("{profile}" by default)
 	nameOK     bool   // placeholders valid, FederationName set
 	usesClient bool
 }
 
-func (p *parser) profile(n *node) *profileState {
-	name := n.last()
+func (p *parser) profile(n *tomlpos.Node) *profileState {
+	name := n.Last()
 	if !p.table(n) {
 		return nil
 	}
@@ -43,7 +45,7 @@ func (p *parser) profile(n *node) *profileState {
 	}
 	pr := &Profile{
 		Name:          name,
-		Line:          n.line,
+		Line:          n.Line,
 		Mode:          ModeSession,
 		Duration:      defaultDuration,
 		Region:        defaultRegion,
@@ -54,7 +56,7 @@ func (p *parser) profile(n *node) *profileState {
 	st := &profileState{n: n, pr: pr, nameTmpl: "{profile}"}
 
 	modeWritten := false
-	if k := child(n, "mode"); k != nil {
+	if k := n.Child("mode"); k != nil {
 		if s, ok := p.str(k); ok {
 			switch Mode(s) {
 			case ModeSession, ModeFederation:
@@ -68,15 +70,15 @@ func (p *parser) profile(n *node) *profileState {
 
 	var (
 		durationOK                   = true
-		refreshNode, reminderNode    *node
-		policyNode, policyFileNode   *node
-		arnsNode                     *node
+		refreshNode, reminderNode    *tomlpos.Node
+		policyNode, policyFileNode   *tomlpos.Node
+		arnsNode                     *tomlpos.Node
 		policyText                   string
 		policyOK                     = true
-		imdsNode, v1Node, anyUidNode *node
+		imdsNode, v1Node, anyUidNode *tomlpos.Node
 	)
-	for _, k := range n.kids {
-		key := k.last()
+	for _, k := range n.Kids {
+		key := k.Last()
 		if !slices.Contains(profileKeys, key) {
 			p.errf(k, "%s", suggest(key, profileKeys))
 			continue
@@ -107,10 +109,10 @@ func (p *parser) profile(n *node) *profileState {
 			switch {
 			case !ok:
 			case d < minDuration:
-				p.errf(k, "%q is shorter than 15m (STS allows 15m..36h)", k.val)
+				p.errf(k, "%q is shorter than 15m (STS allows 15m..36h)", k.Value)
 				durationOK = false
 			case d > maxDuration:
-				p.errf(k, "%q is longer than 36h (STS allows 15m..36h)", k.val)
+				p.errf(k, "%q is longer than 36h (STS allows 15m..36h)", k.Value)
 				durationOK = false
 			default:
 				pr.Duration = d
@@ -171,7 +173,7 @@ func (p *parser) profile(n *node) *profileState {
 				for i, v := range a {
 					uid, msg := uidValue(v)
 					if msg != "" {
-						p.errAt(k.line, elem(k, i), msg)
+						p.errAt(k.Line, elem(k, i), msg)
 						continue
 					}
 					pr.AllowedUIDs = append(pr.AllowedUIDs, uid)
@@ -205,32 +207,32 @@ func (p *parser) profile(n *node) *profileState {
 		}
 	}
 
-	if pr.SourceProfile == "" && !has(n, "source_profile") {
-		p.errAt(n.line, n.name()+".source_profile", "missing: name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
+	if pr.SourceProfile == "" && n.Child("source_profile") == nil {
+		p.errAt(n.Line, n.Name()+".source_profile", "missing: name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
 	}
 
 	// Timing.
 	if refreshNode != nil {
 		switch {
 		case pr.RefreshBefore < minRefreshBefore:
-			p.errf(refreshNode, "%q is shorter than 1m; refreshing later than that races the expiry", refreshNode.val)
+			p.errf(refreshNode, "%q is shorter than 1m; refreshing later than that races the expiry", refreshNode.Value)
 		case durationOK && pr.RefreshBefore >= pr.Duration:
-			p.errf(refreshNode, "%q is not shorter than duration (%s): credentials would be refreshed as soon as they arrive", refreshNode.val, fmtDur(pr.Duration))
+			p.errf(refreshNode, "%q is not shorter than duration (%s): credentials would be refreshed as soon as they arrive", refreshNode.Value, fmtDur(pr.Duration))
 		}
 	}
 	if reminderNode != nil {
 		switch {
 		case pr.MFAReminder < time.Minute:
-			p.errf(reminderNode, "%q is shorter than 1m, too late to type a code", reminderNode.val)
+			p.errf(reminderNode, "%q is shorter than 1m, too late to type a code", reminderNode.Value)
 		case durationOK && pr.MFAReminder >= pr.Duration:
-			p.errf(reminderNode, "%q is not shorter than duration (%s): stsd would ask for a code as soon as credentials arrive", reminderNode.val, fmtDur(pr.Duration))
+			p.errf(reminderNode, "%q is not shorter than duration (%s): stsd would ask for a code as soon as credentials arrive", reminderNode.Value, fmtDur(pr.Duration))
 		}
 	}
 
 	// Session mode: the MFA keys need a serial.
-	if pr.Mode == ModeSession && pr.MFASerial == "" && !has(n, "mfa_serial") {
+	if pr.Mode == ModeSession && pr.MFASerial == "" && n.Child("mfa_serial") == nil {
 		for _, key := range sessionKeys[1:] {
-			if k := child(n, key); k != nil {
+			if k := n.Child(key); k != nil {
 				p.errf(k, "has no effect without mfa_serial; set mfa_serial or remove this key")
 			}
 		}
@@ -242,7 +244,7 @@ func (p *parser) profile(n *node) *profileState {
 		switch {
 		case policyNode != nil && policyFileNode != nil:
 			second := policyNode
-			if policyFileNode.line > policyNode.line {
+			if policyFileNode.Line > policyNode.Line {
 				second = policyFileNode
 			}
 			p.errf(second, "set either policy or policy_file, not both")
@@ -270,7 +272,7 @@ func (p *parser) profile(n *node) *profileState {
 			p.policySize(src, arnsNode, pr)
 		}
 		if src == nil && arnsNode == nil {
-			p.errAt(n.line, n.name(), "a federation profile needs policy, policy_file or policy_arns: GetFederationToken without a session policy returns credentials with no permissions")
+			p.errAt(n.Line, n.Name(), "a federation profile needs policy, policy_file or policy_arns: GetFederationToken without a session policy returns credentials with no permissions")
 		}
 	}
 
@@ -284,7 +286,7 @@ func (p *parser) profile(n *node) *profileState {
 		}
 	}
 	if imdsNode == nil {
-		for _, k := range []*node{v1Node, anyUidNode} {
+		for _, k := range []*tomlpos.Node{v1Node, anyUidNode} {
 			if k != nil {
 				p.errf(k, "has no effect without imds_listen; set imds_listen or remove this key")
 			}
@@ -312,9 +314,9 @@ func otherModeKey(m Mode, key string) string {
 // and {profile}; the length and characters are checked in profileCross,
 // once the broker clients are known.
 func (p *parser) federationName(st *profileState) {
-	k := child(st.n, "name")
+	k := st.n.Child("name")
 	if k != nil && st.nameTmpl == "" {
-		if _, isStr := k.val.(string); isStr {
+		if _, isStr := k.Value.(string); isStr {
 			p.errf(k, "must not be empty; remove it for the default \"{profile}\" or name the federated user")
 		}
 		return
@@ -351,7 +353,7 @@ func (p *parser) federationName(st *profileState) {
 }
 
 // readPolicyFile reads a policy_file after checking its owner and mode.
-func (p *parser) readPolicyFile(k *node, path string) (string, bool) {
+func (p *parser) readPolicyFile(k *tomlpos.Node, path string) (string, bool) {
 	if !p.existingFile(k, path, kindConfig) {
 		return "", false
 	}
@@ -373,13 +375,13 @@ func (p *parser) readPolicyFile(k *node, path string) (string, bool) {
 	return string(b), true
 }
 
-func (p *parser) policyARNs(k *node, pr *Profile) {
-	if a, ok := k.val.([]any); ok && len(a) > maxPolicyARNs {
+func (p *parser) policyARNs(k *tomlpos.Node, pr *Profile) {
+	if a, ok := k.Value.([]any); ok && len(a) > maxPolicyARNs {
 		p.errf(k, "lists %d ARNs; STS allows at most %d managed session policies", len(a), maxPolicyARNs)
 	}
 	p.eachString(k, func(key, a string) {
 		if n := utf8.RuneCountInString(a); !strings.HasPrefix(a, "arn:") || n < 20 || n > 2048 {
-			p.errAt(k.line, key, fmt.Sprintf(`%q is not a policy ARN (20..2048 characters starting "arn:", e.g. "arn:aws:iam::aws:policy/ReadOnlyAccess")`, a))
+			p.errAt(k.Line, key, fmt.Sprintf(`%q is not a policy ARN (20..2048 characters starting "arn:", e.g. "arn:aws:iam::aws:policy/ReadOnlyAccess")`, a))
 			return
 		}
 		pr.PolicyARNs = append(pr.PolicyARNs, a)
@@ -388,7 +390,7 @@ func (p *parser) policyARNs(k *node, pr *Profile) {
 
 // policySize applies STS's limit on the plaintext of the inline policy and
 // the managed policy ARNs together.
-func (p *parser) policySize(src, arnsNode *node, pr *Profile) {
+func (p *parser) policySize(src, arnsNode *tomlpos.Node, pr *Profile) {
 	pol := utf8.RuneCountInString(pr.Policy)
 	arns := 0
 	for _, a := range pr.PolicyARNs {
@@ -413,21 +415,21 @@ func (p *parser) policySize(src, arnsNode *node, pr *Profile) {
 	}
 }
 
-func (p *parser) tags(k *node, pr *Profile) {
-	if !k.table {
-		p.errf(k, `must be a table of strings such as { team = "build" }, not %s`, typeName(k.val))
+func (p *parser) tags(k *tomlpos.Node, pr *Profile) {
+	if !k.Table {
+		p.errf(k, `must be a table of strings such as { team = "build" }, not %s`, typeName(k.Value))
 		return
 	}
-	if len(k.kids) > maxTags {
-		p.errf(k, "has %d tags; STS allows at most %d", len(k.kids), maxTags)
+	if len(k.Kids) > maxTags {
+		p.errf(k, "has %d tags; STS allows at most %d", len(k.Kids), maxTags)
 	}
-	seen := map[string]*node{}
+	seen := map[string]*tomlpos.Node{}
 	tags := map[string]string{}
-	for _, t := range k.kids {
-		key := t.last()
-		v, ok := t.val.(string)
+	for _, t := range k.Kids {
+		key := t.Last()
+		v, ok := t.Value.(string)
 		if !ok {
-			p.errf(t, "must be a string, not %s", typeName(t.val))
+			p.errf(t, "must be a string, not %s", typeName(t.Value))
 			continue
 		}
 		if msg := checkChars(key, 1, 128, tagChar, "a tag key", "letters, digits, spaces and _.:/=+-@"); msg != "" {
@@ -440,7 +442,7 @@ func (p *parser) tags(k *node, pr *Profile) {
 		}
 		lk := strings.ToLower(key)
 		if o := seen[lk]; o != nil {
-			p.errf(t, "tag key %q duplicates %q (line %d): STS treats tag keys case-insensitively; keep one", key, o.last(), o.line)
+			p.errf(t, "tag key %q duplicates %q (line %d): STS treats tag keys case-insensitively; keep one", key, o.Last(), o.Line)
 			continue
 		}
 		seen[lk] = t
@@ -456,7 +458,7 @@ func (p *parser) tags(k *node, pr *Profile) {
 // scoping and the [default]-source warning.
 func (p *parser) profileCross(st *profileState) {
 	pr := st.pr
-	if src := child(st.n, "source_profile"); src != nil && pr.SourceProfile != "" && pr.SourceProfile != pr.Name {
+	if src := st.n.Child("source_profile"); src != nil && pr.SourceProfile != "" && pr.SourceProfile != pr.Name {
 		if _, ok := p.cfg.Profiles[pr.SourceProfile]; ok {
 			p.errf(src, "%q is an stsd profile: its credentials are temporary, and STS refuses temporary credentials for %s; name the AWS profile that holds the IAM user's long-term key", pr.SourceProfile, opName(pr.Mode))
 		}
@@ -465,9 +467,9 @@ func (p *parser) profileCross(st *profileState) {
 		p.checkFederationName(st)
 	}
 	if st.usesClient && pr.IMDSListen != "" {
-		p.errf(child(st.n, "imds_listen"), "a profile whose name uses {client} is served by the broker only; remove imds_listen or the {client} placeholder")
+		p.errf(st.n.Child("imds_listen"), "a profile whose name uses {client} is served by the broker only; remove imds_listen or the {client} placeholder")
 	}
-	if src := child(st.n, "source_profile"); src != nil && pr.SourceProfile == "default" {
+	if src := st.n.Child("source_profile"); src != nil && pr.SourceProfile == "default" {
 		var via []string
 		if pr.IMDSListen != "" {
 			via = append(via, "IMDS (imds_listen)")
@@ -490,10 +492,10 @@ func opName(m Mode) string {
 
 func (p *parser) checkFederationName(st *profileState) {
 	pr := st.pr
-	k := child(st.n, "name")
-	line, key := st.n.line, st.n.name()+".name"
+	k := st.n.Child("name")
+	line, key := st.n.Line, st.n.Name()+".name"
 	if k != nil {
-		line = k.line
+		line = k.Line
 	}
 	clients := []string{""}
 	placeholder := false

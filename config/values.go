@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/config/internal/tomlpos"
 )
 
 // typeName names a decoded TOML value's type for messages.
@@ -34,16 +36,16 @@ func typeName(v any) string {
 	}
 }
 
-func (p *parser) str(n *node) (string, bool) {
-	s, ok := n.val.(string)
+func (p *parser) str(n *tomlpos.Node) (string, bool) {
+	s, ok := n.Value.(string)
 	if !ok {
-		p.errf(n, "must be a string, not %s", typeName(n.val))
+		p.errf(n, "must be a string, not %s", typeName(n.Value))
 	}
 	return s, ok
 }
 
 // nonEmpty is a string that must not be empty.
-func (p *parser) nonEmpty(n *node) (string, bool) {
+func (p *parser) nonEmpty(n *tomlpos.Node) (string, bool) {
 	s, ok := p.str(n)
 	if ok && strings.TrimSpace(s) == "" {
 		p.errf(n, "must not be empty; remove the key or give it a value")
@@ -52,24 +54,24 @@ func (p *parser) nonEmpty(n *node) (string, bool) {
 	return s, ok
 }
 
-func (p *parser) boolean(n *node) (bool, bool) {
-	b, ok := n.val.(bool)
+func (p *parser) boolean(n *tomlpos.Node) (bool, bool) {
+	b, ok := n.Value.(bool)
 	if !ok {
-		p.errf(n, "must be true or false, not %s", typeName(n.val))
+		p.errf(n, "must be true or false, not %s", typeName(n.Value))
 	}
 	return b, ok
 }
 
-func (p *parser) integer(n *node) (int64, bool) {
-	i, ok := n.val.(int64)
+func (p *parser) integer(n *tomlpos.Node) (int64, bool) {
+	i, ok := n.Value.(int64)
 	if !ok {
-		p.errf(n, "must be an integer, not %s", typeName(n.val))
+		p.errf(n, "must be an integer, not %s", typeName(n.Value))
 	}
 	return i, ok
 }
 
 // intIn is an integer in lo..hi.
-func (p *parser) intIn(n *node, lo, hi int64) (int, bool) {
+func (p *parser) intIn(n *tomlpos.Node, lo, hi int64) (int, bool) {
 	i, ok := p.integer(n)
 	if ok && (i < lo || i > hi) {
 		p.errf(n, "%d is out of range (%d..%d)", i, lo, hi)
@@ -80,24 +82,24 @@ func (p *parser) intIn(n *node, lo, hi int64) (int, bool) {
 
 // table reports whether n is a table, recording an error naming the header
 // to write when it is not.
-func (p *parser) table(n *node) bool {
-	if !n.table {
-		p.errf(n, "must be a table ([%s]), not %s", n.name(), typeName(n.val))
+func (p *parser) table(n *tomlpos.Node) bool {
+	if !n.Table {
+		p.errf(n, "must be a table ([%s]), not %s", n.Name(), typeName(n.Value))
 	}
-	return n.table
+	return n.Table
 }
 
 // array returns the elements of an array value.
-func (p *parser) array(n *node, what string) ([]any, bool) {
-	a, ok := n.val.([]any)
+func (p *parser) array(n *tomlpos.Node, what string) ([]any, bool) {
+	a, ok := n.Value.([]any)
 	if !ok {
-		p.errf(n, "must be an array of %s, not %s", what, typeName(n.val))
+		p.errf(n, "must be an array of %s, not %s", what, typeName(n.Value))
 	}
 	return a, ok
 }
 
 // strList is an array of strings; each bad element is its own problem.
-func (p *parser) strList(n *node) ([]string, bool) {
+func (p *parser) strList(n *tomlpos.Node) ([]string, bool) {
 	a, ok := p.array(n, "strings")
 	if !ok {
 		return nil, false
@@ -106,7 +108,7 @@ func (p *parser) strList(n *node) ([]string, bool) {
 	for i, v := range a {
 		s, isStr := v.(string)
 		if !isStr {
-			p.errAt(n.line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
+			p.errAt(n.Line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
 			ok = false
 			continue
 		}
@@ -117,7 +119,7 @@ func (p *parser) strList(n *node) ([]string, bool) {
 
 // eachString calls f with the dotted key and value of each string element of
 // an array, reporting other elements, in index order.
-func (p *parser) eachString(n *node, f func(key string, s string)) bool {
+func (p *parser) eachString(n *tomlpos.Node, f func(key string, s string)) bool {
 	a, ok := p.array(n, "strings")
 	if !ok {
 		return false
@@ -125,7 +127,7 @@ func (p *parser) eachString(n *node, f func(key string, s string)) bool {
 	for i, v := range a {
 		s, isStr := v.(string)
 		if !isStr {
-			p.errAt(n.line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
+			p.errAt(n.Line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
 			continue
 		}
 		f(elem(n, i), s)
@@ -134,13 +136,13 @@ func (p *parser) eachString(n *node, f func(key string, s string)) bool {
 }
 
 // elem is the dotted key of array element i.
-func elem(n *node, i int) string { return fmt.Sprintf("%s[%d]", n.name(), i) }
+func elem(n *tomlpos.Node, i int) string { return fmt.Sprintf("%s[%d]", n.Name(), i) }
 
 // duration is a Go duration string in whole seconds.
-func (p *parser) duration(n *node) (time.Duration, bool) {
-	s, ok := n.val.(string)
+func (p *parser) duration(n *tomlpos.Node) (time.Duration, bool) {
+	s, ok := n.Value.(string)
 	if !ok {
-		p.errf(n, `must be a duration string such as "12h" or "90m", not %s`, typeName(n.val))
+		p.errf(n, `must be a duration string such as "12h" or "90m", not %s`, typeName(n.Value))
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
@@ -173,7 +175,7 @@ func fmtDur(d time.Duration) string {
 
 // filePath resolves a path value: `~` and `~/…` become the home directory,
 // relative paths are relative to the config file's directory.
-func (p *parser) filePath(n *node) (string, bool) {
+func (p *parser) filePath(n *tomlpos.Node) (string, bool) {
 	s, ok := p.nonEmpty(n)
 	if !ok {
 		return "", false
