@@ -45,12 +45,8 @@ func (p *parser) document(root *tomlpos.Node) {
 				credsNode = n
 			}
 		case "log_level":
-			if s, ok := p.str(n); ok {
-				if !slices.Contains(logLevels, s) {
-					p.errf(n, "%q is not a log level; use debug, info, warn or error", s)
-				} else {
-					p.cfg.LogLevel = s
-				}
+			if s, ok := p.oneOf(n, logLevels, "%q is not a log level; use debug, info, warn or error"); ok {
+				p.cfg.LogLevel = s
 			}
 		case "metrics_listen":
 			if s, ok := p.listener(n, true); ok {
@@ -114,9 +110,7 @@ func (p *parser) ecs(n *tomlpos.Node) {
 			p.errf(k, "%s", suggest(k.Last(), ecsKeys))
 		}
 	}
-	if n.Child("listen") == nil {
-		p.errAt(n.Line, "ecs.listen", `missing: set the loopback address of the ECS endpoint, e.g. "127.0.0.1:9911"`)
-	}
+	p.require(n, "listen", `set the loopback address of the ECS endpoint, e.g. "127.0.0.1:9911"`)
 	if e.TokenDir == "" && n.Child("token_dir") == nil {
 		d, err := paths.Layout{System: p.o.System}.StateDir()
 		if err != nil {
@@ -273,15 +267,9 @@ func (p *parser) broker(n *tomlpos.Node) {
 			p.errf(k, "%s", suggest(k.Last(), brokerKeys))
 		}
 	}
-	if n.Child("listen") == nil {
-		p.errAt(n.Line, "broker.listen", `missing: set the address the HTTPS broker listens on, e.g. "0.0.0.0:9443"`)
-	}
-	if n.Child("tls_cert_file") == nil {
-		p.errAt(n.Line, "broker.tls_cert_file", "missing: the broker serves HTTPS only; set the PEM certificate file")
-	}
-	if n.Child("tls_key_file") == nil {
-		p.errAt(n.Line, "broker.tls_key_file", "missing: the broker serves HTTPS only; set the PEM private key file")
-	}
+	p.require(n, "listen", `set the address the HTTPS broker listens on, e.g. "0.0.0.0:9443"`)
+	p.require(n, "tls_cert_file", "the broker serves HTTPS only; set the PEM certificate file")
+	p.require(n, "tls_key_file", "the broker serves HTTPS only; set the PEM private key file")
 	if n.Child("client_ca_file") == nil {
 		for _, cn := range p.clientNodes {
 			if k := cn.n.Child("client_cert_sha256"); k != nil {
@@ -358,12 +346,8 @@ func (p *parser) brokerClient(b *Broker, n *tomlpos.Node) {
 			p.errf(k, "%s", suggest(k.Last(), clientKeys))
 		}
 	}
-	if n.Child("token_sha256") == nil {
-		p.errAt(n.Line, n.Name()+".token_sha256", "missing: run `stsd broker add-client "+name+" --profiles …` to make a token and its hash")
-	}
-	if n.Child("profiles") == nil {
-		p.errAt(n.Line, n.Name()+".profiles", "missing: list the federation profiles this client may fetch")
-	}
+	p.require(n, "token_sha256", "run `stsd broker add-client "+name+" --profiles …` to make a token and its hash")
+	p.require(n, "profiles", "list the federation profiles this client may fetch")
 }
 
 type clientNode struct {

@@ -75,9 +75,7 @@ func AddBrokerClient(data []byte, name, tokenSHA256 string, profiles []string, c
 	}
 	nl := newline(data)
 	var b strings.Builder
-	if at > 0 && data[at-1] != '\n' {
-		b.WriteString(nl)
-	}
+	b.WriteString(breakAt(data, at))
 	b.WriteString(nl)
 	fmt.Fprintf(&b, "[broker.clients.%s]%s", tomlKey(name), nl)
 	fmt.Fprintf(&b, "token_sha256 = %q%s", tokenSHA256, nl)
@@ -98,11 +96,7 @@ func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error)
 	if err := checkClientArgs(name, tokenSHA256); err != nil {
 		return nil, err
 	}
-	items, err := scanTOML(data)
-	if err != nil {
-		return nil, err
-	}
-	h, err := clientTable(items, name)
+	items, h, err := clientTable(data, name)
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +112,7 @@ func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error)
 	// No token yet (the config would not load): add it under the header.
 	line := slices.Concat([]byte("token_sha256 = "), value, []byte(newline(data)))
 	at := items[h].End
-	prefix := []byte(nil)
-	if at > 0 && data[at-1] != '\n' {
-		prefix = []byte(newline(data))
-	}
-	return slices.Concat(data[:at], prefix, line, data[at:]), nil
+	return slices.Concat(data[:at], []byte(breakAt(data, at)), line, data[at:]), nil
 }
 
 // RemoveBrokerClient returns data without client name's table: its header
@@ -130,14 +120,10 @@ func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error)
 // (they usually belong to what follows) stay; one blank line left doubled
 // is dropped.
 func RemoveBrokerClient(data []byte, name string) ([]byte, error) {
-	if !clientNameRe.MatchString(name) {
-		return nil, fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
-	}
-	items, err := scanTOML(data)
-	if err != nil {
+	if err := checkClientName(name); err != nil {
 		return nil, err
 	}
-	h, err := clientTable(items, name)
+	items, h, err := clientTable(data, name)
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +140,16 @@ func endsWithBlankLine(b []byte) bool {
 	return bytes.HasSuffix(b, []byte("\n\n")) || bytes.HasSuffix(b, []byte("\n\r\n"))
 }
 
-func checkClientArgs(name, tokenSHA256 string) error {
+func checkClientName(name string) error {
 	if !clientNameRe.MatchString(name) {
 		return fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
+	}
+	return nil
+}
+
+func checkClientArgs(name, tokenSHA256 string) error {
+	if err := checkClientName(name); err != nil {
+		return err
 	}
 	if !hashRe.MatchString(tokenSHA256) {
 		return errors.New("a token hash is 64 lowercase hex digits")
@@ -164,22 +157,27 @@ func checkClientArgs(name, tokenSHA256 string) error {
 	return nil
 }
 
-// clientTable is the index of client name's [broker.clients.NAME] header.
-func clientTable(items []tomlpos.Item, name string) (int, error) {
+// clientTable scans data and finds client name's [broker.clients.NAME]
+// header: it returns the items and the header's index.
+func clientTable(data []byte, name string) ([]tomlpos.Item, int, error) {
+	items, err := scanTOML(data)
+	if err != nil {
+		return nil, -1, err
+	}
 	other := false
 	for i, it := range items {
 		if len(it.Path) < 3 || it.Path[0] != "broker" || it.Path[1] != "clients" || it.Path[2] != name {
 			continue
 		}
 		if it.Header && !it.Array && len(it.Path) == 3 {
-			return i, nil
+			return items, i, nil
 		}
 		other = true
 	}
 	if other {
-		return -1, fmt.Errorf("%w: %s", ErrNotEditable, name)
+		return nil, -1, fmt.Errorf("%w: %s", ErrNotEditable, name)
 	}
-	return -1, fmt.Errorf("%w: %s", ErrNoClient, name)
+	return nil, -1, fmt.Errorf("%w: %s", ErrNoClient, name)
 }
 
 // bodyIndex is the index of the first item after header h's table.
@@ -200,6 +198,15 @@ func bodyEnd(items []tomlpos.Item, h int) int {
 		end = it.End
 	}
 	return end
+}
+
+// breakAt is the line ending to write before new lines inserted at offset
+// at: none when a line starts there already.
+func breakAt(data []byte, at int) string {
+	if at > 0 && data[at-1] != '\n' {
+		return newline(data)
+	}
+	return ""
 }
 
 // newline is the file's line ending: CRLF when its first line ends so.

@@ -54,7 +54,11 @@ var profileKeys = []profileKey{
 			st.pr.MFAProcess = s
 		}
 	}},
-	{"mfa_prompt", ModeSession, (*parser).mfaPromptKey},
+	{"mfa_prompt", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.oneOf(k, mfaPrompts, "%q is not a prompt; use tty, zenity, kdialog, osascript or none"); ok {
+			st.pr.MFAPrompt = s
+		}
+	}},
 	{"mfa_reminder", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if d, ok := p.duration(k); ok {
 			st.pr.MFAReminder, st.reminder = d, k
@@ -144,9 +148,7 @@ func (p *parser) profile(n *tomlpos.Node) *profileState {
 	st := newProfileState(n)
 	p.profileMode(st)
 	p.readProfileKeys(st)
-	if st.pr.SourceProfile == "" && n.Child("source_profile") == nil {
-		p.errAt(n.Line, n.Name()+".source_profile", "missing: name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
-	}
+	p.require(n, "source_profile", "name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
 	p.profileTiming(st)
 	p.sessionMFAKeys(st)
 	if st.pr.Mode == ModeFederation {
@@ -273,16 +275,6 @@ func (p *parser) mfaSerialKey(st *profileState, k *tomlpos.Node) {
 			p.errf(k, "%q %s; use the device ARN (arn:aws:iam::123456789012:mfa/alice) or a hardware serial (GAHT12345678)", s, msg)
 		} else {
 			st.pr.MFASerial = s
-		}
-	}
-}
-
-func (p *parser) mfaPromptKey(st *profileState, k *tomlpos.Node) {
-	if s, ok := p.str(k); ok {
-		if !slices.Contains(mfaPrompts, s) {
-			p.errf(k, "%q is not a prompt; use tty, zenity, kdialog, osascript or none", s)
-		} else {
-			st.pr.MFAPrompt = s
 		}
 	}
 }

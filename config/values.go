@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,13 +37,17 @@ func typeName(v any) string {
 	}
 }
 
-func (p *parser) str(n *tomlpos.Node) (string, bool) {
-	s, ok := n.Value.(string)
+// typed is n's value as a T, recording an error that says it must be what
+// when it is not.
+func typed[T any](p *parser, n *tomlpos.Node, what string) (T, bool) {
+	v, ok := n.Value.(T)
 	if !ok {
-		p.errf(n, "must be a string, not %s", typeName(n.Value))
+		p.errf(n, "must be %s, not %s", what, typeName(n.Value))
 	}
-	return s, ok
+	return v, ok
 }
+
+func (p *parser) str(n *tomlpos.Node) (string, bool) { return typed[string](p, n, "a string") }
 
 // nonEmpty is a string that must not be empty.
 func (p *parser) nonEmpty(n *tomlpos.Node) (string, bool) {
@@ -54,25 +59,24 @@ func (p *parser) nonEmpty(n *tomlpos.Node) (string, bool) {
 	return s, ok
 }
 
-func (p *parser) boolean(n *tomlpos.Node) (bool, bool) {
-	b, ok := n.Value.(bool)
-	if !ok {
-		p.errf(n, "must be true or false, not %s", typeName(n.Value))
+// oneOf is a string from valid; format (with the value as its %q) says
+// what to write instead.
+func (p *parser) oneOf(n *tomlpos.Node, valid []string, format string) (string, bool) {
+	s, ok := p.str(n)
+	if ok && !slices.Contains(valid, s) {
+		p.errf(n, format, s)
+		return "", false
 	}
-	return b, ok
+	return s, ok
 }
 
-func (p *parser) integer(n *tomlpos.Node) (int64, bool) {
-	i, ok := n.Value.(int64)
-	if !ok {
-		p.errf(n, "must be an integer, not %s", typeName(n.Value))
-	}
-	return i, ok
+func (p *parser) boolean(n *tomlpos.Node) (bool, bool) {
+	return typed[bool](p, n, "true or false")
 }
 
 // intIn is an integer in lo..hi.
 func (p *parser) intIn(n *tomlpos.Node, lo, hi int64) (int, bool) {
-	i, ok := p.integer(n)
+	i, ok := typed[int64](p, n, "an integer")
 	if ok && (i < lo || i > hi) {
 		p.errf(n, "%d is out of range (%d..%d)", i, lo, hi)
 		return 0, false
@@ -100,25 +104,14 @@ func (p *parser) array(n *tomlpos.Node, what string) ([]any, bool) {
 
 // strList is an array of strings; each bad element is its own problem.
 func (p *parser) strList(n *tomlpos.Node) ([]string, bool) {
-	a, ok := p.array(n, "strings")
-	if !ok {
-		return nil, false
-	}
-	out := make([]string, 0, len(a))
-	for i, v := range a {
-		s, isStr := v.(string)
-		if !isStr {
-			p.errAt(n.Line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
-			ok = false
-			continue
-		}
-		out = append(out, s)
-	}
+	out := []string{}
+	ok := p.eachString(n, func(_ string, s string) { out = append(out, s) })
 	return out, ok
 }
 
 // eachString calls f with the dotted key and value of each string element of
-// an array, reporting other elements, in index order.
+// an array, reporting other elements, in index order. It reports whether n
+// is an array of strings only.
 func (p *parser) eachString(n *tomlpos.Node, f func(key string, s string)) bool {
 	a, ok := p.array(n, "strings")
 	if !ok {
@@ -128,11 +121,19 @@ func (p *parser) eachString(n *tomlpos.Node, f func(key string, s string)) bool 
 		s, isStr := v.(string)
 		if !isStr {
 			p.errAt(n.Line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
+			ok = false
 			continue
 		}
 		f(elem(n, i), s)
 	}
-	return true
+	return ok
+}
+
+// require reports key missing from table n; msg says what to set.
+func (p *parser) require(n *tomlpos.Node, key, msg string) {
+	if n.Child(key) == nil {
+		p.errAt(n.Line, n.Name()+"."+key, "missing: "+msg)
+	}
 }
 
 // elem is the dotted key of array element i.
