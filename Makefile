@@ -101,7 +101,7 @@ bench-micro:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := \
 	./config:FuzzConfig \
-	./config:FuzzLocateKeys \
+	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \
 	./daemon:FuzzControlAPI \

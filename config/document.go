@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stsd/stsd/config/internal/tomlpos"
 	"github.com/stsd/stsd/internal/paths"
 )
 
@@ -29,27 +30,23 @@ var (
 
 // listenerUse is one configured listen address, for the duplicate check.
 type listenerUse struct {
-	n    *node
+	n    *tomlpos.Node
 	host string // "" for a wildcard address; "localhost" stands for any loopback
 	port int
 }
 
-func (p *parser) document(root *node) {
-	var profiles, credsNode *node
-	for _, n := range root.kids {
-		switch n.last() {
+func (p *parser) document(root *tomlpos.Node) {
+	var profiles, credsNode *tomlpos.Node
+	for _, n := range root.Kids {
+		switch n.Last() {
 		case "credentials_file":
 			if path, ok := p.filePath(n); ok {
 				p.cfg.CredentialsFile = path
 				credsNode = n
 			}
 		case "log_level":
-			if s, ok := p.str(n); ok {
-				if !slices.Contains(logLevels, s) {
-					p.errf(n, "%q is not a log level; use debug, info, warn or error", s)
-				} else {
-					p.cfg.LogLevel = s
-				}
+			if s, ok := p.oneOf(n, logLevels, "%q is not a log level; use debug, info, warn or error"); ok {
+				p.cfg.LogLevel = s
 			}
 		case "metrics_listen":
 			if s, ok := p.listener(n, true); ok {
@@ -66,13 +63,13 @@ func (p *parser) document(root *node) {
 		case "profiles":
 			profiles = n
 		default:
-			p.errf(n, "%s", suggest(n.last(), topKeys))
+			p.errf(n, "%s", suggest(n.Last(), topKeys))
 		}
 	}
 
 	var states []*profileState
 	if profiles != nil && p.table(profiles) {
-		for _, n := range profiles.kids {
+		for _, n := range profiles.Kids {
 			if st := p.profile(n); st != nil {
 				states = append(states, st)
 			}
@@ -93,14 +90,14 @@ func (p *parser) document(root *node) {
 	p.sharedFiles(credsNode)
 }
 
-func (p *parser) ecs(n *node) {
+func (p *parser) ecs(n *tomlpos.Node) {
 	if !p.table(n) {
 		return
 	}
 	e := &ECS{}
 	p.cfg.ECS = e
-	for _, k := range n.kids {
-		switch k.last() {
+	for _, k := range n.Kids {
+		switch k.Last() {
 		case "listen":
 			if s, ok := p.listener(k, true); ok {
 				e.Listen = s
@@ -110,35 +107,24 @@ func (p *parser) ecs(n *node) {
 				e.TokenDir = s
 			}
 		default:
-			p.errf(k, "%s", suggest(k.last(), ecsKeys))
+			p.errf(k, "%s", suggest(k.Last(), ecsKeys))
 		}
 	}
-	if !has(n, "listen") {
-		p.errAt(n.line, "ecs.listen", `missing: set the loopback address of the ECS endpoint, e.g. "127.0.0.1:9911"`)
-	}
-	if e.TokenDir == "" && !has(n, "token_dir") {
+	p.require(n, "listen", `set the loopback address of the ECS endpoint, e.g. "127.0.0.1:9911"`)
+	if e.TokenDir == "" && n.Child("token_dir") == nil {
 		d, err := paths.Layout{System: p.o.System}.StateDir()
 		if err != nil {
-			p.errAt(n.line, "ecs.token_dir", fmt.Sprintf("no default (%v): set token_dir", err))
+			p.errAt(n.Line, "ecs.token_dir", fmt.Sprintf("no default (%v): set token_dir", err))
 		} else {
 			e.TokenDir = filepath.Join(d, "ecs")
 		}
 	}
 }
 
-func has(n *node, key string) bool {
-	for _, k := range n.kids {
-		if k.last() == key {
-			return true
-		}
-	}
-	return false
-}
-
 // listener checks a host:port listen address. Loopback-only listeners serve
 // credentials to local programs, so their host must be a literal loopback
 // address or localhost (a name is never resolved here).
-func (p *parser) listener(n *node, loopbackOnly bool) (string, bool) {
+func (p *parser) listener(n *tomlpos.Node, loopbackOnly bool) (string, bool) {
 	s, ok := p.str(n)
 	if !ok {
 		return "", false
@@ -192,7 +178,7 @@ func (p *parser) listener(n *node, loopbackOnly bool) (string, bool) {
 // loopback address).
 func (p *parser) checkListeners() {
 	ls := slices.Clone(p.listeners)
-	slices.SortStableFunc(ls, func(a, b listenerUse) int { return a.n.line - b.n.line })
+	slices.SortStableFunc(ls, func(a, b listenerUse) int { return a.n.Line - b.n.Line })
 	for i, b := range ls {
 		if b.port == 0 {
 			continue
@@ -201,7 +187,7 @@ func (p *parser) checkListeners() {
 			if a.port != b.port || !hostsCollide(a.host, b.host) {
 				continue
 			}
-			p.errf(b.n, "port %d is already used by %s (line %d); give each listener its own address", b.port, a.n.name(), a.n.line)
+			p.errf(b.n, "port %d is already used by %s (line %d); give each listener its own address", b.port, a.n.Name(), a.n.Line)
 			break
 		}
 	}
@@ -221,14 +207,14 @@ func hostsCollide(a, b string) bool {
 	return (a == "localhost" && isLoop(b)) || (b == "localhost" && isLoop(a))
 }
 
-func (p *parser) broker(n *node) {
+func (p *parser) broker(n *tomlpos.Node) {
 	if !p.table(n) {
 		return
 	}
 	b := &Broker{Rate: 10, MaxConnections: 1024, MaxConnectionsPerAddress: 64, Clients: map[string]*BrokerClient{}}
 	p.cfg.Broker = b
-	for _, k := range n.kids {
-		switch k.last() {
+	for _, k := range n.Kids {
+		switch k.Last() {
 		case "listen":
 			if s, ok := p.listener(k, false); ok {
 				b.Listen = s
@@ -273,26 +259,20 @@ func (p *parser) broker(n *node) {
 			b.TrustedProxies = p.cidrs(k)
 		case "clients":
 			if p.table(k) {
-				for _, c := range k.kids {
+				for _, c := range k.Kids {
 					p.brokerClient(b, c)
 				}
 			}
 		default:
-			p.errf(k, "%s", suggest(k.last(), brokerKeys))
+			p.errf(k, "%s", suggest(k.Last(), brokerKeys))
 		}
 	}
-	if !has(n, "listen") {
-		p.errAt(n.line, "broker.listen", `missing: set the address the HTTPS broker listens on, e.g. "0.0.0.0:9443"`)
-	}
-	if !has(n, "tls_cert_file") {
-		p.errAt(n.line, "broker.tls_cert_file", "missing: the broker serves HTTPS only; set the PEM certificate file")
-	}
-	if !has(n, "tls_key_file") {
-		p.errAt(n.line, "broker.tls_key_file", "missing: the broker serves HTTPS only; set the PEM private key file")
-	}
-	if !has(n, "client_ca_file") {
+	p.require(n, "listen", `set the address the HTTPS broker listens on, e.g. "0.0.0.0:9443"`)
+	p.require(n, "tls_cert_file", "the broker serves HTTPS only; set the PEM certificate file")
+	p.require(n, "tls_key_file", "the broker serves HTTPS only; set the PEM private key file")
+	if n.Child("client_ca_file") == nil {
 		for _, cn := range p.clientNodes {
-			if k := child(cn.n, "client_cert_sha256"); k != nil {
+			if k := cn.n.Child("client_cert_sha256"); k != nil {
 				p.errf(k, "needs broker.client_ca_file: a client certificate is only asked for when the broker has a client CA")
 			}
 		}
@@ -300,15 +280,15 @@ func (p *parser) broker(n *node) {
 }
 
 // cidrs parses an array of CIDR prefixes.
-func (p *parser) cidrs(n *node) []netip.Prefix {
+func (p *parser) cidrs(n *tomlpos.Node) []netip.Prefix {
 	var out []netip.Prefix
 	p.eachString(n, func(key, s string) {
 		pf, err := netip.ParsePrefix(s)
 		switch {
 		case err != nil:
-			p.errAt(n.line, key, fmt.Sprintf(`%q is not a CIDR prefix; write e.g. "10.0.0.5/32" or "10.20.0.0/16"`, s))
+			p.errAt(n.Line, key, fmt.Sprintf(`%q is not a CIDR prefix; write e.g. "10.0.0.5/32" or "10.20.0.0/16"`, s))
 		case pf != pf.Masked():
-			p.errAt(n.line, key, fmt.Sprintf("%q has address bits set past /%d; write %q", s, pf.Bits(), pf.Masked().String()))
+			p.errAt(n.Line, key, fmt.Sprintf("%q has address bits set past /%d; write %q", s, pf.Bits(), pf.Masked().String()))
 		default:
 			out = append(out, pf)
 		}
@@ -316,19 +296,19 @@ func (p *parser) cidrs(n *node) []netip.Prefix {
 	return out
 }
 
-func (p *parser) brokerClient(b *Broker, n *node) {
-	name := n.last()
+func (p *parser) brokerClient(b *Broker, n *tomlpos.Node) {
+	name := n.Last()
 	if !p.table(n) {
 		return
 	}
 	if msg := checkChars(name, 2, 32, nameChar, "a broker client name", "letters, digits and _+=,.@-"); msg != "" {
 		p.errf(n, "client name %q %s (it becomes the federated user name through {client})", name, msg)
 	}
-	c := &BrokerClient{Name: name, Line: n.line}
+	c := &BrokerClient{Name: name, Line: n.Line}
 	b.Clients[name] = c
 	p.clientNodes = append(p.clientNodes, clientNode{c: c, n: n})
-	for _, k := range n.kids {
-		switch k.last() {
+	for _, k := range n.Kids {
+		switch k.Last() {
 		case "token_sha256":
 			// Never quote the value: a token pasted here by mistake is a secret.
 			if s, ok := p.str(k); ok {
@@ -363,52 +343,39 @@ func (p *parser) brokerClient(b *Broker, n *node) {
 				c.CertSHA256 = s
 			}
 		default:
-			p.errf(k, "%s", suggest(k.last(), clientKeys))
+			p.errf(k, "%s", suggest(k.Last(), clientKeys))
 		}
 	}
-	if !has(n, "token_sha256") {
-		p.errAt(n.line, n.name()+".token_sha256", "missing: run `stsd broker add-client "+name+" --profiles …` to make a token and its hash")
-	}
-	if !has(n, "profiles") {
-		p.errAt(n.line, n.name()+".profiles", "missing: list the federation profiles this client may fetch")
-	}
+	p.require(n, "token_sha256", "run `stsd broker add-client "+name+" --profiles …` to make a token and its hash")
+	p.require(n, "profiles", "list the federation profiles this client may fetch")
 }
 
 type clientNode struct {
 	c *BrokerClient
-	n *node
+	n *tomlpos.Node
 }
 
 // brokerClients checks that every profile a client names exists and is a
 // federation profile.
 func (p *parser) brokerClients() {
 	for _, cn := range p.clientNodes {
-		k := child(cn.n, "profiles")
+		k := cn.n.Child("profiles")
 		for i, name := range cn.c.Profiles {
 			pr, ok := p.cfg.Profiles[name]
 			switch {
 			case !ok:
-				p.errAt(k.line, elem(k, i), fmt.Sprintf("%q is not a profile in this file; add [profiles.%s] or fix the name", name, name))
+				p.errAt(k.Line, elem(k, i), fmt.Sprintf("%q is not a profile in this file; add [profiles.%s] or fix the name", name, name))
 			case pr.Mode != ModeFederation:
-				p.errAt(k.line, elem(k, i), fmt.Sprintf("%q is a session profile; the broker serves federation profiles only (GetSessionToken credentials carry the IAM user's full permissions)", name))
+				p.errAt(k.Line, elem(k, i), fmt.Sprintf("%q is a session profile; the broker serves federation profiles only (GetSessionToken credentials carry the IAM user's full permissions)", name))
 			}
 		}
 	}
 }
 
-func child(n *node, key string) *node {
-	for _, k := range n.kids {
-		if k.last() == key {
-			return k
-		}
-	}
-	return nil
-}
-
 // sharedFiles checks the AWS shared files source keys are read from (the
 // configured credentials_file at its line n, else the default one, and the
 // AWS config file): see Config.SharedFileProblems.
-func (p *parser) sharedFiles(n *node) {
+func (p *parser) sharedFiles(n *tomlpos.Node) {
 	if n != nil {
 		if _, err := os.Stat(p.cfg.CredentialsFile); errors.Is(err, fs.ErrNotExist) {
 			p.warnf(n, "%s does not exist (yet); profiles fail until it holds their source profiles' keys", p.cfg.CredentialsFile)
@@ -424,7 +391,7 @@ func (p *parser) sharedFiles(n *node) {
 }
 
 // existingFile checks that path exists and passes the checks of its kind.
-func (p *parser) existingFile(n *node, path string, kind fileKind) bool {
+func (p *parser) existingFile(n *tomlpos.Node, path string, kind fileKind) bool {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		p.errf(n, "%s does not exist; create it or fix the path", path)

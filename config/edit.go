@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/stsd/stsd/internal/atomicfile"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/stsd/stsd/config/internal/tomlpos"
+	"github.com/stsd/stsd/internal/atomicfile"
 )
 
 // The broker client commands (`stsd broker add-client` …) edit the config
@@ -55,13 +57,13 @@ func AddBrokerClient(data []byte, name, tokenSHA256 string, profiles []string, c
 	}
 	at, broker := -1, false
 	for i, it := range items {
-		if len(it.path) > 0 && it.path[0] == "broker" {
+		if len(it.Path) > 0 && it.Path[0] == "broker" {
 			broker = true
 		}
-		if len(it.path) >= 3 && it.path[0] == "broker" && it.path[1] == "clients" && it.path[2] == name {
+		if len(it.Path) >= 3 && it.Path[0] == "broker" && it.Path[1] == "clients" && it.Path[2] == name {
 			return nil, fmt.Errorf("%w: %s", ErrClientExists, name)
 		}
-		if it.header && !it.array && it.path[0] == "broker" {
+		if it.Header && !it.Array && it.Path[0] == "broker" {
 			at = bodyEnd(items, i)
 		}
 	}
@@ -73,9 +75,7 @@ func AddBrokerClient(data []byte, name, tokenSHA256 string, profiles []string, c
 	}
 	nl := newline(data)
 	var b strings.Builder
-	if at > 0 && data[at-1] != '\n' {
-		b.WriteString(nl)
-	}
+	b.WriteString(breakAt(data, at))
 	b.WriteString(nl)
 	fmt.Fprintf(&b, "[broker.clients.%s]%s", tomlKey(name), nl)
 	fmt.Fprintf(&b, "token_sha256 = %q%s", tokenSHA256, nl)
@@ -96,31 +96,23 @@ func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error)
 	if err := checkClientArgs(name, tokenSHA256); err != nil {
 		return nil, err
 	}
-	items, err := scanTOML(data)
-	if err != nil {
-		return nil, err
-	}
-	h, err := clientTable(items, name)
+	items, h, err := clientTable(data, name)
 	if err != nil {
 		return nil, err
 	}
 	value := fmt.Appendf(nil, "%q", tokenSHA256)
 	for _, it := range items[h+1 : bodyIndex(items, h)] {
-		if len(it.key) == 1 && it.key[0] == "token_sha256" {
-			if q := data[it.valStart]; (q != '"' && q != '\'') || bytes.HasPrefix(data[it.valStart:], []byte(`"""`)) || bytes.HasPrefix(data[it.valStart:], []byte(`'''`)) {
+		if len(it.Key) == 1 && it.Key[0] == "token_sha256" {
+			if q := data[it.ValStart]; (q != '"' && q != '\'') || bytes.HasPrefix(data[it.ValStart:], []byte(`"""`)) || bytes.HasPrefix(data[it.ValStart:], []byte(`'''`)) {
 				return nil, fmt.Errorf("%w: its token_sha256 is not a one-line string", ErrNotEditable)
 			}
-			return slices.Concat(data[:it.valStart], value, data[it.valEnd:]), nil
+			return slices.Concat(data[:it.ValStart], value, data[it.ValEnd:]), nil
 		}
 	}
 	// No token yet (the config would not load): add it under the header.
 	line := slices.Concat([]byte("token_sha256 = "), value, []byte(newline(data)))
-	at := items[h].end
-	prefix := []byte(nil)
-	if at > 0 && data[at-1] != '\n' {
-		prefix = []byte(newline(data))
-	}
-	return slices.Concat(data[:at], prefix, line, data[at:]), nil
+	at := items[h].End
+	return slices.Concat(data[:at], []byte(breakAt(data, at)), line, data[at:]), nil
 }
 
 // RemoveBrokerClient returns data without client name's table: its header
@@ -128,18 +120,14 @@ func SetBrokerClientToken(data []byte, name, tokenSHA256 string) ([]byte, error)
 // (they usually belong to what follows) stay; one blank line left doubled
 // is dropped.
 func RemoveBrokerClient(data []byte, name string) ([]byte, error) {
-	if !clientNameRe.MatchString(name) {
-		return nil, fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
+	if err := checkClientName(name); err != nil {
+		return nil, err
 	}
-	items, err := scanTOML(data)
+	items, h, err := clientTable(data, name)
 	if err != nil {
 		return nil, err
 	}
-	h, err := clientTable(items, name)
-	if err != nil {
-		return nil, err
-	}
-	start, end := items[h].start, bodyEnd(items, h)
+	start, end := items[h].Start, bodyEnd(items, h)
 	before, after := data[:start], data[end:]
 	if endsWithBlankLine(before) && (len(after) == 0 || after[0] == '\n' || bytes.HasPrefix(after, []byte("\r\n"))) {
 		before = bytes.TrimSuffix(before, []byte("\n"))
@@ -152,9 +140,16 @@ func endsWithBlankLine(b []byte) bool {
 	return bytes.HasSuffix(b, []byte("\n\n")) || bytes.HasSuffix(b, []byte("\n\r\n"))
 }
 
-func checkClientArgs(name, tokenSHA256 string) error {
+func checkClientName(name string) error {
 	if !clientNameRe.MatchString(name) {
 		return fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
+	}
+	return nil
+}
+
+func checkClientArgs(name, tokenSHA256 string) error {
+	if err := checkClientName(name); err != nil {
+		return err
 	}
 	if !hashRe.MatchString(tokenSHA256) {
 		return errors.New("a token hash is 64 lowercase hex digits")
@@ -162,28 +157,33 @@ func checkClientArgs(name, tokenSHA256 string) error {
 	return nil
 }
 
-// clientTable is the index of client name's [broker.clients.NAME] header.
-func clientTable(items []tomlItem, name string) (int, error) {
+// clientTable scans data and finds client name's [broker.clients.NAME]
+// header: it returns the items and the header's index.
+func clientTable(data []byte, name string) ([]tomlpos.Item, int, error) {
+	items, err := scanTOML(data)
+	if err != nil {
+		return nil, -1, err
+	}
 	other := false
 	for i, it := range items {
-		if len(it.path) < 3 || it.path[0] != "broker" || it.path[1] != "clients" || it.path[2] != name {
+		if len(it.Path) < 3 || it.Path[0] != "broker" || it.Path[1] != "clients" || it.Path[2] != name {
 			continue
 		}
-		if it.header && !it.array && len(it.path) == 3 {
-			return i, nil
+		if it.Header && !it.Array && len(it.Path) == 3 {
+			return items, i, nil
 		}
 		other = true
 	}
 	if other {
-		return -1, fmt.Errorf("%w: %s", ErrNotEditable, name)
+		return nil, -1, fmt.Errorf("%w: %s", ErrNotEditable, name)
 	}
-	return -1, fmt.Errorf("%w: %s", ErrNoClient, name)
+	return nil, -1, fmt.Errorf("%w: %s", ErrNoClient, name)
 }
 
 // bodyIndex is the index of the first item after header h's table.
-func bodyIndex(items []tomlItem, h int) int {
+func bodyIndex(items []tomlpos.Item, h int) int {
 	for i := h + 1; i < len(items); i++ {
-		if items[i].header {
+		if items[i].Header {
 			return i
 		}
 	}
@@ -192,12 +192,21 @@ func bodyIndex(items []tomlItem, h int) int {
 
 // bodyEnd is the offset just past header h's last key line (the header's
 // own line when the table is empty).
-func bodyEnd(items []tomlItem, h int) int {
-	end := items[h].end
+func bodyEnd(items []tomlpos.Item, h int) int {
+	end := items[h].End
 	for _, it := range items[h+1 : bodyIndex(items, h)] {
-		end = it.end
+		end = it.End
 	}
 	return end
+}
+
+// breakAt is the line ending to write before new lines inserted at offset
+// at: none when a line starts there already.
+func breakAt(data []byte, at int) string {
+	if at > 0 && data[at-1] != '\n' {
+		return newline(data)
+	}
+	return ""
 }
 
 // newline is the file's line ending: CRLF when its first line ends so.
@@ -226,87 +235,17 @@ func tomlStrings(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// tomlItem is one table header or key/value of a TOML document, with the
-// byte offsets the editor needs.
-type tomlItem struct {
-	header bool     // a [table] or [[array]] header
-	array  bool     // [[array]]
-	path   []string // the table, or the key's full path
-	key    []string // a key/value's key as written (relative to its table)
-	start  int      // offset of the line the item starts on
-	end    int      // offset just past the item's last line (and its newline)
-
-	valStart, valEnd int // a key/value's value
-}
-
 // scanTOML lists the headers and key/values of data, a valid TOML
-// document, in file order. It reuses the line locator's lexer.
-func scanTOML(data []byte) (items []tomlItem, err error) {
-	if _, err := parseTree(data); err != nil {
+// document, in file order.
+func scanTOML(data []byte) ([]tomlpos.Item, error) {
+	if _, err := tomlpos.Parse(data); err != nil {
 		return nil, fmt.Errorf("invalid TOML: %w", err)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			items, err = nil, fmt.Errorf("cannot edit this file: %v", r)
-		}
-	}()
-	l := &locator{s: string(data), line: 1, lines: map[string]int{}}
-	var table []string
-	bad := func() ([]tomlItem, error) {
-		return nil, fmt.Errorf("cannot edit this file: unexpected text on line %d", l.line)
+	items, err := tomlpos.Scan(data)
+	if err != nil {
+		return nil, fmt.Errorf("cannot edit this file: %w", err)
 	}
-	for {
-		l.space(true)
-		if l.i >= len(l.s) {
-			return items, nil
-		}
-		it := tomlItem{start: strings.LastIndexByte(l.s[:l.i], '\n') + 1}
-		switch {
-		case l.hasPrefix("[["):
-			l.i += 2
-			table = l.key()
-			l.space(false)
-			if table == nil || !l.hasPrefix("]]") {
-				return bad()
-			}
-			l.i += 2
-			it.header, it.array, it.path = true, true, table
-		case l.peek() == '[':
-			l.i++
-			table = l.key()
-			l.space(false)
-			if table == nil || l.peek() != ']' {
-				return bad()
-			}
-			l.i++
-			it.header, it.path = true, table
-		default:
-			k := l.key()
-			if k == nil {
-				return bad()
-			}
-			l.space(false)
-			if l.peek() != '=' {
-				return bad()
-			}
-			l.i++
-			l.space(false)
-			it.key, it.path = k, slices.Concat(table, k)
-			it.valStart = l.i
-			if !l.value(it.path) {
-				return bad()
-			}
-			it.valEnd = l.i
-		}
-		for l.i < len(l.s) && l.s[l.i] != '\n' {
-			l.i++
-		}
-		if l.i < len(l.s) {
-			l.advance()
-		}
-		it.end = l.i
-		items = append(items, it)
-	}
+	return items, nil
 }
 
 // EditFile applies edit to the config file at path (through a symlink)

@@ -30,7 +30,7 @@ func checkFileInfo(path string, fi fs.FileInfo, kind fileKind, system bool) []st
 	switch kind {
 	case kindConfig:
 		if w := perm & 0o022; w != 0 {
-			out = append(out, fmt.Sprintf("%s is %s (mode %04o), so others could change what stsd does; run: chmod go-w %s", path, writable(w), perm, q))
+			out = append(out, fmt.Sprintf("%s is %s (mode %04o), so others could change what stsd does; run: chmod go-w %s", path, byClass(w, "group- and world-writable", "group-writable", "world-writable"), perm, q))
 		}
 	case kindSecret:
 		allowed, want := fs.FileMode(0), "0600"
@@ -38,31 +38,22 @@ func checkFileInfo(path string, fi fs.FileInfo, kind fileKind, system bool) []st
 			allowed, want = 0o040, "0640"
 		}
 		if perm&0o077&^allowed != 0 {
-			out = append(out, fmt.Sprintf("%s holds secrets but is accessible to %s (mode %04o); run: chmod %s %s", path, who(perm&0o077&^allowed), perm, want, q))
+			out = append(out, fmt.Sprintf("%s holds secrets but is accessible to %s (mode %04o); run: chmod %s %s", path, byClass(perm&0o077&^allowed, "group and others", "its group", "others"), perm, want, q))
 		}
 	}
 	return out
 }
 
-func writable(w fs.FileMode) string {
-	switch {
-	case w&0o020 != 0 && w&0o002 != 0:
-		return "group- and world-writable"
-	case w&0o020 != 0:
-		return "group-writable"
-	default:
-		return "world-writable"
-	}
-}
-
-func who(bits fs.FileMode) string {
+// byClass picks the words for permission bits that the group, others or
+// both hold.
+func byClass(bits fs.FileMode, both, group, others string) string {
 	switch {
 	case bits&0o070 != 0 && bits&0o007 != 0:
-		return "group and others"
+		return both
 	case bits&0o070 != 0:
-		return "its group"
+		return group
 	default:
-		return "others"
+		return others
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/stsd/stsd/config/internal/tomlpos"
 	"github.com/stsd/stsd/internal/paths"
 )
 
@@ -138,7 +139,7 @@ func unwrapPath(err error) error {
 }
 
 func (p *parser) run() (*Config, error) {
-	root, err := parseTree(p.data)
+	root, err := tomlpos.Parse(p.data)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -171,16 +172,16 @@ func sortErrors(es Errors) {
 }
 
 // errf records a problem at n.
-func (p *parser) errf(n *node, format string, args ...any) {
-	p.errAt(n.line, n.name(), fmt.Sprintf(format, args...))
+func (p *parser) errf(n *tomlpos.Node, format string, args ...any) {
+	p.errAt(n.Line, n.Name(), fmt.Sprintf(format, args...))
 }
 
 func (p *parser) errAt(line int, key, msg string) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: key, Msg: msg})
 }
 
-func (p *parser) warnf(n *node, format string, args ...any) {
-	p.warns = append(p.warns, &Error{File: p.file, Line: n.line, Key: n.name(), Msg: fmt.Sprintf(format, args...)})
+func (p *parser) warnf(n *tomlpos.Node, format string, args ...any) {
+	p.warns = append(p.warns, &Error{File: p.file, Line: n.Line, Key: n.Name(), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) host() (string, error) {

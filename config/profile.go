@@ -1,39 +1,143 @@
 package config
 
 import (
-	"fmt"
-	"io"
-	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/stsd/stsd/config/internal/tomlpos"
 )
 
-var (
-	sessionKeys    = []string{"mfa_serial", "mfa_process", "mfa_prompt", "mfa_reminder", "notify_command"}
-	federationKeys = []string{"name", "policy", "policy_file", "policy_arns", "tags"}
-	commonKeys     = []string{"source_profile", "mode", "duration", "region", "refresh_before", "imds_listen", "imds_v1", "imds_any_local_user", "allowed_uids"}
-	profileKeys    = slices.Concat(commonKeys, sessionKeys, federationKeys)
-	mfaPrompts     = []string{"tty", "zenity", "kdialog", "osascript", "none"}
-)
+var mfaPrompts = []string{"tty", "zenity", "kdialog", "osascript", "none"}
+
+// profileKey is one key a [profiles.NAME] table may hold.
+type profileKey struct {
+	name string
+	mode Mode // the only mode the key belongs to; "" for both
+	// read parses the key into st. It is nil for mode, which is read before
+	// the other keys because which of them are allowed depends on it.
+	read func(p *parser, st *profileState, k *tomlpos.Node)
+}
+
+// profileKeys is every key of a [profiles.NAME] table: the keys of both
+// modes, then session, then federation mode, in the order messages list
+// them.
+var profileKeys = []profileKey{
+	{"source_profile", "", (*parser).sourceProfileKey},
+	{"mode", "", nil},
+	{"duration", "", (*parser).durationKey},
+	{"region", "", (*parser).regionKey},
+	{"refresh_before", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		if d, ok := p.duration(k); ok {
+			st.pr.RefreshBefore, st.refresh = d, k
+		}
+	}},
+	{"imds_listen", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.listener(k, true); ok {
+			st.pr.IMDSListen = s
+		}
+		st.imds = k
+	}},
+	{"imds_v1", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.IMDSV1, _ = p.boolean(k)
+		st.imdsV1 = k
+	}},
+	{"imds_any_local_user", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.IMDSAnyLocalUser, _ = p.boolean(k)
+		st.anyLocalUser = k
+	}},
+	{"allowed_uids", "", (*parser).allowedUIDsKey},
+
+	{"mfa_serial", ModeSession, (*parser).mfaSerialKey},
+	{"mfa_process", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.nonEmpty(k); ok {
+			st.pr.MFAProcess = s
+		}
+	}},
+	{"mfa_prompt", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.oneOf(k, mfaPrompts, "%q is not a prompt; use tty, zenity, kdialog, osascript or none"); ok {
+			st.pr.MFAPrompt = s
+		}
+	}},
+	{"mfa_reminder", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if d, ok := p.duration(k); ok {
+			st.pr.MFAReminder, st.reminder = d, k
+		}
+	}},
+	{"notify_command", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.nonEmpty(k); ok {
+			st.pr.NotifyCommand = s
+		}
+	}},
+
+	{"name", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.str(k); ok {
+			st.nameTmpl = s
+		} else {
+			st.nameTmpl = ""
+		}
+	}},
+	{"policy", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.policy = k
+		if s, ok := p.str(k); ok {
+			st.policyText = s
+		} else {
+			st.policyOK = false
+		}
+	}},
+	{"policy_file", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.policyFile = k
+		if path, ok := p.filePath(k); ok {
+			st.pr.PolicyFile = path
+		} else {
+			st.policyOK = false
+		}
+	}},
+	{"policy_arns", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.arns = k
+		p.policyARNs(k, st.pr)
+	}},
+	{"tags", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) { p.tags(k, st.pr) }},
+}
+
+// profileKeyNames are the names of profileKeys, for suggestions.
+var profileKeyNames = func() []string {
+	out := make([]string, len(profileKeys))
+	for i, pk := range profileKeys {
+		out[i] = pk.name
+	}
+	return out
+}()
 
 // maxPolicyFile bounds how much of a policy file is read; STS takes 2048
 // characters after minifying, so anything near this is a mistake.
 const maxPolicyFile = 1 << 20
 
-// profileState carries what the cross-profile checks need.
+// profileState is one profile while it is read: the keys' results for the
+// checks between keys, and what the cross-profile checks need.
 type profileState struct {
-	n          *node
+	n          *tomlpos.Node
 	pr         *Profile
 	nameTmpl   string // `name` as written ("{profile}" by default)
 	nameOK     bool   // placeholders valid, FederationName set
 	usesClient bool
+
+	modeWritten bool          // mode is written, not the default
+	durationOK  bool          // duration is the default or a valid value
+	refresh     *tomlpos.Node // refresh_before, when it is a duration
+	reminder    *tomlpos.Node // mfa_reminder, when it is a duration
+
+	policy, policyFile, arns *tomlpos.Node
+	policyText               string // policy's text, or policy_file's once read
+	policyOK                 bool   // no problem found with policy or policy_file yet
+
+	imds, imdsV1, anyLocalUser *tomlpos.Node
 }
 
-func (p *parser) profile(n *node) *profileState {
-	name := n.last()
+// profile reads one [profiles.NAME] table: mode first, then every key, then
+// the checks between keys. It returns nil when n is not a table.
+func (p *parser) profile(n *tomlpos.Node) *profileState {
+	name := n.Last()
 	if !p.table(n) {
 		return nil
 	}
@@ -41,9 +145,29 @@ func (p *parser) profile(n *node) *profileState {
 	if !validName {
 		p.errf(n, "invalid profile name: use 1..64 letters, digits and _+=,.@-, not starting with \".\" (it names cache files and URL paths)")
 	}
+	st := newProfileState(n)
+	p.profileMode(st)
+	p.readProfileKeys(st)
+	p.require(n, "source_profile", "name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
+	p.profileTiming(st)
+	p.sessionMFAKeys(st)
+	if st.pr.Mode == ModeFederation {
+		p.federationName(st)
+		p.federationPolicy(st)
+		p.federationPermissions(st)
+	}
+	p.profileEndpoints(st)
+	if validName {
+		p.cfg.Profiles[name] = st.pr
+	}
+	return st
+}
+
+// newProfileState starts profile n with every default applied.
+func newProfileState(n *tomlpos.Node) *profileState {
 	pr := &Profile{
-		Name:          name,
-		Line:          n.line,
+		Name:          n.Last(),
+		Line:          n.Line,
 		Mode:          ModeSession,
 		Duration:      defaultDuration,
 		Region:        defaultRegion,
@@ -51,403 +175,165 @@ func (p *parser) profile(n *node) *profileState {
 		MFAPrompt:     "tty",
 		MFAReminder:   defaultMFAReminder,
 	}
-	st := &profileState{n: n, pr: pr, nameTmpl: "{profile}"}
+	return &profileState{n: n, pr: pr, nameTmpl: "{profile}", durationOK: true, policyOK: true}
+}
 
-	modeWritten := false
-	if k := child(n, "mode"); k != nil {
-		if s, ok := p.str(k); ok {
-			switch Mode(s) {
-			case ModeSession, ModeFederation:
-				pr.Mode = Mode(s)
-				modeWritten = true
-			default:
-				p.errf(k, `%q is not a mode; use "session" (GetSessionToken) or "federation" (GetFederationToken)`, s)
-			}
-		}
+// profileMode reads mode, which decides which other keys are allowed.
+func (p *parser) profileMode(st *profileState) {
+	k := st.n.Child("mode")
+	if k == nil {
+		return
 	}
+	s, ok := p.str(k)
+	if !ok {
+		return
+	}
+	switch Mode(s) {
+	case ModeSession, ModeFederation:
+		st.pr.Mode, st.modeWritten = Mode(s), true
+	default:
+		p.errf(k, `%q is not a mode; use "session" (GetSessionToken) or "federation" (GetFederationToken)`, s)
+	}
+}
 
-	var (
-		durationOK                   = true
-		refreshNode, reminderNode    *node
-		policyNode, policyFileNode   *node
-		arnsNode                     *node
-		policyText                   string
-		policyOK                     = true
-		imdsNode, v1Node, anyUidNode *node
-	)
-	for _, k := range n.kids {
-		key := k.last()
-		if !slices.Contains(profileKeys, key) {
-			p.errf(k, "%s", suggest(key, profileKeys))
+// readProfileKeys reads the keys of the profile in file order, refusing
+// unknown keys and keys of the other mode.
+func (p *parser) readProfileKeys(st *profileState) {
+	for _, k := range st.n.Kids {
+		key := k.Last()
+		i := slices.IndexFunc(profileKeys, func(pk profileKey) bool { return pk.name == key })
+		if i < 0 {
+			p.errf(k, "%s", suggest(key, profileKeyNames))
 			continue
 		}
-		if other := otherModeKey(pr.Mode, key); other != "" {
+		pk := profileKeys[i]
+		if pk.mode != "" && pk.mode != st.pr.Mode {
 			suffix := ""
-			if !modeWritten {
+			if !st.modeWritten {
 				suffix = " (the default)"
 			}
-			p.errf(k, "belongs to %s mode, but this profile uses %s mode%s; %s or remove the key", other, pr.Mode, suffix, map[string]string{
-				"federation": `set mode = "federation"`,
-				"session":    `set mode = "session"`,
-			}[other])
+			p.errf(k, "belongs to %s mode, but this profile uses %s mode%s; set mode = %q or remove the key", pk.mode, st.pr.Mode, suffix, pk.mode)
 			continue
 		}
-		switch key {
-		case "mode": // read above
-		case "source_profile":
-			if s, ok := p.nonEmpty(k); ok {
-				pr.SourceProfile = s
-				if s == name {
-					p.errf(k, "%q is this profile itself: stsd would call its own credential_process for its source key; name the AWS profile that holds the IAM user's long-term key", s)
-				}
-			}
-		case "duration":
-			d, ok := p.duration(k)
-			durationOK = ok
-			switch {
-			case !ok:
-			case d < minDuration:
-				p.errf(k, "%q is shorter than 15m (STS allows 15m..36h)", k.val)
-				durationOK = false
-			case d > maxDuration:
-				p.errf(k, "%q is longer than 36h (STS allows 15m..36h)", k.val)
-				durationOK = false
-			default:
-				pr.Duration = d
-			}
-		case "region":
-			if s, ok := p.str(k); ok {
-				if !regionRe.MatchString(s) {
-					p.errf(k, `%q is not an AWS region name such as "us-east-1", "eu-west-1", "cn-north-1" or "us-gov-west-1"`, s)
-				} else {
-					pr.Region = s
-				}
-			}
-		case "refresh_before":
-			if d, ok := p.duration(k); ok {
-				pr.RefreshBefore, refreshNode = d, k
-			}
-		case "mfa_serial":
-			if s, ok := p.str(k); ok {
-				if msg := checkChars(s, 9, 256, serialChar, "an MFA serial", "letters, digits and _+=/:,.@-"); msg != "" {
-					p.errf(k, "%q %s; use the device ARN (arn:aws:iam::123456789012:mfa/alice) or a hardware serial (GAHT12345678)", s, msg)
-				} else {
-					pr.MFASerial = s
-				}
-			}
-		case "mfa_process":
-			if s, ok := p.nonEmpty(k); ok {
-				pr.MFAProcess = s
-			}
-		case "mfa_prompt":
-			if s, ok := p.str(k); ok {
-				if !slices.Contains(mfaPrompts, s) {
-					p.errf(k, "%q is not a prompt; use tty, zenity, kdialog, osascript or none", s)
-				} else {
-					pr.MFAPrompt = s
-				}
-			}
-		case "mfa_reminder":
-			if d, ok := p.duration(k); ok {
-				pr.MFAReminder, reminderNode = d, k
-			}
-		case "notify_command":
-			if s, ok := p.nonEmpty(k); ok {
-				pr.NotifyCommand = s
-			}
-		case "imds_listen":
-			if s, ok := p.listener(k, true); ok {
-				pr.IMDSListen = s
-			}
-			imdsNode = k
-		case "imds_v1":
-			pr.IMDSV1, _ = p.boolean(k)
-			v1Node = k
-		case "imds_any_local_user":
-			pr.IMDSAnyLocalUser, _ = p.boolean(k)
-			anyUidNode = k
-		case "allowed_uids":
-			if a, ok := p.array(k, "integer uids"); ok {
-				for i, v := range a {
-					uid, msg := uidValue(v)
-					if msg != "" {
-						p.errAt(k.line, elem(k, i), msg)
-						continue
-					}
-					pr.AllowedUIDs = append(pr.AllowedUIDs, uid)
-				}
-			}
-		case "name":
-			if s, ok := p.str(k); ok {
-				st.nameTmpl = s
-			} else {
-				st.nameTmpl = ""
-			}
-		case "policy":
-			policyNode = k
-			if s, ok := p.str(k); ok {
-				policyText = s
-			} else {
-				policyOK = false
-			}
-		case "policy_file":
-			policyFileNode = k
-			if path, ok := p.filePath(k); ok {
-				pr.PolicyFile = path
-			} else {
-				policyOK = false
-			}
-		case "policy_arns":
-			arnsNode = k
-			p.policyARNs(k, pr)
-		case "tags":
-			p.tags(k, pr)
+		if pk.read != nil {
+			pk.read(p, st, k)
 		}
 	}
+}
 
-	if pr.SourceProfile == "" && !has(n, "source_profile") {
-		p.errAt(n.line, n.name()+".source_profile", "missing: name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
+func (p *parser) sourceProfileKey(st *profileState, k *tomlpos.Node) {
+	if s, ok := p.nonEmpty(k); ok {
+		st.pr.SourceProfile = s
+		if s == st.pr.Name {
+			p.errf(k, "%q is this profile itself: stsd would call its own credential_process for its source key; name the AWS profile that holds the IAM user's long-term key", s)
+		}
 	}
+}
 
-	// Timing.
-	if refreshNode != nil {
+func (p *parser) durationKey(st *profileState, k *tomlpos.Node) {
+	d, ok := p.duration(k)
+	st.durationOK = ok
+	switch {
+	case !ok:
+	case d < minDuration:
+		p.errf(k, "%q is shorter than 15m (STS allows 15m..36h)", k.Value)
+		st.durationOK = false
+	case d > maxDuration:
+		p.errf(k, "%q is longer than 36h (STS allows 15m..36h)", k.Value)
+		st.durationOK = false
+	default:
+		st.pr.Duration = d
+	}
+}
+
+func (p *parser) regionKey(st *profileState, k *tomlpos.Node) {
+	if s, ok := p.str(k); ok {
+		if !regionRe.MatchString(s) {
+			p.errf(k, `%q is not an AWS region name such as "us-east-1", "eu-west-1", "cn-north-1" or "us-gov-west-1"`, s)
+		} else {
+			st.pr.Region = s
+		}
+	}
+}
+
+func (p *parser) allowedUIDsKey(st *profileState, k *tomlpos.Node) {
+	if a, ok := p.array(k, "integer uids"); ok {
+		for i, v := range a {
+			uid, msg := uidValue(v)
+			if msg != "" {
+				p.errAt(k.Line, elem(k, i), msg)
+				continue
+			}
+			st.pr.AllowedUIDs = append(st.pr.AllowedUIDs, uid)
+		}
+	}
+}
+
+func (p *parser) mfaSerialKey(st *profileState, k *tomlpos.Node) {
+	if s, ok := p.str(k); ok {
+		if msg := checkChars(s, 9, 256, serialChar, "an MFA serial", "letters, digits and _+=/:,.@-"); msg != "" {
+			p.errf(k, "%q %s; use the device ARN (arn:aws:iam::123456789012:mfa/alice) or a hardware serial (GAHT12345678)", s, msg)
+		} else {
+			st.pr.MFASerial = s
+		}
+	}
+}
+
+// profileTiming checks refresh_before and mfa_reminder against duration.
+func (p *parser) profileTiming(st *profileState) {
+	pr := st.pr
+	if k := st.refresh; k != nil {
 		switch {
 		case pr.RefreshBefore < minRefreshBefore:
-			p.errf(refreshNode, "%q is shorter than 1m; refreshing later than that races the expiry", refreshNode.val)
-		case durationOK && pr.RefreshBefore >= pr.Duration:
-			p.errf(refreshNode, "%q is not shorter than duration (%s): credentials would be refreshed as soon as they arrive", refreshNode.val, fmtDur(pr.Duration))
+			p.errf(k, "%q is shorter than 1m; refreshing later than that races the expiry", k.Value)
+		case st.durationOK && pr.RefreshBefore >= pr.Duration:
+			p.errf(k, "%q is not shorter than duration (%s): credentials would be refreshed as soon as they arrive", k.Value, fmtDur(pr.Duration))
 		}
 	}
-	if reminderNode != nil {
+	if k := st.reminder; k != nil {
 		switch {
 		case pr.MFAReminder < time.Minute:
-			p.errf(reminderNode, "%q is shorter than 1m, too late to type a code", reminderNode.val)
-		case durationOK && pr.MFAReminder >= pr.Duration:
-			p.errf(reminderNode, "%q is not shorter than duration (%s): stsd would ask for a code as soon as credentials arrive", reminderNode.val, fmtDur(pr.Duration))
+			p.errf(k, "%q is shorter than 1m, too late to type a code", k.Value)
+		case st.durationOK && pr.MFAReminder >= pr.Duration:
+			p.errf(k, "%q is not shorter than duration (%s): stsd would ask for a code as soon as credentials arrive", k.Value, fmtDur(pr.Duration))
 		}
 	}
+}
 
-	// Session mode: the MFA keys need a serial.
-	if pr.Mode == ModeSession && pr.MFASerial == "" && !has(n, "mfa_serial") {
-		for _, key := range sessionKeys[1:] {
-			if k := child(n, key); k != nil {
-				p.errf(k, "has no effect without mfa_serial; set mfa_serial or remove this key")
-			}
+// sessionMFAKeys reports the session keys that need mfa_serial when it is
+// missing.
+func (p *parser) sessionMFAKeys(st *profileState) {
+	if st.pr.Mode != ModeSession || st.pr.MFASerial != "" || st.n.Child("mfa_serial") != nil {
+		return
+	}
+	for _, pk := range profileKeys {
+		if pk.mode != ModeSession || pk.name == "mfa_serial" {
+			continue
+		}
+		if k := st.n.Child(pk.name); k != nil {
+			p.errf(k, "has no effect without mfa_serial; set mfa_serial or remove this key")
 		}
 	}
+}
 
-	// Federation mode: name, policy, permissions.
-	if pr.Mode == ModeFederation {
-		p.federationName(st)
-		switch {
-		case policyNode != nil && policyFileNode != nil:
-			second := policyNode
-			if policyFileNode.line > policyNode.line {
-				second = policyFileNode
-			}
-			p.errf(second, "set either policy or policy_file, not both")
-			policyOK = false
-		case policyFileNode != nil && policyOK:
-			policyText, policyOK = p.readPolicyFile(policyFileNode, pr.PolicyFile)
-		}
-		src := policyNode
-		if policyFileNode != nil {
-			src = policyFileNode
-		}
-		if src != nil && policyOK {
-			what := "the policy"
-			if src == policyFileNode {
-				what = "policy file " + pr.PolicyFile
-			}
-			if min, msg := minifyPolicy(policyText); msg != "" {
-				p.errf(src, "%s %s", what, msg)
-				policyOK = false
-			} else {
-				pr.Policy = min
-			}
-		}
-		if policyOK {
-			p.policySize(src, arnsNode, pr)
-		}
-		if src == nil && arnsNode == nil {
-			p.errAt(n.line, n.name(), "a federation profile needs policy, policy_file or policy_arns: GetFederationToken without a session policy returns credentials with no permissions")
-		}
-	}
-
-	// Local endpoints.
-	if imdsNode != nil && pr.IMDSListen != "" {
+// profileEndpoints checks imds_listen: who may connect to it, and the keys
+// that only mean something with it.
+func (p *parser) profileEndpoints(st *profileState) {
+	pr := st.pr
+	if st.imds != nil && pr.IMDSListen != "" {
 		if !p.tcpPeerCheck && !pr.IMDSAnyLocalUser {
-			p.errf(imdsNode, "this OS cannot tell which local user opened a TCP connection, so any local user could read these credentials; set imds_any_local_user = true to accept that, or use credential_process")
+			p.errf(st.imds, "this OS cannot tell which local user opened a TCP connection, so any local user could read these credentials; set imds_any_local_user = true to accept that, or use credential_process")
 		}
 		if p.o.System && len(pr.AllowedUIDs) == 0 && !pr.IMDSAnyLocalUser {
-			p.errf(imdsNode, "the system layout needs allowed_uids for imds_listen (the daemon's own uid is no user's); list the uids that may read this profile")
+			p.errf(st.imds, "the system layout needs allowed_uids for imds_listen (the daemon's own uid is no user's); list the uids that may read this profile")
 		}
 	}
-	if imdsNode == nil {
-		for _, k := range []*node{v1Node, anyUidNode} {
+	if st.imds == nil {
+		for _, k := range []*tomlpos.Node{st.imdsV1, st.anyLocalUser} {
 			if k != nil {
 				p.errf(k, "has no effect without imds_listen; set imds_listen or remove this key")
 			}
 		}
-	}
-
-	if validName {
-		p.cfg.Profiles[name] = pr
-	}
-	return st
-}
-
-// otherModeKey returns the mode key belongs to when that is not m.
-func otherModeKey(m Mode, key string) string {
-	switch {
-	case m == ModeSession && slices.Contains(federationKeys, key):
-		return string(ModeFederation)
-	case m == ModeFederation && slices.Contains(sessionKeys, key):
-		return string(ModeSession)
-	}
-	return ""
-}
-
-// federationName checks the placeholders of `name` and expands {hostname}
-// and {profile}; the length and characters are checked in profileCross,
-// once the broker clients are known.
-func (p *parser) federationName(st *profileState) {
-	k := child(st.n, "name")
-	if k != nil && st.nameTmpl == "" {
-		if _, isStr := k.val.(string); isStr {
-			p.errf(k, "must not be empty; remove it for the default \"{profile}\" or name the federated user")
-		}
-		return
-	}
-	ok := true
-	for _, ph := range placeholderRe.FindAllString(st.nameTmpl, -1) {
-		switch ph {
-		case "{hostname}", "{profile}":
-		case "{client}":
-			st.usesClient = true
-			if p.cfg.Broker == nil {
-				p.errf(k, "{client} needs a [broker] section: it expands to the name of the broker client asking")
-				ok = false
-			}
-		default:
-			p.errf(k, "unknown placeholder %s in %q; use {hostname}, {profile} or {client}", ph, st.nameTmpl)
-			ok = false
-		}
-	}
-	if !ok {
-		return
-	}
-	name := strings.ReplaceAll(st.nameTmpl, "{profile}", st.pr.Name)
-	if strings.Contains(name, "{hostname}") {
-		h, err := p.host()
-		if err != nil {
-			p.errf(k, "cannot expand {hostname}: %v", err)
-			return
-		}
-		name = strings.ReplaceAll(name, "{hostname}", hostLabel(h))
-	}
-	st.pr.FederationName = name
-	st.nameOK = true
-}
-
-// readPolicyFile reads a policy_file after checking its owner and mode.
-func (p *parser) readPolicyFile(k *node, path string) (string, bool) {
-	if !p.existingFile(k, path, kindConfig) {
-		return "", false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		p.errf(k, "cannot read %s: %v", path, unwrapPath(err))
-		return "", false
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
-	if err != nil {
-		p.errf(k, "cannot read %s: %v", path, unwrapPath(err))
-		return "", false
-	}
-	if len(b) > maxPolicyFile {
-		p.errf(k, "%s is larger than 1 MiB; STS accepts 2048 characters of policy", path)
-		return "", false
-	}
-	return string(b), true
-}
-
-func (p *parser) policyARNs(k *node, pr *Profile) {
-	if a, ok := k.val.([]any); ok && len(a) > maxPolicyARNs {
-		p.errf(k, "lists %d ARNs; STS allows at most %d managed session policies", len(a), maxPolicyARNs)
-	}
-	p.eachString(k, func(key, a string) {
-		if n := utf8.RuneCountInString(a); !strings.HasPrefix(a, "arn:") || n < 20 || n > 2048 {
-			p.errAt(k.line, key, fmt.Sprintf(`%q is not a policy ARN (20..2048 characters starting "arn:", e.g. "arn:aws:iam::aws:policy/ReadOnlyAccess")`, a))
-			return
-		}
-		pr.PolicyARNs = append(pr.PolicyARNs, a)
-	})
-}
-
-// policySize applies STS's limit on the plaintext of the inline policy and
-// the managed policy ARNs together.
-func (p *parser) policySize(src, arnsNode *node, pr *Profile) {
-	pol := utf8.RuneCountInString(pr.Policy)
-	arns := 0
-	for _, a := range pr.PolicyARNs {
-		arns += utf8.RuneCountInString(a)
-	}
-	total := pol + arns
-	if total <= maxPolicyChars {
-		return
-	}
-	at := src
-	if at == nil {
-		at = arnsNode
-	}
-	over := total - maxPolicyChars
-	switch {
-	case arns == 0:
-		p.errf(at, "the policy is %d characters with whitespace already removed, %d over the STS limit of %d; shorten it or move statements into managed policies listed in policy_arns", pol, over, maxPolicyChars)
-	case pol == 0:
-		p.errf(at, "the ARNs total %d characters, %d over the STS limit of %d for policy and policy_arns together; list fewer ARNs", arns, over, maxPolicyChars)
-	default:
-		p.errf(at, "the policy (%d characters, whitespace already removed) and policy_arns (%d characters) total %d, %d over the STS limit of %d; shorten the policy or list fewer ARNs", pol, arns, total, over, maxPolicyChars)
-	}
-}
-
-func (p *parser) tags(k *node, pr *Profile) {
-	if !k.table {
-		p.errf(k, `must be a table of strings such as { team = "build" }, not %s`, typeName(k.val))
-		return
-	}
-	if len(k.kids) > maxTags {
-		p.errf(k, "has %d tags; STS allows at most %d", len(k.kids), maxTags)
-	}
-	seen := map[string]*node{}
-	tags := map[string]string{}
-	for _, t := range k.kids {
-		key := t.last()
-		v, ok := t.val.(string)
-		if !ok {
-			p.errf(t, "must be a string, not %s", typeName(t.val))
-			continue
-		}
-		if msg := checkChars(key, 1, 128, tagChar, "a tag key", "letters, digits, spaces and _.:/=+-@"); msg != "" {
-			p.errf(t, "tag key %q %s", key, msg)
-			continue
-		}
-		if msg := checkChars(v, 0, 256, tagChar, "a tag value", "letters, digits, spaces and _.:/=+-@"); msg != "" {
-			p.errf(t, "%q %s", v, msg)
-			continue
-		}
-		lk := strings.ToLower(key)
-		if o := seen[lk]; o != nil {
-			p.errf(t, "tag key %q duplicates %q (line %d): STS treats tag keys case-insensitively; keep one", key, o.last(), o.line)
-			continue
-		}
-		seen[lk] = t
-		tags[key] = v
-	}
-	if len(tags) > 0 {
-		pr.Tags = tags
 	}
 }
 
@@ -456,7 +342,7 @@ func (p *parser) tags(k *node, pr *Profile) {
 // scoping and the [default]-source warning.
 func (p *parser) profileCross(st *profileState) {
 	pr := st.pr
-	if src := child(st.n, "source_profile"); src != nil && pr.SourceProfile != "" && pr.SourceProfile != pr.Name {
+	if src := st.n.Child("source_profile"); src != nil && pr.SourceProfile != "" && pr.SourceProfile != pr.Name {
 		if _, ok := p.cfg.Profiles[pr.SourceProfile]; ok {
 			p.errf(src, "%q is an stsd profile: its credentials are temporary, and STS refuses temporary credentials for %s; name the AWS profile that holds the IAM user's long-term key", pr.SourceProfile, opName(pr.Mode))
 		}
@@ -465,9 +351,9 @@ func (p *parser) profileCross(st *profileState) {
 		p.checkFederationName(st)
 	}
 	if st.usesClient && pr.IMDSListen != "" {
-		p.errf(child(st.n, "imds_listen"), "a profile whose name uses {client} is served by the broker only; remove imds_listen or the {client} placeholder")
+		p.errf(st.n.Child("imds_listen"), "a profile whose name uses {client} is served by the broker only; remove imds_listen or the {client} placeholder")
 	}
-	if src := child(st.n, "source_profile"); src != nil && pr.SourceProfile == "default" {
+	if src := st.n.Child("source_profile"); src != nil && pr.SourceProfile == "default" {
 		var via []string
 		if pr.IMDSListen != "" {
 			via = append(via, "IMDS (imds_listen)")
@@ -486,57 +372,4 @@ func opName(m Mode) string {
 		return "GetFederationToken"
 	}
 	return "GetSessionToken"
-}
-
-func (p *parser) checkFederationName(st *profileState) {
-	pr := st.pr
-	k := child(st.n, "name")
-	line, key := st.n.line, st.n.name()+".name"
-	if k != nil {
-		line = k.line
-	}
-	clients := []string{""}
-	placeholder := false
-	if st.usesClient {
-		clients = nil
-		if b := p.cfg.Broker; b != nil {
-			for name, c := range b.Clients {
-				if slices.Contains(c.Profiles, pr.Name) {
-					clients = append(clients, name)
-				}
-			}
-		}
-		sort.Strings(clients)
-		if len(clients) == 0 {
-			// No client lists it yet: check with the shortest valid name.
-			clients, placeholder = []string{"xx"}, true
-		}
-	}
-	for _, c := range clients {
-		name := strings.ReplaceAll(pr.FederationName, "{client}", c)
-		msg := checkChars(name, 2, 32, nameChar, "a federated user name", "letters, digits and _+=,.@-")
-		if msg == "" {
-			continue
-		}
-		var what string
-		switch {
-		case k == nil:
-			what = fmt.Sprintf("the default name {profile} gives %q, which", name)
-		case name == st.nameTmpl:
-			what = fmt.Sprintf("%q", name)
-		default:
-			what = fmt.Sprintf("%q expands to %q", st.nameTmpl, name)
-			switch {
-			case placeholder:
-				what += " (with a 2-character client name)"
-			case c != "":
-				what += fmt.Sprintf(" for broker client %q", c)
-			}
-			what += ", which"
-		}
-		if k == nil {
-			msg += "; set name"
-		}
-		p.errAt(line, key, what+" "+msg)
-	}
 }

@@ -12,7 +12,9 @@ import (
 	"unicode/utf8"
 )
 
-// STS parameter limits (protocol.md §4, from the STS API reference:
+// STS parameter limits: DurationSeconds 900..129600, at most 10 managed
+// policy ARNs and 50 tags, and 2048 plaintext characters of inline policy
+// and ARNs together (STS API reference:
 // https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html
 // and API_GetSessionToken.html).
 const (

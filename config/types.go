@@ -44,8 +44,8 @@ type ECS struct {
 	TokenDir string // absolute; <profile>.token files
 }
 
-// Broker is the optional HTTPS broker ([broker]); parsed now so `{client}`
-// names validate, served by a later issue.
+// Broker is the optional HTTPS broker ([broker]) that serves federation
+// profiles to the clients listed under it; their names fill `{client}`.
 type Broker struct {
 	Listen         string  // host:port, any address
 	TLSCertFile    string  // absolute

@@ -5,9 +5,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/config/internal/tomlpos"
 )
 
 // typeName names a decoded TOML value's type for messages.
@@ -34,16 +37,20 @@ func typeName(v any) string {
 	}
 }
 
-func (p *parser) str(n *node) (string, bool) {
-	s, ok := n.val.(string)
+// typed is n's value as a T, recording an error that says it must be what
+// when it is not.
+func typed[T any](p *parser, n *tomlpos.Node, what string) (T, bool) {
+	v, ok := n.Value.(T)
 	if !ok {
-		p.errf(n, "must be a string, not %s", typeName(n.val))
+		p.errf(n, "must be %s, not %s", what, typeName(n.Value))
 	}
-	return s, ok
+	return v, ok
 }
 
+func (p *parser) str(n *tomlpos.Node) (string, bool) { return typed[string](p, n, "a string") }
+
 // nonEmpty is a string that must not be empty.
-func (p *parser) nonEmpty(n *node) (string, bool) {
+func (p *parser) nonEmpty(n *tomlpos.Node) (string, bool) {
 	s, ok := p.str(n)
 	if ok && strings.TrimSpace(s) == "" {
 		p.errf(n, "must not be empty; remove the key or give it a value")
@@ -52,25 +59,24 @@ func (p *parser) nonEmpty(n *node) (string, bool) {
 	return s, ok
 }
 
-func (p *parser) boolean(n *node) (bool, bool) {
-	b, ok := n.val.(bool)
-	if !ok {
-		p.errf(n, "must be true or false, not %s", typeName(n.val))
+// oneOf is a string from valid; format (with the value as its %q) says
+// what to write instead.
+func (p *parser) oneOf(n *tomlpos.Node, valid []string, format string) (string, bool) {
+	s, ok := p.str(n)
+	if ok && !slices.Contains(valid, s) {
+		p.errf(n, format, s)
+		return "", false
 	}
-	return b, ok
+	return s, ok
 }
 
-func (p *parser) integer(n *node) (int64, bool) {
-	i, ok := n.val.(int64)
-	if !ok {
-		p.errf(n, "must be an integer, not %s", typeName(n.val))
-	}
-	return i, ok
+func (p *parser) boolean(n *tomlpos.Node) (bool, bool) {
+	return typed[bool](p, n, "true or false")
 }
 
 // intIn is an integer in lo..hi.
-func (p *parser) intIn(n *node, lo, hi int64) (int, bool) {
-	i, ok := p.integer(n)
+func (p *parser) intIn(n *tomlpos.Node, lo, hi int64) (int, bool) {
+	i, ok := typed[int64](p, n, "an integer")
 	if ok && (i < lo || i > hi) {
 		p.errf(n, "%d is out of range (%d..%d)", i, lo, hi)
 		return 0, false
@@ -80,44 +86,33 @@ func (p *parser) intIn(n *node, lo, hi int64) (int, bool) {
 
 // table reports whether n is a table, recording an error naming the header
 // to write when it is not.
-func (p *parser) table(n *node) bool {
-	if !n.table {
-		p.errf(n, "must be a table ([%s]), not %s", n.name(), typeName(n.val))
+func (p *parser) table(n *tomlpos.Node) bool {
+	if !n.Table {
+		p.errf(n, "must be a table ([%s]), not %s", n.Name(), typeName(n.Value))
 	}
-	return n.table
+	return n.Table
 }
 
 // array returns the elements of an array value.
-func (p *parser) array(n *node, what string) ([]any, bool) {
-	a, ok := n.val.([]any)
+func (p *parser) array(n *tomlpos.Node, what string) ([]any, bool) {
+	a, ok := n.Value.([]any)
 	if !ok {
-		p.errf(n, "must be an array of %s, not %s", what, typeName(n.val))
+		p.errf(n, "must be an array of %s, not %s", what, typeName(n.Value))
 	}
 	return a, ok
 }
 
 // strList is an array of strings; each bad element is its own problem.
-func (p *parser) strList(n *node) ([]string, bool) {
-	a, ok := p.array(n, "strings")
-	if !ok {
-		return nil, false
-	}
-	out := make([]string, 0, len(a))
-	for i, v := range a {
-		s, isStr := v.(string)
-		if !isStr {
-			p.errAt(n.line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
-			ok = false
-			continue
-		}
-		out = append(out, s)
-	}
+func (p *parser) strList(n *tomlpos.Node) ([]string, bool) {
+	out := []string{}
+	ok := p.eachString(n, func(_ string, s string) { out = append(out, s) })
 	return out, ok
 }
 
 // eachString calls f with the dotted key and value of each string element of
-// an array, reporting other elements, in index order.
-func (p *parser) eachString(n *node, f func(key string, s string)) bool {
+// an array, reporting other elements, in index order. It reports whether n
+// is an array of strings only.
+func (p *parser) eachString(n *tomlpos.Node, f func(key string, s string)) bool {
 	a, ok := p.array(n, "strings")
 	if !ok {
 		return false
@@ -125,22 +120,30 @@ func (p *parser) eachString(n *node, f func(key string, s string)) bool {
 	for i, v := range a {
 		s, isStr := v.(string)
 		if !isStr {
-			p.errAt(n.line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
+			p.errAt(n.Line, elem(n, i), fmt.Sprintf("must be a string, not %s", typeName(v)))
+			ok = false
 			continue
 		}
 		f(elem(n, i), s)
 	}
-	return true
+	return ok
+}
+
+// require reports key missing from table n; msg says what to set.
+func (p *parser) require(n *tomlpos.Node, key, msg string) {
+	if n.Child(key) == nil {
+		p.errAt(n.Line, n.Name()+"."+key, "missing: "+msg)
+	}
 }
 
 // elem is the dotted key of array element i.
-func elem(n *node, i int) string { return fmt.Sprintf("%s[%d]", n.name(), i) }
+func elem(n *tomlpos.Node, i int) string { return fmt.Sprintf("%s[%d]", n.Name(), i) }
 
 // duration is a Go duration string in whole seconds.
-func (p *parser) duration(n *node) (time.Duration, bool) {
-	s, ok := n.val.(string)
+func (p *parser) duration(n *tomlpos.Node) (time.Duration, bool) {
+	s, ok := n.Value.(string)
 	if !ok {
-		p.errf(n, `must be a duration string such as "12h" or "90m", not %s`, typeName(n.val))
+		p.errf(n, `must be a duration string such as "12h" or "90m", not %s`, typeName(n.Value))
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
@@ -173,7 +176,7 @@ func fmtDur(d time.Duration) string {
 
 // filePath resolves a path value: `~` and `~/…` become the home directory,
 // relative paths are relative to the config file's directory.
-func (p *parser) filePath(n *node) (string, bool) {
+func (p *parser) filePath(n *tomlpos.Node) (string, bool) {
 	s, ok := p.nonEmpty(n)
 	if !ok {
 		return "", false

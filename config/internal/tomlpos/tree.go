@@ -1,4 +1,5 @@
-package config
+// Package tomlpos parses TOML into a tree of keys that knows the line each key is written on.
+package tomlpos
 
 import (
 	"bytes"
@@ -9,25 +10,35 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// node is one TOML key with the line it was written on. BurntSushi/toml keeps
+// Node is one TOML key with the line it was written on. BurntSushi/toml keeps
 // key positions private, so lines come from locateKeys, a one-pass scan of
 // the (already validated) text. For a key it misses, the position
 // BurntSushi attaches to an error returned by a toml.Unmarshaler (lineProbe)
 // is used; that costs a pass over the whole input per key, so it is rationed
 // (maxProbes).
-type node struct {
-	key   toml.Key
-	line  int
-	val   any     // the decoded value (map[string]any for tables)
-	kids  []*node // a table's keys in file order; nil for other values
-	table bool
+type Node struct {
+	Key   toml.Key
+	Line  int
+	Value any     // the decoded value (map[string]any for tables)
+	Kids  []*Node // a table's keys in file order; nil for other values
+	Table bool
 }
 
-// name is the dotted key, quoted where TOML needs quotes.
-func (n *node) name() string { return n.key.String() }
+// Name is the dotted key, quoted where TOML needs quotes.
+func (n *Node) Name() string { return n.Key.String() }
 
-// last is the key's own name (the last dotted piece).
-func (n *node) last() string { return n.key[len(n.key)-1] }
+// Last is the key's own name (the last dotted piece).
+func (n *Node) Last() string { return n.Key[len(n.Key)-1] }
+
+// Child is the key named key directly under table n, or nil.
+func (n *Node) Child(key string) *Node {
+	for _, k := range n.Kids {
+		if k.Last() == key {
+			return k
+		}
+	}
+	return nil
+}
 
 var errLineProbe = errors.New("line probe")
 
@@ -35,17 +46,17 @@ type lineProbe struct{}
 
 func (lineProbe) UnmarshalTOML(any) error { return errLineProbe }
 
-// parseTree parses data as TOML. A syntax error comes back as a
-// toml.ParseError (with its line).
-func parseTree(data []byte) (*node, error) {
+// Parse parses data as TOML and returns its root table. A syntax error
+// comes back as a toml.ParseError (with its line).
+func Parse(data []byte) (*Node, error) {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)
 	if err != nil {
 		return nil, err
 	}
 	b := treeBuilder{md: &md, data: data, lines: locateKeys(data), probes: maxProbes}
-	root := &node{table: true, val: map[string]any{}}
-	root.kids = b.kids(nil, 0, top)
+	root := &Node{Table: true, Value: map[string]any{}}
+	root.Kids = b.kids(nil, 0, top)
 	return root, nil
 }
 
@@ -60,40 +71,40 @@ type treeBuilder struct {
 }
 
 // kids builds the nodes of table parent (written on parentLine).
-func (b *treeBuilder) kids(parent toml.Key, parentLine int, m map[string]toml.Primitive) []*node {
-	out := make([]*node, 0, len(m))
+func (b *treeBuilder) kids(parent toml.Key, parentLine int, m map[string]toml.Primitive) []*Node {
+	out := make([]*Node, 0, len(m))
 	for k, prim := range m {
 		key := make(toml.Key, len(parent), len(parent)+1)
 		copy(key, parent)
 		key = append(key, k)
-		n := &node{key: key, line: b.line(key, prim)}
-		if err := b.md.PrimitiveDecode(prim, &n.val); err != nil {
-			n.val = nil
+		n := &Node{Key: key, Line: b.line(key, prim)}
+		if err := b.md.PrimitiveDecode(prim, &n.Value); err != nil {
+			n.Value = nil
 		}
-		if _, ok := n.val.(map[string]any); ok {
+		if _, ok := n.Value.(map[string]any); ok {
 			var sub map[string]toml.Primitive
 			if err := b.md.PrimitiveDecode(prim, &sub); err == nil {
-				n.table = true
-				n.kids = b.kids(key, n.line, sub)
-				if n.line == 0 { // implicit table: [a.b] defines a without a line
-					for _, c := range n.kids {
-						if c.line > 0 && (n.line == 0 || c.line < n.line) {
-							n.line = c.line
+				n.Table = true
+				n.Kids = b.kids(key, n.Line, sub)
+				if n.Line == 0 { // implicit table: [a.b] defines a without a line
+					for _, c := range n.Kids {
+						if c.Line > 0 && (n.Line == 0 || c.Line < n.Line) {
+							n.Line = c.Line
 						}
 					}
 				}
 			}
 		}
-		if n.line == 0 {
-			n.line = parentLine // keys the position lookup cannot find, such as ""
+		if n.Line == 0 {
+			n.Line = parentLine // keys the position lookup cannot find, such as ""
 		}
 		out = append(out, n)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].line != out[j].line {
-			return out[i].line < out[j].line
+		if out[i].Line != out[j].Line {
+			return out[i].Line < out[j].Line
 		}
-		return out[i].last() < out[j].last()
+		return out[i].Last() < out[j].Last()
 	})
 	return out
 }

@@ -1,4 +1,4 @@
-package config
+package tomlpos
 
 import (
 	"os"
@@ -8,6 +8,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 )
+
+// configTestdata holds the config package's sample files, which double as
+// TOML test documents here.
+var configTestdata = filepath.Join("..", "..", "testdata")
 
 // probeLines is what the slow, library-backed lookup says for every key.
 func probeLines(t *testing.T, data []byte) map[string]int {
@@ -58,7 +62,7 @@ func TestLocateKeys(t *testing.T) {
 		"a = \"\"\"\n\\\n  b\n\"\"\"\nc = 1\r\nd = 2\n",
 	}
 	for _, f := range []string{"sample.toml", "bad.toml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
+		b, err := os.ReadFile(filepath.Join(configTestdata, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +80,7 @@ func TestLocateKeys(t *testing.T) {
 // TOML.
 func FuzzLocateKeys(f *testing.F) {
 	f.Add([]byte("a = 1\nb = \"\"\"\nx\n\"\"\"\n[p.q]\nx = { y = [1, 2] }\n"))
-	if b, err := os.ReadFile(filepath.Join("testdata", "sample.toml")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(configTestdata, "sample.toml")); err == nil {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

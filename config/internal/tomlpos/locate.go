@@ -1,4 +1,4 @@
-package config
+package tomlpos
 
 import (
 	"strconv"
@@ -217,46 +217,36 @@ func (l *locator) value(path []string) bool {
 		_, ok := l.quoted(l.peek())
 		return ok
 	case l.peek() == '[':
-		l.i++
-		for {
-			l.space(true)
-			switch l.peek() {
-			case ']':
-				l.i++
-				return true
-			case ',':
-				l.i++
-				continue
-			case 0:
-				return false
-			}
-			if !l.value(path) {
-				return false
-			}
-		}
+		return l.list(']', func() bool { return l.value(path) })
 	case l.peek() == '{':
-		l.i++
-		for {
-			l.space(true)
-			switch l.peek() {
-			case '}':
-				l.i++
-				return true
-			case ',':
-				l.i++
-				continue
-			case 0:
-				return false
-			}
-			if !l.keyValue(path) {
-				return false
-			}
-		}
+		return l.list('}', func() bool { return l.keyValue(path) })
 	default: // number, boolean, date-time (which may contain a space)
 		start := l.i
 		for l.i < len(l.s) && !strings.ContainsRune(",]}#\n", rune(l.s[l.i])) {
 			l.i++
 		}
 		return l.i > start
+	}
+}
+
+// list skips an array or inline table from its opening bracket to end,
+// reading each element with item.
+func (l *locator) list(end byte, item func() bool) bool {
+	l.i++
+	for {
+		l.space(true)
+		switch l.peek() {
+		case end:
+			l.i++
+			return true
+		case ',':
+			l.i++
+			continue
+		case 0:
+			return false
+		}
+		if !item() {
+			return false
+		}
 	}
 }
