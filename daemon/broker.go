@@ -6,18 +6,16 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"sync"
 
 	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/config"
 )
 
-// startBroker serves [broker], when the config has one, on wg until ctx
-// ends. The certificate is loaded and the address bound before it
+// startBroker serves [broker], when the config has one, in g. The certificate is loaded and the address bound before it
 // returns: a broker that cannot start fails the daemon's start. Its
 // clients follow every reload (applyBrokerClients); its other settings
 // change only on restart (restartOnly).
-func (s *Supervisor) startBroker(ctx context.Context, wg *sync.WaitGroup) error {
+func (s *Supervisor) startBroker(g *runGroup) error {
 	cfg := s.cur().cfg
 	if cfg.Broker == nil {
 		return nil
@@ -35,7 +33,7 @@ func (s *Supervisor) startBroker(ctx context.Context, wg *sync.WaitGroup) error 
 	}
 	s.setServing(func() { s.brokerAddr, s.broker = ln.Addr().String(), br })
 	s.o.Logger.Info("broker listening", "event", "broker_started", "addr", ln.Addr().String(), "clients", len(cfg.Broker.Clients))
-	wg.Go(func() {
+	g.Go(func(ctx context.Context) {
 		if err := br.Serve(ctx, ln); err != nil {
 			s.o.Logger.Error("broker failed", "event", "broker_failed", "err", err)
 		}

@@ -92,8 +92,8 @@ func (b *binding) close() {
 
 // reconcile makes the running endpoints match cfg. Every new listener is
 // bound first: if one cannot be, nothing changes and the error says which.
-// New servers run on wg until ctx ends.
-func (ep *localEndpoints) reconcile(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config) error {
+// New servers run in g.
+func (ep *localEndpoints) reconcile(g *runGroup, cfg *config.Config) error {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	b, err := ep.bind(cfg)
@@ -102,7 +102,7 @@ func (ep *localEndpoints) reconcile(ctx context.Context, wg *sync.WaitGroup, cfg
 		return err
 	}
 	ep.retire(cfg, b)
-	ep.start(ctx, wg, cfg, b)
+	ep.start(g, cfg, b)
 	return nil
 }
 
@@ -176,33 +176,37 @@ func (ep *localEndpoints) retire(cfg *config.Config, b *binding) {
 }
 
 // start serves the listeners bind made.
-func (ep *localEndpoints) start(ctx context.Context, wg *sync.WaitGroup, cfg *config.Config, b *binding) {
+func (ep *localEndpoints) start(g *runGroup, cfg *config.Config, b *binding) {
 	for name, ln := range b.imds {
 		p := cfg.Profiles[name]
-		ep.imds[name] = ep.serve(ctx, wg, "imds "+name, p.IMDSListen, ln, imds.NewIMDS(ep.s, imdsProfile(p), ep.imdsOptions()))
+		ep.imds[name] = ep.serve(g, "imds "+name, p.IMDSListen, ln, imds.NewIMDS(ep.s, imdsProfile(p), ep.imdsOptions()))
 	}
 	if b.ecs != nil {
-		ep.ecs = ep.serve(ctx, wg, "ecs", cfg.ECS.Listen, b.ecs, ecs.New(ep.s, b.ecsProfiles, b.tokens, ep.ecsOptions()))
+		ep.ecs = ep.serve(g, "ecs", cfg.ECS.Listen, b.ecs, ecs.New(ep.s, b.ecsProfiles, b.tokens, ep.ecsOptions()))
 		ep.ecsBase = "http://" + b.ecs.Addr().String()
 	}
 }
 
-// serve runs one endpoint on wg until ctx ends or it is stopped.
-func (ep *localEndpoints) serve(ctx context.Context, wg *sync.WaitGroup, name, listen string, ln net.Listener, h http.Handler) *liveServer {
+// serve runs one endpoint in g until g stops or it is stopped.
+func (ep *localEndpoints) serve(g *runGroup, name, listen string, ln net.Listener, h http.Handler) *liveServer {
 	l := &liveServer{listen: listen, ln: ln}
 	l.set(h)
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancel(g.ctx)
 	done := make(chan struct{})
 	l.stop = func() { cancel(); <-done }
 	log := ep.s.o.Logger
 	log.Info("endpoint listening", "event", "endpoint_started", "endpoint", name, "addr", ln.Addr().String())
 	o := httpserve.Options{Logger: log, ShutdownTimeout: ep.s.o.ShutdownTimeout, ConnContext: peercred.ConnContext}
-	wg.Go(func() {
+	started := g.Go(func(context.Context) {
 		defer close(done)
 		if err := httpserve.Serve(sctx, ln, l, o); err != nil {
 			log.Error("endpoint failed", "event", "endpoint_failed", "endpoint", name, "err", err)
 		}
 	})
+	if !started {
+		ln.Close()
+		close(done)
+	}
 	return l
 }
 

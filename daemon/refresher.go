@@ -93,22 +93,34 @@ type Refresher struct {
 	stop func() // set by start: cancels Run and waits for it
 }
 
-// start runs the refresher on wg until ctx ends or stop is called.
-func (r *Refresher) start(ctx context.Context, wg *sync.WaitGroup) {
-	ctx, cancel := context.WithCancel(ctx)
+// start runs the refresher in g until g stops or stop is called.
+func (r *Refresher) start(g *runGroup) {
+	ctx, cancel := context.WithCancel(g.ctx)
 	done := make(chan struct{})
 	r.stop = func() { cancel(); <-done }
-	wg.Go(func() {
-		defer close(done)
-		r.Run(ctx)
-	})
+	if !g.Go(func(context.Context) { defer close(done); r.Run(ctx) }) {
+		close(done) // the daemon is stopping: nothing to run
+	}
 }
 
-func newRefresher(cfg *config.Config, p *config.Profile, f stsclient.Fetcher, o *Options) *Refresher {
+// refresherSpec is what one refresher is made of.
+type refresherSpec struct {
+	cfg     *config.Config
+	profile *config.Profile
+	client  string // broker client ("" = the profile's own credentials)
+	fetcher stsclient.Fetcher
+	serial  *mfa.Guard // the profile's MFA device; nil without mfa_serial
+	metrics *Metrics   // nil in tests that build a Refresher alone
+}
+
+func newRefresher(sp refresherSpec, o *Options) *Refresher {
+	log := o.Logger.With("profile", sp.profile.Name)
+	if sp.client != "" {
+		log = log.With("client", sp.client)
+	}
 	r := &Refresher{
-		profile: p, cfg: cfg, fetcher: f, store: o.Store,
-		clock: o.Clock, rand: o.Rand,
-		log:   o.Logger.With("profile", p.Name),
+		profile: sp.profile, client: sp.client, cfg: sp.cfg, fetcher: sp.fetcher, store: o.Store,
+		clock: o.Clock, rand: o.Rand, log: log, metrics: sp.metrics, serial: sp.serial,
 		kick:  make(chan struct{}, 1),
 		codes: make(chan *mfaSubmission),
 	}

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -51,10 +50,11 @@ func (s *Supervisor) Reload(ctx context.Context, reason string) error {
 	}
 }
 
-// manage is the daemon's lifecycle loop: it starts broker client
-// refreshers on demand, serves reload requests and, when the config can be
-// re-read, watches every file it was made from, until ctx ends.
-func (s *Supervisor) manage(ctx context.Context, wg *sync.WaitGroup) {
+// manage is the daemon's lifecycle loop: it serves reload requests and,
+// when the config can be re-read, watches every file it was made from,
+// until g stops. Reloads run here only, one at a time.
+func (s *Supervisor) manage(g *runGroup) {
+	ctx := g.ctx
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	var w *fsnotify.Watcher
@@ -76,10 +76,8 @@ func (s *Supervisor) manage(ctx context.Context, wg *sync.WaitGroup) {
 		select {
 		case <-ctx.Done():
 			return
-		case req := <-s.clientCh:
-			req.done <- s.startClient(ctx, wg, req)
 		case req := <-s.reloadCh:
-			req.done <- s.reload(ctx, wg, req.reason)
+			req.done <- s.reload(g, req.reason)
 			watched = s.watch(w, watched)
 		case ev := <-events:
 			if watched[filepath.Clean(ev.Name)] && fire == nil {
@@ -87,7 +85,7 @@ func (s *Supervisor) manage(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		case <-fire:
 			fire = nil
-			if err := s.reload(ctx, wg, "file changed"); err == nil {
+			if err := s.reload(g, "file changed"); err == nil {
 				s.kickFailing()
 			}
 			watched = s.watch(w, watched)
@@ -153,14 +151,14 @@ func (s *Supervisor) kickFailing() {
 // keep running untouched; changed ones are replaced (a new fingerprint
 // means new credentials; an unchanged one reuses the cache); removed ones
 // stop and close their listeners; added ones start.
-func (s *Supervisor) reload(ctx context.Context, wg *sync.WaitGroup, reason string) error {
+func (s *Supervisor) reload(g *runGroup, reason string) error {
 	cfg, err := s.o.Load()
 	if err != nil {
 		s.reloadFailed(err)
 		return err
 	}
 	old := s.cur()
-	if err := s.ep.reconcile(ctx, wg, cfg); err != nil {
+	if err := s.ep.reconcile(g, cfg); err != nil {
 		s.reloadFailed(err)
 		return err
 	}
@@ -185,7 +183,7 @@ func (s *Supervisor) reload(ctx context.Context, wg *sync.WaitGroup, reason stri
 	s.view.Store(next)
 	for name, r := range next.refreshers {
 		if keep[name] == nil {
-			r.start(ctx, wg)
+			r.start(g)
 		}
 	}
 	for name, r := range old.refreshers {

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -73,14 +72,15 @@ type Supervisor struct {
 	brokerAddr  string         // the bound [broker] address
 	broker      *broker.Server // the running broker, nil without one
 
-	view     atomic.Pointer[view] // what every reader sees; replaced whole by reloads
-	reloadCh chan reloadRequest   // served by Serve's manager goroutine
-	clientCh chan clientRequest   // likewise: start a broker client's refresher
-	// clientsMu guards clients: refreshers minting a profile for one broker
-	// client, by wire.CacheKey; started lazily by the manager.
+	view     atomic.Pointer[view]     // what every reader sees; replaced whole by reloads
+	group    atomic.Pointer[runGroup] // set while Serve runs
+	reloadCh chan reloadRequest       // served by Serve's manager goroutine
+	// clientsMu guards the fields that follow: refreshers minting a
+	// profile for one broker client, by wire.CacheKey, started on first
+	// use, and the fetchers they share per profile.
 	clientsMu sync.Mutex
 	clients   map[string]*Refresher
-	fetchers  map[string]stsclient.Fetcher // per profile, shared by its clients' refreshers
+	fetchers  map[string]stsclient.Fetcher
 	// reloadMu guards the fields that follow.
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
@@ -135,7 +135,7 @@ func New(o Options) (*Supervisor, error) {
 		}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
-		clientCh: make(chan clientRequest), clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{}}
+		clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{}}
 	s.metrics = newMetrics(s)
 	s.ep = newLocalEndpoints(s)
 	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
@@ -160,15 +160,14 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 			// A {client} profile is minted per broker client only.
 			continue
 		}
-		r := newRefresher(cfg, p, s.o.NewFetcher(cfg, p), &s.o)
-		r.metrics = s.metrics
+		sp := refresherSpec{cfg: cfg, profile: p, fetcher: s.o.NewFetcher(cfg, p), metrics: s.metrics}
 		if p.MFASerial != "" {
 			if serials[p.MFASerial] == nil {
 				serials[p.MFASerial] = mfa.NewGuard()
 			}
-			r.serial = serials[p.MFASerial]
+			sp.serial = serials[p.MFASerial]
 		}
-		out[name] = r
+		out[name] = newRefresher(sp, &s.o)
 	}
 	return out
 }
@@ -218,76 +217,57 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // Serve is Run on a listener the caller made.
 func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	s.setServing(func() { s.started = s.o.Clock.Now() })
-	// Everything started below stops with ctx, also when the control
-	// server fails first.
-	ctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	// fail stops whatever started before a start-up error, and joins it.
-	fail := func(err error) error {
+	// Everything started below runs in g and stops with it, also when the
+	// control server fails first.
+	g := newRunGroup(ctx)
+	s.group.Store(g)
+	defer s.group.Store(nil)
+	if err := s.start(g); err != nil {
 		ln.Close()
-		stop()
-		wg.Wait()
+		g.stop()
 		return err
 	}
-	defer stop()
-	if err := s.ep.reconcile(ctx, &wg, s.cur().cfg); err != nil {
-		return fail(err)
+	srv := httpserve.NewServer(g.ctx, s.Handler(), httpserve.Options{Logger: s.o.Logger, ConnContext: withPeer,
+		Limits: httpserve.Limits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: s.o.WaitTimeout + 10*time.Second,
+			Idle: time.Minute, MaxHeaderBytes: 16 << 10}})
+	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.cur().refreshers))
+	err := httpserve.Run(g.ctx, srv, ln, s.o.ShutdownTimeout)
+	g.stop()
+	s.o.Logger.Info("stopped", "event", "stopped")
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
 	}
-	if addr := s.cur().cfg.MetricsListen; addr != "" {
+	return nil
+}
+
+// start brings up, in g, the endpoints, metrics_listen, the broker, the
+// refreshers and the manager. Every listener is bound before it returns.
+func (s *Supervisor) start(g *runGroup) error {
+	cfg := s.cur().cfg
+	if err := s.ep.reconcile(g, cfg); err != nil {
+		return err
+	}
+	if addr := cfg.MetricsListen; addr != "" {
 		mln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fail(fmt.Errorf("metrics_listen: %w", err))
+			return fmt.Errorf("metrics_listen: %w", err)
 		}
 		s.setServing(func() { s.metricsAddr = mln.Addr().String() })
 		s.o.Logger.Info("metrics listening", "event", "metrics_started", "addr", mln.Addr().String())
-		wg.Go(func() {
+		g.Go(func(ctx context.Context) {
 			if err := httpserve.Serve(ctx, mln, s.healthHandler(), httpserve.Options{Logger: s.o.Logger, ShutdownTimeout: s.o.ShutdownTimeout}); err != nil {
 				s.o.Logger.Error("metrics endpoint failed", "event", "metrics_failed", "err", err)
 			}
 		})
 	}
-	if err := s.startBroker(ctx, &wg); err != nil {
-		return fail(err)
-	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      s.o.WaitTimeout + 10*time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ConnContext:       withPeer,
-		ErrorLog:          slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelDebug),
+	if err := s.startBroker(g); err != nil {
+		return err
 	}
 	for _, r := range s.cur().refreshers {
-		r.start(ctx, &wg)
+		r.start(g)
 	}
-	s.o.Logger.Info("listening", "event", "started", "socket", s.o.Socket, "profiles", len(s.cur().refreshers))
-	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- srv.Serve(ln) })
-	wg.Go(func() { s.manage(ctx, &wg) })
-	wg.Go(func() { releaseStartupMemory(ctx) })
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.ShutdownTimeout)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		srv.Close()
-	}
-	stop()
-	wg.Wait()
-	s.o.Logger.Info("stopped", "event", "stopped")
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
+	g.Go(func(context.Context) { s.manage(g) })
+	g.Go(releaseStartupMemory)
 	return nil
 }
 
@@ -323,11 +303,6 @@ func (s *Supervisor) Status() *Status {
 	return st
 }
 
-type clientRequest struct {
-	profile, client string
-	done            chan *Refresher // buffered 1
-}
-
 // ClientCredentials returns profile's credentials as minted for one broker
 // client (its own federated name and cache entry), with the federated
 // user's ARN. Only what the config in force grants is minted: the client
@@ -335,31 +310,12 @@ type clientRequest struct {
 // client's refresher starts on first use; like every reader this never
 // fetches itself.
 func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (broker.Minted, error) {
-	if !brokerGrants(s.cur().cfg, profile, client) {
-		return broker.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
+	r, err := s.clientRefresher(profile, client)
+	if err != nil {
+		return broker.Minted{}, err
 	}
-	key := wire.CacheKey(profile, client)
-	s.clientsMu.Lock()
-	r := s.clients[key]
-	s.clientsMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
 	defer cancel()
-	if r == nil {
-		req := clientRequest{profile: profile, client: client, done: make(chan *Refresher, 1)}
-		select {
-		case s.clientCh <- req:
-		case <-ctx.Done():
-			return broker.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
-		}
-		select {
-		case r = <-req.done:
-		case <-ctx.Done():
-			return broker.Minted{}, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
-		}
-		if r == nil {
-			return broker.Minted{}, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
-		}
-	}
 	snap, err := r.Credentials(ctx)
 	if err != nil {
 		return broker.Minted{}, err
@@ -367,31 +323,33 @@ func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client stri
 	return broker.Minted{Credentials: *snap.creds, ARN: snap.arn}, nil
 }
 
-// startClient makes and starts the refresher for (profile, client), unless
-// one runs already. It runs in the manager goroutine.
-func (s *Supervisor) startClient(ctx context.Context, wg *sync.WaitGroup, req clientRequest) *Refresher {
-	key := wire.CacheKey(req.profile, req.client)
+// clientRefresher is the refresher of (profile, client), started now when
+// none runs yet.
+func (s *Supervisor) clientRefresher(profile, client string) (*Refresher, error) {
+	cfg := s.cur().cfg
+	if !brokerGrants(cfg, profile, client) {
+		return nil, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
+	}
+	key := wire.CacheKey(profile, client)
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	if r := s.clients[key]; r != nil {
-		return r
+		return r, nil
 	}
-	cfg := s.cur().cfg
-	p := cfg.Profiles[req.profile]
-	if !brokerGrants(cfg, req.profile, req.client) {
-		return nil
+	g := s.group.Load()
+	if g == nil {
+		return nil, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
 	}
+	p := cfg.Profiles[profile]
 	f := s.fetchers[p.Name]
 	if f == nil {
 		f = s.o.NewFetcher(cfg, p)
 		s.fetchers[p.Name] = f
 	}
-	r := newRefresher(cfg, p, f, &s.o)
-	r.client, r.metrics = req.client, s.metrics
-	r.log = r.log.With("client", req.client)
-	r.start(ctx, wg)
+	r := newRefresher(refresherSpec{cfg: cfg, profile: p, client: client, fetcher: f, metrics: s.metrics}, &s.o)
+	r.start(g)
 	s.clients[key] = r
-	return r
+	return r, nil
 }
 
 // stopClients stops the broker client refreshers that gone names: a
