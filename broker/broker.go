@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -41,6 +42,14 @@ type Source interface {
 type Minted struct {
 	Credentials wire.Credentials
 	ARN         string
+}
+
+// NewToken is a new random client token (130 bits, base32: no CR/LF, safe
+// in a header) and its SHA-256 in hex, the only form the config keeps.
+func NewToken() (token, hash string) {
+	token = rand.Text()
+	sum := sha256.Sum256([]byte(token))
+	return token, hex.EncodeToString(sum[:])
 }
 
 // Client is one [broker.clients.NAME].

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/config/internal/tomlpos"
+	"github.com/stsd/stsd/internal/paths"
 )
 
 // typeName names a decoded TOML value's type for messages.
@@ -198,7 +198,7 @@ func (p *parser) resolvePath(s string) (string, string) {
 		if p.o.System {
 			return "", fmt.Sprintf("%q: ~ is not expanded in the system layout (the service runs as its own user); write the absolute path", s)
 		}
-		home, err := os.UserHomeDir()
+		home, err := paths.Home()
 		if err != nil {
 			return "", fmt.Sprintf("%q: cannot expand ~ (%v); write the absolute path", s, err)
 		}

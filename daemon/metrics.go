@@ -7,7 +7,8 @@ import (
 	"github.com/stsd/stsd/internal/metrics"
 )
 
-// Metrics are the daemon's Prometheus series (design.md "Observability").
+// Metrics are the daemon's Prometheus series: refreshes, failures by
+// reason, STS latency, seconds to expiry, requests by endpoint and status.
 // Label values are profile names, states, reasons and status codes: never
 // a key id or secret.
 type Metrics struct {

@@ -32,7 +32,8 @@ const (
 	StateError      State = "error"
 )
 
-// Backoff bounds (design.md "Refresh rules").
+// Backoff bounds: after a failure the wait starts at backoffBase and
+// doubles to backoffCap, each sleep uniform in [base/2, base].
 const (
 	backoffBase = time.Second
 	backoffCap  = 5 * time.Minute

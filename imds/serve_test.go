@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -75,22 +74,5 @@ func TestServeLimits(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not stop")
-	}
-}
-
-// TestDeps: imds never imports daemon (design.md layout; house style 24).
-func TestDeps(t *testing.T) {
-	t.Parallel()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go not in PATH")
-	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for dep := range strings.FieldsSeq(string(out)) {
-		if dep == "github.com/stsd/stsd/daemon" || strings.HasPrefix(dep, "github.com/stsd/stsd/cmd/") {
-			t.Errorf("imds depends on %s", dep)
-		}
 	}
 }

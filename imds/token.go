@@ -11,7 +11,7 @@ import (
 )
 
 // IMDSv2 token TTL bounds: "a minimum of one second and a maximum of six
-// hours" (EC2 user guide, instance-metadata-v2-how-it-works; protocol.md §2).
+// hours" (EC2 user guide, instance-metadata-v2-how-it-works).
 const (
 	minTokenTTL = 1
 	maxTokenTTL = 21600

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/paths"
 )
 
 // Service states State returns.
@@ -63,7 +64,7 @@ type Options struct {
 	// Executable is the stsd binary the service runs; "" = this program.
 	Executable string
 	// Home is the user's home directory, for per-user services; "" =
-	// os.UserHomeDir().
+	// paths.Home().
 	Home string
 
 	DryRun  bool // print the plan, change nothing
@@ -114,7 +115,7 @@ func (o *Options) defaults() error {
 		o.IsRoot = isRoot
 	}
 	if o.Home == "" && !o.System {
-		h, err := os.UserHomeDir()
+		h, err := paths.Home()
 		if err != nil {
 			return fmt.Errorf("home directory: %w", err)
 		}

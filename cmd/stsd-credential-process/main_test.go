@@ -14,62 +14,6 @@ import (
 	"github.com/stsd/stsd/internal/wire"
 )
 
-// TestDeps keeps the small binary small and fast (design.md
-// "credential_process"): no AWS SDK, no net/http or TLS, no TOML, no
-// config/daemon packages, on every OS it ships for.
-func TestDeps(t *testing.T) {
-	t.Parallel()
-	root := moduleRoot(t)
-	for _, goos := range []string{"linux", "darwin", "windows"} {
-		t.Run(goos, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command("go", "list", "-deps", "./cmd/stsd-credential-process")
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOOS="+goos)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("go list -deps: %v", err)
-			}
-			for _, dep := range strings.Fields(string(out)) {
-				if forbidden(dep) {
-					t.Errorf("stsd-credential-process (GOOS=%s) depends on %s", goos, dep)
-				}
-				// On unix it talks to the daemon with raw syscalls: package
-				// net (its poller and init) cost ~0.1 ms of a ~1.7 ms run.
-				if dep == "net" && goos != "windows" {
-					t.Errorf("stsd-credential-process (GOOS=%s) depends on package net", goos)
-				}
-			}
-		})
-	}
-}
-
-func forbidden(dep string) bool {
-	switch dep {
-	case "net/http", "crypto/tls", "github.com/stsd/stsd/config", "github.com/stsd/stsd/daemon":
-		return true
-	}
-	for _, p := range []string{"github.com/aws/", "github.com/BurntSushi/", "github.com/stsd/stsd/config/", "github.com/stsd/stsd/daemon/"} {
-		if strings.HasPrefix(dep, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		t.Fatal("not in a module")
-	}
-	return filepath.Dir(mod)
-}
-
 func TestRunUsage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
 )
@@ -54,14 +52,6 @@ func applyClients(ctx context.Context, e *env) string {
 	return "the running daemon applied it"
 }
 
-// newClientToken is a new random client token (130 bits, base32, no
-// CR/LF) and its SHA-256 in hex, the only form the config keeps.
-func newClientToken() (token, hash string) {
-	token = rand.Text()
-	sum := sha256.Sum256([]byte(token))
-	return token, hex.EncodeToString(sum[:])
-}
-
 func brokerAddClient(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("broker add-client")
 	profiles := fs.String("profiles", "", "comma-separated federation profiles the client may fetch")
@@ -84,7 +74,7 @@ func brokerAddClient(ctx context.Context, e *env, args []string) int {
 		}
 		prefixes = append(prefixes, p)
 	}
-	token, hash := newClientToken()
+	token, hash := broker.NewToken()
 	path, code := e.editConfig("broker add-client", func(data []byte) ([]byte, error) {
 		return config.AddBrokerClient(data, name, hash, splitList(*profiles), prefixes)
 	})
@@ -106,7 +96,7 @@ func brokerRotateClient(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "stsd broker rotate-client: usage: stsd broker rotate-client NAME")
 		return exitUsage
 	}
-	token, hash := newClientToken()
+	token, hash := broker.NewToken()
 	path, code := e.editConfig("broker rotate-client", func(data []byte) ([]byte, error) {
 		return config.SetBrokerClientToken(data, pos[0], hash)
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/wire"
@@ -21,39 +22,64 @@ var (
 	commit  = "unknown"
 )
 
-// Exit codes (design.md "Commands").
+// Exit codes: 0 ok, 1 a runtime failure, 2 a usage or config error.
 const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
 )
 
-const usage = `usage: stsd <command> [flags]
+// command is one row of the command table, the one source of `stsd
+// help` (and of completions and man pages to come).
+type command struct {
+	name    string
+	args    string // shown after the name
+	summary string
+	run     func(ctx context.Context, e *env, args []string) int
+}
 
-commands:
-  run                    run the daemon in the foreground
-  credential-process     print credentials for --profile P (credential_process)
-  status [--json]        show every profile of the running daemon
-  check                  validate the config; every problem with file:line
-  refresh P | clear P    force a refresh / drop P's cached credentials
-  reload                 re-read the config (also SIGHUP and file changes)
-  mfa P [CODE]           give the daemon an MFA code for P
-  exec P -- CMD [ARG…]   run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)
-  env P [--format F]     print P's credentials as sh|fish|powershell|json assignments
-  env-hint P [--format F]
-                         print the IMDS/ECS environment lines for P (no secrets)
-  install [--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]
-                         install (or update) and start the OS service
-  uninstall | start | stop [--user|--system]
-                         remove / start / stop the OS service
-  configure-profile P…|--all [--aws-config F] [--dry-run]
-                         point AWS profiles at stsd (credential_process)
-  broker add-client N --profiles a,b [--cidrs C,…] | rotate-client N | remove-client N | list-clients
-                         manage HTTPS broker clients (a new token is printed once)
-  version                print version information
+// commandTable lists every command in help order; some rows document
+// several names that share one line.
+var commandTable = []command{
+	{"run", "", "run the daemon in the foreground", cmdRun},
+	{"credential-process", "", "print credentials for --profile P (credential_process)", cmdCredentialProcess},
+	{"status", "[--json]", "show every profile of the running daemon", cmdStatus},
+	{"check", "", "validate the config; every problem with file:line", cmdCheck},
+	{"refresh", "P | clear P", "force a refresh / drop P's cached credentials", cmdRefresh},
+	{"clear", "", "", cmdClear},
+	{"reload", "", "re-read the config (also SIGHUP and file changes)", cmdReload},
+	{"mfa", "P [CODE]", "give the daemon an MFA code for P", cmdMFA},
+	{"exec", "P -- CMD [ARG…]", "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", cmdExec},
+	{"env", "P [--format F]", "print P's credentials as sh|fish|powershell|json assignments", cmdEnv},
+	{"env-hint", "P [--format F]", "print the IMDS/ECS environment lines for P (no secrets)", cmdEnvHint},
+	{"install", "[--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]", "install (or update) and start the OS service", cmdInstall},
+	{"uninstall", "| start | stop [--user|--system]", "remove / start / stop the OS service", cmdUninstall},
+	{"start", "", "", cmdStart},
+	{"stop", "", "", cmdStop},
+	{"configure-profile", "P…|--all [--aws-config F] [--dry-run]", "point AWS profiles at stsd (credential_process)", cmdConfigureProfile},
+	{"broker", "add-client N --profiles a,b [--cidrs C,…] | rotate-client N | remove-client N | list-clients", "manage HTTPS broker clients (a new token is printed once)", cmdBroker},
+	{"version", "", "print version information", cmdVersion},
+}
 
-common flags: --config F, --system, --log-level L, --log-format text|json
-`
+// usage is the help text, from the command table.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: stsd <command> [flags]\n\ncommands:\n")
+	const col = 25 // where summaries start
+	for _, c := range commandTable {
+		if c.summary == "" {
+			continue // documented on another row
+		}
+		head := "  " + strings.TrimSpace(c.name+" "+c.args)
+		if n := utf8.RuneCountInString(head); n < col-1 {
+			b.WriteString(head + strings.Repeat(" ", col-n) + c.summary + "\n")
+		} else {
+			b.WriteString(head + "\n" + strings.Repeat(" ", col) + c.summary + "\n")
+		}
+	}
+	b.WriteString("\ncommon flags: --config F, --system, --log-level L, --log-format text|json\n")
+	return b.String()
+}
 
 // env is what every command is handed.
 type env struct {
@@ -65,34 +91,19 @@ type env struct {
 	logFormat      string
 }
 
-type command func(ctx context.Context, e *env, args []string) int
-
-func commands() map[string]command {
-	return map[string]command{
-		"run":                cmdRun,
-		"credential-process": cmdCredentialProcess,
-		"status":             cmdStatus,
-		"check":              cmdCheck,
-		"refresh":            cmdRefresh,
-		"reload":             cmdReload,
-		"clear":              cmdClear,
-		"mfa":                cmdMFA,
-		"exec":               cmdExec,
-		"env":                cmdEnv,
-		"env-hint":           cmdEnvHint,
-		"version":            cmdVersion,
-		"install":            cmdInstall,
-		"uninstall":          cmdUninstall,
-		"start":              cmdStart,
-		"stop":               cmdStop,
-		"configure-profile":  cmdConfigureProfile,
-		"broker":             cmdBroker,
+// lookup finds a command by name.
+func lookup(name string) (command, bool) {
+	for _, c := range commandTable {
+		if c.name == name {
+			return c, true
+		}
 	}
+	return command{}, false
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -101,7 +112,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if args[0] == "--version" || args[0] == "-version" {
 		args = []string{"version"}
 	}
-	cmd, ok := commands()[args[0]]
+	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "stsd: unknown command %q: run `stsd help` for the list\n", args[0])
 		return exitUsage
@@ -111,7 +122,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailure
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
-	return cmd(ctx, e, args[1:])
+	return cmd.run(ctx, e, args[1:])
 }
 
 // flags returns a FlagSet with the common flags bound to e.

@@ -49,7 +49,7 @@ func cmdExec(ctx context.Context, e *env, args []string) int {
 }
 
 // cmdEnv prints P's credentials as environment assignments (secrets: this
-// is one of the outputs design.md allows them in).
+// is one of the few outputs secrets may reach: stdout, on request).
 func cmdEnv(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("env")
 	format := fs.String("format", "sh", "sh|fish|powershell|json")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/credproc"
@@ -75,14 +74,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w.Error())
 	}
 	// What earlier runs learned about the source keys (no network here).
-	if dir, err := (paths.Layout{System: e.system}).CacheDir(); err == nil {
-		if store, err := cache.Open(dir); err == nil {
-			for _, name := range cfg.ProfileNames() {
-				p := cfg.Profiles[name]
-				if p.Duration > time.Hour && stsclient.KnownRoot(ctx, cfg, p, store) {
-					fmt.Fprintf(e.stderr, "warning: %s:%d: profiles.%s: source profile %q is the account root: STS grants root at most 1h, so duration %s will be clamped to 1h\n", cfg.Path, p.Line, name, p.SourceProfile, p.Duration)
-				}
-			}
+	if store, err := cache.OpenLayout(paths.Layout{System: e.system}); err == nil {
+		for _, w := range stsclient.RootWarnings(ctx, cfg, store) {
+			fmt.Fprintf(e.stderr, "warning: %s\n", w)
 		}
 	}
 	fmt.Fprintf(e.stdout, "%s: ok, %d profile(s)\n", cfg.Path, len(cfg.Profiles))

@@ -64,8 +64,8 @@ type ECS struct {
 
 // Container is the environment that points SDKs at an ECS endpoint: the
 // full URI and one token variable, region, expiry; and without the
-// variables that would win over it or name another endpoint (design.md
-// "Local endpoints"). JS fromContainerMetadata reads only
+// variables that would win over it or name another endpoint (the
+// relative URI, profiles, static keys). JS fromContainerMetadata reads only
 // AWS_CONTAINER_AUTHORIZATION_TOKEN, so exec passes the token itself.
 func Container(x ECS) Env {
 	e := Env{Set: []Var{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", x.URL}}}

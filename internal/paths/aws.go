@@ -33,7 +33,7 @@ func envFile(env, name string) string {
 // expand makes p absolute, a leading ~ standing for the home directory.
 func expand(p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
-		home, _ := os.UserHomeDir()
+		home, _ := Home()
 		p = filepath.Join(home, p[1:])
 	}
 	if a, err := filepath.Abs(p); err == nil {

@@ -11,6 +11,9 @@ import (
 	"strconv"
 )
 
+// Home is the user's home directory: the one place stsd asks for it.
+func Home() (string, error) { return os.UserHomeDir() }
+
 // Layout selects the per-user paths or, with System set, the system-wide ones
 // (what `stsd install --system` writes into the service).
 type Layout struct {
@@ -50,7 +53,7 @@ func (l Layout) StateDir() (string, error) {
 	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "stsd"), nil
 	}
-	home, err := os.UserHomeDir()
+	home, err := Home()
 	if err != nil {
 		return "", err
 	}

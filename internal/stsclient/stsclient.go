@@ -235,6 +235,20 @@ func KnownRoot(ctx context.Context, cfg *config.Config, p *config.Profile, ids I
 	return err == nil && id.Root
 }
 
+// RootWarnings are the lines `stsd check` prints for profiles whose
+// source key an earlier run found to be the account root, when their
+// duration is over the 1h STS grants root.
+func RootWarnings(ctx context.Context, cfg *config.Config, ids Identities) []string {
+	var out []string
+	for _, name := range cfg.ProfileNames() {
+		p := cfg.Profiles[name]
+		if p.Duration > time.Hour && KnownRoot(ctx, cfg, p, ids) {
+			out = append(out, fmt.Sprintf("%s:%d: profiles.%s: source profile %q is the account root: STS grants root at most 1h, so duration %s will be clamped to 1h", cfg.Path, p.Line, name, p.SourceProfile, p.Duration))
+		}
+	}
+	return out
+}
+
 // federationHint says what to change after GetFederationToken refusals.
 func federationHint(err error, p *config.Profile) string {
 	switch Code(err) {

@@ -13,7 +13,7 @@ import (
 )
 
 // Constraints from the STS API model (botocore sts/2011-06-15/service-2.json)
-// and the API reference; see protocol.md §4.
+// and the API reference.
 const (
 	minDuration     = 900
 	maxDuration     = 129600
