@@ -5,6 +5,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -15,14 +16,7 @@ import (
 func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }
 
 // checkDir refuses a cache directory another user owns or others can reach.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
+func checkDir(dir string, fi fs.FileInfo) error {
 	uid := os.Geteuid()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
 		return fmt.Errorf("%s is owned by uid %d, not %d: run chown %d %s", dir, st.Uid, uid, uid, dir)

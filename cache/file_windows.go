@@ -2,7 +2,7 @@ package cache
 
 import (
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/windows"
@@ -24,14 +24,7 @@ func mkdirPrivate(dir string) error { return winacl.MkdirAll(dir) }
 
 // checkDir refuses a cache directory another user owns or whose DACL lets
 // anyone else in.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
+func checkDir(dir string, fi fs.FileInfo) error {
 	return winacl.Verify(dir, secret(dir))
 }
 

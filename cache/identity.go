@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stsd/stsd/internal/atomicfile"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"time"
+
+	"github.com/stsd/stsd/internal/atomicfile"
 )
 
 // Identity is what GetCallerIdentity said about a long-term source key:

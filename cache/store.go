@@ -65,7 +65,14 @@ func Open(dir string) (*Store, error) {
 	if err := mkdirPrivate(dir); err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
-	if err := checkDir(dir); err != nil {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("%s is not a directory", dir)
+	}
+	if err == nil {
+		err = checkDir(dir, fi)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
 	return &Store{dir: dir}, nil

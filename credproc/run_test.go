@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/internal/testhome"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -39,17 +40,8 @@ func fakeCreds() wire.Credentials {
 	}
 }
 
-// shortDir is a temp dir short enough for unix socket paths (t.TempDir()
-// can exceed the 104-byte sun_path limit).
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
+// shortDir is a temp dir short enough for unix socket paths.
+func shortDir(t testing.TB) string { return testhome.ShortDir(t) }
 
 // fakeDaemon answers every connection on a unix socket with reply (raw
 // bytes), after delay; it records the requests it read.

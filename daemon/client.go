@@ -190,35 +190,14 @@ var ErrNoECS = errors.New("the daemon has no [ecs] endpoint")
 // ExecToken asks the daemon for an ECS token scoped to profile and keeps the
 // request open: the token lives until Close or until ctx ends.
 func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, error) {
-	d := &net.Dialer{Timeout: 2 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialSocket(ctx, d, c.Socket)
-		},
-		DisableKeepAlives:     true,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://stsd/v1/exec-token/"+url.PathEscape(profile), nil)
+	resp, err := c.send(ctx, http.MethodPost, wire.PathExecToken+url.PathEscape(profile), "")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ue := (*UntrustedSocketError)(nil); errors.As(err, &ue) {
-			return nil, ue
-		}
-		if isNoDaemon(err) {
-			return nil, fmt.Errorf("%w on %s", ErrNoDaemon, c.Socket)
-		}
-		return nil, fmt.Errorf("daemon on %s: %w", c.Socket, err)
-	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		ae := &APIError{Status: resp.StatusCode}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(b, ae) != nil || ae.Message == "" {
-			ae.Message = "daemon answered " + resp.Status
-		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+		ae := apiError(resp, b)
 		if ae.Code == wire.CodeNoECS {
 			return nil, fmt.Errorf("%w: %w", ErrNoECS, ae)
 		}

@@ -42,17 +42,9 @@ func (l *liveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*l.h.L
 
 func (l *liveServer) set(h http.Handler) { l.h.Store(&h) }
 
-// imdsProfile is what the imds package needs to know about p.
-func imdsProfile(p *config.Profile) imds.Profile {
-	return imds.Profile{
-		Name: p.Name, Region: p.Region, AllowedUIDs: p.AllowedUIDs,
-		AnyLocalUser: p.IMDSAnyLocalUser, IMDSV1: p.IMDSV1,
-	}
-}
-
-// ecsProfile is what the ecs package needs to know about p.
-func ecsProfile(p *config.Profile) ecs.Profile {
-	return ecs.Profile{Name: p.Name, Region: p.Region, AllowedUIDs: p.AllowedUIDs, AnyLocalUser: p.IMDSAnyLocalUser}
+// endpointProfile is what the local endpoints need to know about p.
+func endpointProfile(p *config.Profile) httpserve.Profile {
+	return httpserve.Profile{Name: p.Name, Region: p.Region, AllowedUIDs: p.AllowedUIDs, AnyLocalUser: p.IMDSAnyLocalUser}
 }
 
 // brokerOnly: a profile whose federated name uses {client} is minted per
@@ -63,9 +55,9 @@ func newLocalEndpoints(s *Supervisor) *localEndpoints {
 	return &localEndpoints{s: s, imds: map[string]*liveServer{}}
 }
 
-func (ep *localEndpoints) imdsOptions() imds.Options {
+func (ep *localEndpoints) imdsOptions(p *config.Profile) imds.Options {
 	s := ep.s
-	return imds.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, OnRequest: s.countRequest}
+	return imds.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, OnRequest: s.countRequest, IMDSV1: p.IMDSV1}
 }
 
 func (ep *localEndpoints) ecsOptions() ecs.Options {
@@ -131,7 +123,7 @@ func (ep *localEndpoints) bind(cfg *config.Config) (*binding, error) {
 	var names []string
 	for _, name := range cfg.ProfileNames() {
 		if p := cfg.Profiles[name]; !brokerOnly(p) {
-			b.ecsProfiles = append(b.ecsProfiles, ecsProfile(p))
+			b.ecsProfiles = append(b.ecsProfiles, endpointProfile(p))
 			names = append(names, name)
 		}
 	}
@@ -163,7 +155,7 @@ func (ep *localEndpoints) retire(cfg *config.Config, b *binding) {
 			delete(ep.imds, name)
 			continue
 		}
-		l.set(imds.NewIMDS(ep.s, imdsProfile(p), ep.imdsOptions()))
+		l.set(imds.NewIMDS(ep.s, endpointProfile(p), ep.imdsOptions(p)))
 	}
 	if ep.ecs != nil && (cfg.ECS == nil || cfg.ECS.Listen != ep.ecs.listen) {
 		ep.ecs.stop()
@@ -179,7 +171,7 @@ func (ep *localEndpoints) retire(cfg *config.Config, b *binding) {
 func (ep *localEndpoints) start(g *runGroup, cfg *config.Config, b *binding) {
 	for name, ln := range b.imds {
 		p := cfg.Profiles[name]
-		ep.imds[name] = ep.serve(g, "imds "+name, p.IMDSListen, ln, imds.NewIMDS(ep.s, imdsProfile(p), ep.imdsOptions()))
+		ep.imds[name] = ep.serve(g, "imds "+name, p.IMDSListen, ln, imds.NewIMDS(ep.s, endpointProfile(p), ep.imdsOptions(p)))
 	}
 	if b.ecs != nil {
 		ep.ecs = ep.serve(g, "ecs", cfg.ECS.Listen, b.ecs, ecs.New(ep.s, b.ecsProfiles, b.tokens, ep.ecsOptions()))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsd/stsd/internal/servetest"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -258,7 +259,7 @@ func TestExecTokenBodyBounded(t *testing.T) {
 	env := newEnv(t, endpointProfiles(filepath.Join(t.TempDir(), "ecs")))
 	sts := ststest.NewServer(t, ststest.Options{})
 	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	var logs syncBuffer
+	var logs servetest.Buffer
 	sock := shortSocket(t)
 	startDaemon(t, Options{Config: env.cfg, Socket: sock, ExecBodyTimeout: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -55,10 +55,7 @@ func serveOpenSocket(t *testing.T, profiles string) string {
 	env := newEnv(t, profiles)
 	sts := ststest.NewServer(t, ststest.Options{})
 	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	dir, _ := os.MkdirTemp("", "sp")
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	sock := filepath.Join(dir, "s.sock")
+	sock := filepath.Join(nobody.Dir(t), "s.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)

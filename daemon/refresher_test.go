@@ -13,6 +13,7 @@ import (
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/mfa"
+	"github.com/stsd/stsd/internal/servetest"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/ststest"
 	"github.com/stsd/stsd/internal/wire"
@@ -361,7 +362,7 @@ mode = "federation"
 policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 `)
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs servetest.Buffer
 		s, _ := New(Options{Config: env.cfg, Rand: fixedRand, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 			NewFetcher: func(*config.Config, *config.Profile) stsclient.Fetcher {
 				return fetcherFunc(func(context.Context, stsclient.Request) (*stsclient.Result, error) {

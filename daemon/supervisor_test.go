@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/internal/clock"
+	"github.com/stsd/stsd/internal/servetest"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -241,7 +242,7 @@ func TestNoSecretsInLogsOrStatus(t *testing.T) {
 	env := newEnv(t, sessionProfile)
 	sts := ststest.NewServer(t, ststest.Options{Lifetime: 2 * time.Second})
 	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	var logs syncBuffer
+	var logs servetest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	_, c, stop := startDaemon(t, Options{Config: env.cfg, Logger: log, Store: env.store(t)})
 	_, body := get(t, c, "/v1/credentials/dev")
@@ -261,23 +262,6 @@ func TestNoSecretsInLogsOrStatus(t *testing.T) {
 	if !strings.Contains(logs.String(), "event=refreshed") {
 		t.Errorf("no refreshed event in logs:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestMetricsListenAndReadyz(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -39,7 +38,7 @@ func New(src Source, profiles []Profile, tokens *Tokens, o Options) http.Handler
 	o = o.withDefaults()
 	h := &ecsHandler{src: src, profiles: map[string]Profile{}, tokens: tokens, o: o}
 	for _, p := range profiles {
-		h.profiles[p.Name] = p.withDefaults()
+		h.profiles[p.Name] = p.WithDefaults()
 	}
 	r := mux.NewRouter()
 	r.SkipClean(true) // a traversal is a 404, not a redirect
@@ -61,9 +60,9 @@ func (h *ecsHandler) rule(r *http.Request) peercred.Rule {
 	name := mux.Vars(r)["profile"]
 	p, ok := h.profiles[name]
 	if !ok {
-		p = Profile{Name: name}.withDefaults()
+		p = Profile{Name: name}.WithDefaults()
 	}
-	return peercred.Rule{Profile: p.Name, AllowedUIDs: p.AllowedUIDs, Anyone: p.AnyLocalUser}
+	return p.Rule()
 }
 
 func (h *ecsHandler) auth(next http.Handler) http.Handler {
@@ -108,26 +107,8 @@ func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request) {
 // Source hands out a profile's current valid credentials.
 type Source = httpserve.Source
 
-// Profile is a profile the endpoint serves.
-type Profile struct {
-	Name   string
-	Region string // default us-east-1
-	// AllowedUIDs may read the profile (Linux peer check); empty means the
-	// uid of this process.
-	AllowedUIDs []int
-	// AnyLocalUser turns the peer check off (imds_any_local_user).
-	AnyLocalUser bool
-}
-
-func (p Profile) withDefaults() Profile {
-	if p.Region == "" {
-		p.Region = "us-east-1"
-	}
-	if len(p.AllowedUIDs) == 0 {
-		p.AllowedUIDs = []int{os.Getuid()}
-	}
-	return p
-}
+// Profile is a profile the endpoint serves, and who may read it.
+type Profile = httpserve.Profile
 
 // Options configure New and StartEphemeral. Zero values mean defaults.
 type Options struct {
@@ -144,12 +125,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = httpserve.Logger(o.Logger), httpserve.Clock(o.Now)
 	if o.PeerUID == nil && peercred.Supported {
 		o.PeerUID = peercred.TCPUID
 	}

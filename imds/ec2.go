@@ -61,7 +61,7 @@ type ec2Handler struct {
 // so each handler (each daemon start) has its own.
 func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	o = o.withDefaults()
-	p = p.withDefaults()
+	p = p.WithDefaults()
 	rnd := o.Rand
 	if rnd == nil {
 		rnd = rand.Reader
@@ -106,7 +106,7 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	get(pathInstanceID, h.text(h.instanceID))
 	get(pathIdentityDoc, h.identityDocument)
 
-	rule := peercred.Rule{Profile: p.Name, AllowedUIDs: p.AllowedUIDs, Anyone: p.AnyLocalUser}
+	rule := p.Rule()
 	fixed := func(*http.Request) peercred.Rule { return rule }
 	log := o.Logger.With("profile", p.Name)
 	// Order: proxy headers → Host → caller → token → handler.
@@ -126,7 +126,7 @@ func (h *ec2Handler) auth(next http.Handler) http.Handler {
 		}
 		tok, present := r.Header[tokenHeader]
 		switch {
-		case !present && h.p.IMDSV1:
+		case !present && h.o.IMDSV1:
 		case !present:
 			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an IMDSv2 token is required: PUT "+pathToken+" first")
 			return

@@ -144,9 +144,9 @@ func TestTokenAuth(t *testing.T) {
 	})
 	t.Run("v1 allowed", func(t *testing.T) {
 		t.Parallel()
-		p := devProfile
-		p.IMDSV1 = true
-		h, _, _ := newEC2(t, p)
+		o := testOptions(t, newClock(), testUID)
+		o.IMDSV1 = true
+		h := NewIMDS(newSource("dev"), devProfile, o)
 		if w := request(h, "GET", creds); w.Code != 200 {
 			t.Errorf("imds_v1 GET without token = %d; want 200", w.Code)
 		}

@@ -17,28 +17,8 @@ import (
 // Source hands out a profile's current valid credentials.
 type Source = httpserve.Source
 
-// Profile is the profile an endpoint serves.
-type Profile struct {
-	Name   string
-	Region string // default us-east-1
-	// AllowedUIDs may read the profile (Linux peer check); empty means the
-	// uid of this process.
-	AllowedUIDs []int
-	// AnyLocalUser turns the peer check off (imds_any_local_user).
-	AnyLocalUser bool
-	// IMDSV1 allows tokenless GETs (imds_v1).
-	IMDSV1 bool
-}
-
-func (p Profile) withDefaults() Profile {
-	if p.Region == "" {
-		p.Region = "us-east-1"
-	}
-	if len(p.AllowedUIDs) == 0 {
-		p.AllowedUIDs = []int{os.Getuid()}
-	}
-	return p
-}
+// Profile is the profile an endpoint serves, and who may read it.
+type Profile = httpserve.Profile
 
 // Options configure NewIMDS. Zero values mean defaults.
 type Options struct {
@@ -57,15 +37,12 @@ type Options struct {
 	// OnRequest, if set, is told "imds" and the status of every request
 	// (metrics).
 	OnRequest func(endpoint string, status int)
+	// IMDSV1 allows tokenless GETs (imds_v1).
+	IMDSV1 bool
 }
 
 func (o Options) withDefaults() Options {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = httpserve.Logger(o.Logger), httpserve.Clock(o.Now)
 	if o.Hostname == "" {
 		o.Hostname, _ = os.Hostname()
 	}

@@ -86,59 +86,57 @@ func brokerAddClient(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func brokerRotateClient(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("broker rotate-client")
-	pos, ok := e.parse(fs, args)
-	if !ok {
-		return exitUsage
+// clientName parses `stsd broker SUB NAME`.
+func (e *env) clientName(sub string, args []string) (string, bool) {
+	pos, ok := e.parse(e.flags("broker "+sub), args)
+	if ok && len(pos) != 1 {
+		fmt.Fprintf(e.stderr, "stsd broker %s: usage: stsd broker %s NAME\n", sub, sub)
+		ok = false
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(e.stderr, "stsd broker rotate-client: usage: stsd broker rotate-client NAME")
+	if !ok {
+		return "", false
+	}
+	return pos[0], true
+}
+
+func brokerRotateClient(ctx context.Context, e *env, args []string) int {
+	name, ok := e.clientName("rotate-client", args)
+	if !ok {
 		return exitUsage
 	}
 	token, hash := broker.NewToken()
 	path, code := e.editConfig("broker rotate-client", func(data []byte) ([]byte, error) {
-		return config.SetBrokerClientToken(data, pos[0], hash)
+		return config.SetBrokerClientToken(data, name, hash)
 	})
 	if code != exitOK {
 		return code
 	}
 	fmt.Fprintln(e.stdout, token)
-	fmt.Fprintf(e.stderr, "stsd broker: new token for client %s in %s, on stdout, shown this once; the old one stops working when the daemon reloads: %s.\n", pos[0], path, applyClients(ctx, e))
+	fmt.Fprintf(e.stderr, "stsd broker: new token for client %s in %s, on stdout, shown this once; the old one stops working when the daemon reloads: %s.\n", name, path, applyClients(ctx, e))
 	return exitOK
 }
 
 func brokerRemoveClient(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("broker remove-client")
-	pos, ok := e.parse(fs, args)
+	name, ok := e.clientName("remove-client", args)
 	if !ok {
 		return exitUsage
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(e.stderr, "stsd broker remove-client: usage: stsd broker remove-client NAME")
-		return exitUsage
-	}
 	path, code := e.editConfig("broker remove-client", func(data []byte) ([]byte, error) {
-		return config.RemoveBrokerClient(data, pos[0])
+		return config.RemoveBrokerClient(data, name)
 	})
 	if code != exitOK {
 		return code
 	}
-	fmt.Fprintf(e.stderr, "stsd broker: removed client %s from %s; %s.\n", pos[0], path, applyClients(ctx, e))
+	fmt.Fprintf(e.stderr, "stsd broker: removed client %s from %s; %s.\n", name, path, applyClients(ctx, e))
 	return exitOK
 }
 
 func brokerListClients(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("broker list-clients")
-	if pos, ok := e.parse(fs, args); !ok || len(pos) != 0 {
-		if ok {
-			fmt.Fprintln(e.stderr, "stsd broker list-clients: usage: stsd broker list-clients")
-		}
+	if !e.noArgs(e.flags("broker list-clients"), args) {
 		return exitUsage
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		e.printConfigError(err)
+	cfg, ok := e.config()
+	if !ok {
 		return exitUsage
 	}
 	if cfg.Broker == nil {

@@ -179,6 +179,16 @@ func (e *env) loadConfig() (*config.Config, error) {
 }
 
 // printConfigError writes every config problem, one a line.
+// config loads the config, printing every problem when it does not load.
+func (e *env) config() (*config.Config, bool) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		e.printConfigError(err)
+		return nil, false
+	}
+	return cfg, true
+}
+
 func (e *env) printConfigError(err error) {
 	var errs config.Errors
 	if errors.As(err, &errs) {

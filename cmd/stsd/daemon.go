@@ -28,9 +28,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		e.printConfigError(err)
+	cfg, ok := e.config()
+	if !ok {
 		return exitUsage
 	}
 	log, err := e.logger(cfg.LogLevel)

@@ -51,22 +51,16 @@ func cmdExec(ctx context.Context, e *env, args []string) int {
 // cmdEnv prints P's credentials as environment assignments (secrets: this
 // is one of the few outputs secrets may reach: stdout, on request).
 func cmdEnv(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("env")
-	format := fs.String("format", "sh", "sh|fish|powershell|json")
-	pos, ok := e.parse(fs, args)
+	profile, format, ok := e.profileFormat("env", args)
 	if !ok {
 		return exitUsage
 	}
-	if len(pos) != 1 || !slices.Contains(envvars.Formats, *format) {
-		fmt.Fprintf(e.stderr, "stsd env: usage: stsd env PROFILE [--format %s]\n", strings.Join(envvars.Formats, "|"))
-		return exitUsage
-	}
-	c, region, err := e.resolver().Credentials(ctx, pos[0])
+	c, region, err := e.resolver().Credentials(ctx, profile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd env: %v\n", err)
 		return exitFailure
 	}
-	if err := envvars.Write(e.stdout, *format, envvars.Credentials(c, region)); err != nil {
+	if err := envvars.Write(e.stdout, format, envvars.Credentials(c, region)); err != nil {
 		fmt.Fprintf(e.stderr, "stsd env: %v\n", err)
 		return exitFailure
 	}
@@ -76,24 +70,17 @@ func cmdEnv(ctx context.Context, e *env, args []string) int {
 // cmdEnvHint prints the environment that points SDKs at P's IMDS and ECS
 // endpoints: no secrets (the ECS token is named by its file).
 func cmdEnvHint(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("env-hint")
-	format := fs.String("format", "sh", "sh|fish|powershell|json")
-	pos, ok := e.parse(fs, args)
+	profile, format, ok := e.profileFormat("env-hint", args)
 	if !ok {
 		return exitUsage
 	}
-	if len(pos) != 1 || !slices.Contains(envvars.Formats, *format) {
-		fmt.Fprintf(e.stderr, "stsd env-hint: usage: stsd env-hint PROFILE [--format %s]\n", strings.Join(envvars.Formats, "|"))
+	cfg, ok := e.config()
+	if !ok {
 		return exitUsage
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		e.printConfigError(err)
-		return exitUsage
-	}
-	p := cfg.Profiles[pos[0]]
+	p := cfg.Profiles[profile]
 	if p == nil {
-		fmt.Fprintf(e.stderr, "stsd env-hint: profile %q is not in %s\n", pos[0], cfg.Path)
+		fmt.Fprintf(e.stderr, "stsd env-hint: profile %q is not in %s\n", profile, cfg.Path)
 		return exitUsage
 	}
 	var envs []envvars.Env
@@ -112,8 +99,23 @@ func cmdEnvHint(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd env-hint: profile %q has no imds_listen and the config has no [ecs]: add one, or use `stsd exec %s -- CMD` or credential_process\n", p.Name, p.Name)
 		return exitFailure
 	}
-	envvars.Write(e.stdout, *format, envvars.Merge(envs...))
+	envvars.Write(e.stdout, format, envvars.Merge(envs...))
 	return exitOK
+}
+
+// profileFormat parses `stsd NAME PROFILE [--format F]`.
+func (e *env) profileFormat(name string, args []string) (profile, format string, ok bool) {
+	fs := e.flags(name)
+	f := fs.String("format", "sh", "sh|fish|powershell|json")
+	pos, ok := e.parse(fs, args)
+	if !ok {
+		return "", "", false
+	}
+	if len(pos) != 1 || !slices.Contains(envvars.Formats, *f) {
+		fmt.Fprintf(e.stderr, "stsd %s: usage: stsd %s PROFILE [--format %s]\n", name, name, strings.Join(envvars.Formats, "|"))
+		return "", "", false
+	}
+	return pos[0], *f, true
 }
 
 // resolver finds credentials for this invocation: a daemon, else the

@@ -99,26 +99,23 @@ func cmdUninstall(ctx context.Context, e *env, args []string) int {
 }
 
 func cmdStart(ctx context.Context, e *env, args []string) int {
-	o, ok := e.serviceOptions("start", args)
-	if !ok {
-		return exitUsage
-	}
-	if code := e.serviceExit("start", install.Start(ctx, o)); code != exitOK {
-		return code
-	}
-	fmt.Fprintln(e.stdout, "stsd service started")
-	return exitOK
+	return e.control(ctx, "start", "stsd service started", args, install.Start)
 }
 
 func cmdStop(ctx context.Context, e *env, args []string) int {
-	o, ok := e.serviceOptions("stop", args)
+	return e.control(ctx, "stop", "stsd service stopped", args, install.Stop)
+}
+
+// control runs `stsd start|stop`, printing done once it worked.
+func (e *env) control(ctx context.Context, name, done string, args []string, do func(context.Context, install.Options) error) int {
+	o, ok := e.serviceOptions(name, args)
 	if !ok {
 		return exitUsage
 	}
-	if code := e.serviceExit("stop", install.Stop(ctx, o)); code != exitOK {
+	if code := e.serviceExit(name, do(ctx, o)); code != exitOK {
 		return code
 	}
-	fmt.Fprintln(e.stdout, "stsd service stopped")
+	fmt.Fprintln(e.stdout, done)
 	return exitOK
 }
 
@@ -136,12 +133,11 @@ func cmdConfigureProfile(_ context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "stsd configure-profile: give profile names or --all: stsd configure-profile PROFILE… | --all")
 		return exitUsage
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		e.printConfigError(err)
+	cfg, ok := e.config()
+	if !ok {
 		return exitUsage
 	}
-	err = install.ConfigureProfiles(install.ProfileOptions{
+	err := install.ConfigureProfiles(install.ProfileOptions{
 		Config:    cfg,
 		Profiles:  pos,
 		All:       *all,

@@ -65,9 +65,8 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	if !e.noArgs(fs, args) {
 		return exitUsage
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		e.printConfigError(err)
+	cfg, ok := e.config()
+	if !ok {
 		return exitUsage
 	}
 	for _, w := range cfg.Warnings {

@@ -25,6 +25,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
+	"github.com/stsd/stsd/internal/servetest"
 	"github.com/stsd/stsd/internal/ststest"
 )
 
@@ -116,24 +117,6 @@ func (t *teeWriter) Write(b []byte) (int, error) {
 
 func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretHygiene runs a daemon at debug level, logging through a text
 // and a JSON handler, through refreshes, an MFA profile (needs-mfa, a
 // rejected code, a good one), every STS fault that answers, and every
@@ -188,7 +171,7 @@ func TestSecretHygiene(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var textLog, jsonLog lockedBuffer
+	var textLog, jsonLog servetest.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(&textLog, opts), slog.NewJSONHandler(&jsonLog, opts)))
 	s, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: logger, Version: "test", WaitTimeout: 5 * time.Second})

@@ -218,7 +218,7 @@ func TestDaemonMemoryHidden(t *testing.T) {
 	}
 	sts := standin(t)
 	w := newWorld(t, sts.url, sessionConfig)
-	bin := filepath.Join(nobodyDir(t), "stsd")
+	bin := filepath.Join(nobody.Dir(t), "stsd")
 	copyFile(t, filepath.Join(binDir, "stsd"), bin, 0o755)
 	if out, err := exec.Command("chown", "-R", "65534:65534", w.dir).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v %s", err, out)
@@ -250,18 +250,6 @@ func TestDaemonMemoryHidden(t *testing.T) {
 }
 
 var regexpCore = regexp.MustCompile(`(?m)^Max core file size\s+0\s+0\s`)
-
-// nobodyDir is a temporary directory nobody may read and enter.
-func nobodyDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "stsd-nobody")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	os.Chmod(d, 0o755)
-	return d
-}
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	t.Helper()

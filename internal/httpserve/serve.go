@@ -36,10 +36,25 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
-func (o Options) withDefaults() Options {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+// Logger is l, or a logger that discards when l is nil: the default of
+// every endpoint's Options.
+func Logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
 	}
+	return l
+}
+
+// Clock is now, or time.Now when now is nil.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+func (o Options) withDefaults() Options {
+	o.Logger = Logger(o.Logger)
 	if o.Limits == (Limits{}) {
 		o.Limits = LocalLimits
 	}

@@ -105,11 +105,42 @@ func (h *header) check(values []string) {
 	}
 }
 
+// seriesSet holds one metric's series by label values.
+type seriesSet[T any] struct {
+	mu     sync.Mutex // guards values
+	values map[string]*T
+}
+
+// update runs do on the series of values under the lock, making it with
+// mk when it is new.
+func (f *seriesSet[T]) update(values []string, mk func() *T, do func(*T)) {
+	k := strings.Join(values, "\xff")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.values == nil {
+		f.values = map[string]*T{}
+	}
+	v := f.values[k]
+	if v == nil {
+		v = mk()
+		f.values[k] = v
+	}
+	do(v)
+}
+
+// each calls do for every series, in label order, under the lock.
+func (f *seriesSet[T]) each(do func(*T)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range sortedKeys(f.values) {
+		do(f.values[k])
+	}
+}
+
 // CounterVec is a counter family with labels.
 type CounterVec struct {
 	header
-	mu     sync.Mutex // guards values
-	values map[string]*counterValue
+	seriesSet[counterValue]
 }
 
 type counterValue struct {
@@ -119,7 +150,7 @@ type counterValue struct {
 
 // Counter registers a counter family.
 func (r *Registry) Counter(name, help string, labels ...string) *CounterVec {
-	c := &CounterVec{header: header{name, help, "counter", labels}, values: map[string]*counterValue{}}
+	c := &CounterVec{header: header{name, help, "counter", labels}}
 	r.add(c)
 	return c
 }
@@ -130,15 +161,8 @@ func (c *CounterVec) Inc(values ...string) { c.Add(1, values...) }
 // Add adds v (≥ 0) to the series with these label values.
 func (c *CounterVec) Add(v float64, values ...string) {
 	c.check(values)
-	k := strings.Join(values, "\xff")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cv := c.values[k]
-	if cv == nil {
-		cv = &counterValue{labels: slices.Clone(values)}
-		c.values[k] = cv
-	}
-	cv.v += v
+	c.update(values, func() *counterValue { return &counterValue{labels: slices.Clone(values)} },
+		func(cv *counterValue) { cv.v += v })
 }
 
 // Value returns the series' current value (tests, status).
@@ -153,20 +177,16 @@ func (c *CounterVec) Value(values ...string) float64 {
 
 func (c *CounterVec) write(w *bufio.Writer) {
 	c.writeHeader(w)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range sortedKeys(c.values) {
-		cv := c.values[k]
+	c.each(func(cv *counterValue) {
 		fmt.Fprintf(w, "%s %s\n", c.series(c.name, cv.labels), formatFloat(cv.v))
-	}
+	})
 }
 
 // HistogramVec is a histogram family with labels.
 type HistogramVec struct {
 	header
 	buckets []float64
-	mu      sync.Mutex // guards values
-	values  map[string]*histValue
+	seriesSet[histValue]
 }
 
 type histValue struct {
@@ -178,7 +198,7 @@ type histValue struct {
 
 // Histogram registers a histogram family with upper bounds buckets.
 func (r *Registry) Histogram(name, help string, buckets []float64, labels ...string) *HistogramVec {
-	h := &HistogramVec{header: header{name, help, "histogram", labels}, buckets: slices.Sorted(slices.Values(buckets)), values: map[string]*histValue{}}
+	h := &HistogramVec{header: header{name, help, "histogram", labels}, buckets: slices.Sorted(slices.Values(buckets))}
 	r.add(h)
 	return h
 }
@@ -186,27 +206,21 @@ func (r *Registry) Histogram(name, help string, buckets []float64, labels ...str
 // Observe records v in the series with these label values.
 func (h *HistogramVec) Observe(v float64, values ...string) {
 	h.check(values)
-	k := strings.Join(values, "\xff")
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	hv := h.values[k]
-	if hv == nil {
-		hv = &histValue{labels: slices.Clone(values), counts: make([]uint64, len(h.buckets))}
-		h.values[k] = hv
+	mk := func() *histValue {
+		return &histValue{labels: slices.Clone(values), counts: make([]uint64, len(h.buckets))}
 	}
-	if i, _ := slices.BinarySearch(h.buckets, v); i < len(h.buckets) {
-		hv.counts[i]++
-	}
-	hv.sum += v
-	hv.count++
+	h.update(values, mk, func(hv *histValue) {
+		if i, _ := slices.BinarySearch(h.buckets, v); i < len(h.buckets) {
+			hv.counts[i]++
+		}
+		hv.sum += v
+		hv.count++
+	})
 }
 
 func (h *HistogramVec) write(w *bufio.Writer) {
 	h.writeHeader(w)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, k := range sortedKeys(h.values) {
-		hv := h.values[k]
+	h.each(func(hv *histValue) {
 		var cum uint64
 		for i, b := range h.buckets {
 			cum += hv.counts[i]
@@ -215,7 +229,7 @@ func (h *HistogramVec) write(w *bufio.Writer) {
 		fmt.Fprintf(w, "%s %d\n", h.series(h.name+"_bucket", hv.labels, "le", "+Inf"), hv.count)
 		fmt.Fprintf(w, "%s %s\n", h.series(h.name+"_sum", hv.labels), formatFloat(hv.sum))
 		fmt.Fprintf(w, "%s %d\n", h.series(h.name+"_count", hv.labels), hv.count)
-	}
+	})
 }
 
 // GaugeFunc is a gauge family whose values are read at scrape time.

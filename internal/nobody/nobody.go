@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/stsd/stsd/internal/testhome"
 )
 
 // UID is nobody's uid (and gid) on Debian and most Linux distributions.
@@ -22,18 +24,22 @@ func Run(cmd *exec.Cmd) *exec.Cmd {
 	return cmd
 }
 
+// Dir is a short temporary directory nobody may enter and read, removed
+// when the test ends.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir := testhome.ShortDir(t)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestBinary copies the running test binary where nobody may execute it
 // (the go build cache is root-only) and returns its path.
 func TestBinary(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := Dir(t)
 	b, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/httpserve"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -55,27 +56,10 @@ func LiveCreds() wire.Credentials {
 }
 
 // Clock is a settable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clock.Fake
 
 // NewClock reads Start.
-func NewClock() *Clock { return &Clock{t: Start} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock() *Clock { return clock.NewFake(Start) }
 
 // ErrNoCreds is the error a Source hands out when told to fail.
 var ErrNoCreds = errors.New("no valid credentials: backoff after Throttling")

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsd/stsd/internal/httpserve"
 	"github.com/stsd/stsd/internal/redact"
 )
 
@@ -266,10 +267,10 @@ type call struct {
 
 // ServeHTTP answers one STS Query request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpserve.StatusWriter{ResponseWriter: w}
 	c := call{now: h.now()}
 	defer func() {
-		h.log.Info("sts call", "action", c.action, "akid", redact.KeyID(c.akid), "status", sw.status)
+		h.log.Info("sts call", "action", c.action, "akid", redact.KeyID(c.akid), "status", sw.Status)
 	}()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(sw, http.StatusMethodNotAllowed, "InvalidAction", "Only GET and POST are supported.")
@@ -557,26 +558,3 @@ func cloneValues(v url.Values) url.Values {
 	}
 	return out
 }
-
-// statusWriter remembers the status for the log line.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Hijack.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -71,6 +71,19 @@ func (v *validator) pattern(member, s string, re *regexp.Regexp) {
 }
 
 // duration parses and checks DurationSeconds; absent means the default.
+// param reads the optional parameter key into *dst and checks it against
+// member's length and pattern; it reports whether it was sent.
+func (v *validator) param(form url.Values, key, member string, dst *string, lo, hi int, re *regexp.Regexp) bool {
+	s, ok := form[key]
+	if !ok {
+		return false
+	}
+	*dst = s[0]
+	v.length(member, *dst, lo, hi)
+	v.pattern(member, *dst, re)
+	return true
+}
+
 func (v *validator) duration(form url.Values) int {
 	s, ok := form["DurationSeconds"]
 	if !ok || len(s) == 0 {
@@ -108,16 +121,8 @@ type sessionTokenInput struct {
 func parseGetSessionToken(form url.Values) (sessionTokenInput, *apiError) {
 	var v validator
 	in := sessionTokenInput{duration: v.duration(form)}
-	if s, ok := form["SerialNumber"]; ok {
-		in.serial = s[0]
-		v.length("serialNumber", in.serial, 9, 256)
-		v.pattern("serialNumber", in.serial, serialPattern)
-	}
-	if s, ok := form["TokenCode"]; ok {
-		in.code = s[0]
-		v.length("tokenCode", in.code, 6, 6)
-		v.pattern("tokenCode", in.code, digitsPattern)
-	}
+	v.param(form, "SerialNumber", "serialNumber", &in.serial, 9, 256, serialPattern)
+	v.param(form, "TokenCode", "tokenCode", &in.code, 6, 6, digitsPattern)
 	return in, v.err()
 }
 
@@ -134,18 +139,10 @@ type federationTokenInput struct {
 func parseGetFederationToken(form url.Values) (federationTokenInput, *apiError) {
 	var v validator
 	in := federationTokenInput{duration: v.duration(form)}
-	if s, ok := form["Name"]; ok {
-		in.name = s[0]
-		v.length("name", in.name, 2, 32)
-		v.pattern("name", in.name, namePattern)
-	} else {
+	if !v.param(form, "Name", "name", &in.name, 2, 32, namePattern) {
 		v.addf("Value null at 'name' failed to satisfy constraint: Member must not be null")
 	}
-	if s, ok := form["Policy"]; ok {
-		in.policy = s[0]
-		v.length("policy", in.policy, 1, 2048)
-		v.pattern("policy", in.policy, policyPattern)
-	}
+	v.param(form, "Policy", "policy", &in.policy, 1, 2048, policyPattern)
 	for _, m := range members(form, "PolicyArns") {
 		arn := form.Get("PolicyArns.member." + strconv.Itoa(m) + ".arn")
 		in.policyArns = append(in.policyArns, arn)

@@ -47,3 +47,16 @@ func Main(m *testing.M, checks ...func() error) int {
 	}
 	return code
 }
+
+// ShortDir is a new temporary directory, removed when the test ends, with
+// a path short enough for unix sockets (t.TempDir() can exceed the
+// 104-byte sun_path limit).
+func ShortDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stsd/stsd/daemon"
 )
 
 // world is a private HOME: a long-term key, an stsd config, an AWS
@@ -220,22 +221,12 @@ func (w *world) control() *http.Client {
 	}
 }
 
-// daemonStatus is the part of GET /v1/status the bench reads.
-type daemonStatus struct {
-	Broker   string `json:"broker"` // bound [broker] address
-	Profiles []struct {
-		Profile     string     `json:"profile"`
-		State       string     `json:"state"`
-		KeyID       string     `json:"key_id"`
-		NextRefresh *time.Time `json:"next_refresh"`
-		Expires     *time.Time `json:"expires"`
-		Endpoints   []string   `json:"endpoints"`
-	} `json:"profiles"`
-}
+// daemonStatus is the daemon's status as the bench reads it.
+type daemonStatus struct{ *daemon.Status }
 
 func (s *daemonStatus) allOK() bool {
 	for _, p := range s.Profiles {
-		if p.State != "ok" {
+		if p.State != daemon.StateOK {
 			return false
 		}
 	}
@@ -259,15 +250,11 @@ func (s *daemonStatus) endpoint(profile, kind string) string {
 }
 
 func (w *world) status(ctx context.Context) (*daemonStatus, error) {
-	b, err := w.get(ctx, "/v1/status")
+	st, err := daemon.NewClient(w.socket()).Status(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var st daemonStatus
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	return &st, nil
+	return &daemonStatus{st}, nil
 }
 
 // get is a GET on the control socket; any status but 200 is an error.

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stsd/stsd/internal/redact"
+	"github.com/stsd/stsd/internal/servetest"
 )
 
 const userKey = "AKIAFAKEUSER00000001"
@@ -53,29 +53,11 @@ func readURL(t *testing.T, r io.Reader) string {
 	return "http://127.0.0.1:" + url
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestRun(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr servetest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-lifetime", "15m"}, pw, &stderr) }()
 	callSTS(t, readURL(t, pr))
@@ -150,7 +132,7 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr servetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start fakests: %v", err)
