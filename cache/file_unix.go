@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -84,3 +85,38 @@ func tryLock(f *os.File) (bool, error) {
 }
 
 func unlockFile(f *os.File) { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+
+// stampOf is f's identity and change time: device, inode, size and ctime
+// in nanoseconds. The kernel sets ctime on every write, chmod, chown and
+// link change, and no call lets a user set it back, so an unchanged stamp
+// means unchanged bytes. "" when f cannot be stat'ed.
+func stampOf(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	return stamp(fi)
+}
+
+// pathStamp is stampOf for the file at p (following symlinks, as reading
+// it does); "" when there is none.
+func pathStamp(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return ""
+	}
+	return stamp(fi)
+}
+
+func stamp(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	sec, nsec, ok := ctime(st)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatUint(uint64(st.Dev), 16) + ":" + strconv.FormatUint(uint64(st.Ino), 16) + ":" +
+		strconv.FormatInt(fi.Size(), 10) + ":" + strconv.FormatInt(sec, 10) + "." + strconv.FormatInt(nsec, 10)
+}

@@ -237,38 +237,50 @@ func HashFiles(paths []string) ([]FileHash, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hash %s: %w", p, err)
 		}
-		sum, err := hashFile(abs)
+		fh, err := hashFile(abs)
 		if err != nil {
 			return nil, fmt.Errorf("hash %s: %w", abs, err)
 		}
-		out = append(out, FileHash{Path: abs, SHA256: sum})
+		out = append(out, fh)
 	}
 	return out, nil
 }
 
-func hashFile(p string) (string, error) {
+// hashFile hashes the file at p. Its stamp is kept only when the file's
+// stamp was the same before and after the read: a file written meanwhile
+// gets none, so only its bytes decide later.
+func hashFile(p string) (FileHash, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return FileHash{Path: p}, nil
 	}
 	if err != nil {
-		return "", err
+		return FileHash{}, err
 	}
 	defer f.Close()
+	before := stampOf(f)
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+		return FileHash{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	fh := FileHash{Path: p, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if after := stampOf(f); after == before {
+		fh.Stamp = after
+	}
+	return fh, nil
 }
 
 // FilesMatch reports whether every recorded file still has its recorded
-// hash (and every recorded-missing file is still missing). An unreadable
-// file does not match.
+// bytes (and every recorded-missing file is still missing). A file whose
+// stamp is unchanged is not read again; any other is hashed. An
+// unreadable file does not match.
 func (e *Entry) FilesMatch() bool {
 	for _, fh := range e.Files {
-		sum, err := hashFile(fh.Path)
-		if err != nil || sum != fh.SHA256 {
+		if fh.Stamp != "" && pathStamp(fh.Path) == fh.Stamp {
+			continue
+		}
+		got, err := hashFile(fh.Path)
+		if err != nil || got.SHA256 != fh.SHA256 {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -649,8 +653,11 @@ func TestFilesMatch(t *testing.T) {
 		{Path: b, SHA256: sha("[x]\n")},
 		{Path: missing, SHA256: ""},
 	}
-	if diff := cmp.Diff(want, hs); diff != "" {
+	if diff := cmp.Diff(want, hs, cmpopts.IgnoreFields(FileHash{}, "Stamp")); diff != "" {
 		t.Fatalf("HashFiles mismatch (-want +got):\n%s", diff)
+	}
+	if runtime.GOOS != "windows" && (hs[0].Stamp == "" || hs[2].Stamp != "") {
+		t.Errorf("stamps %q, %q; want one for the file and none for the missing one", hs[0].Stamp, hs[2].Stamp)
 	}
 	e := &Entry{Files: hs}
 	if !e.FilesMatch() {
@@ -665,6 +672,19 @@ func TestFilesMatch(t *testing.T) {
 		{"restore", func() error { return os.WriteFile(a, []byte("a = 1\n"), 0o600) }, true},
 		{"create missing", func() error { return os.WriteFile(missing, []byte("{}"), 0o600) }, false},
 		{"remove again", func() error { return os.Remove(missing) }, true},
+		// The same size, and the old mtime put back: only the bytes and
+		// ctime tell, and the stamp must not hide the edit.
+		{"same-size edit, mtime set back", func() error {
+			fi, err := os.Stat(a)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(a, []byte("a = 3\n"), 0o600); err != nil {
+				return err
+			}
+			return os.Chtimes(a, fi.ModTime(), fi.ModTime())
+		}, false},
+		{"restore again", func() error { return os.WriteFile(a, []byte("a = 1\n"), 0o600) }, true},
 		{"delete", func() error { return os.Remove(b) }, false},
 	}
 	for _, st := range steps {
@@ -678,6 +698,42 @@ func TestFilesMatch(t *testing.T) {
 	if !(&Entry{}).FilesMatch() {
 		t.Error("FilesMatch with no files = false; want true")
 	}
+}
+
+// BenchmarkFilesMatch is what the small binary pays per run to trust a
+// cache entry: three small files, by stamp (the common case) or by hash.
+func BenchmarkFilesMatch(b *testing.B) {
+	dir := b.TempDir()
+	var paths []string
+	for i, n := range []int{600, 300, 200} {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		os.WriteFile(p, bytes.Repeat([]byte("x"), n), 0o600)
+		paths = append(paths, p)
+	}
+	hs, err := HashFiles(paths)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("stamp", func(b *testing.B) {
+		e := &Entry{Files: hs}
+		for b.Loop() {
+			if !e.FilesMatch() {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("hash", func(b *testing.B) {
+		unstamped := slices.Clone(hs)
+		for i := range unstamped {
+			unstamped[i].Stamp = ""
+		}
+		e := &Entry{Files: unstamped}
+		for b.Loop() {
+			if !e.FilesMatch() {
+				b.Fatal("no match")
+			}
+		}
+	})
 }
 
 func TestHashFilesRelative(t *testing.T) {

@@ -9,10 +9,13 @@ import (
 )
 
 // FileHash records a file an entry was made from. SHA256 is "" when the file
-// did not exist.
+// did not exist. Stamp, when set, is the file's identity and change time
+// as it was hashed (device, inode, size, ctime): a file whose stamp is
+// unchanged has unchanged bytes, so FilesMatch need not read it again.
 type FileHash struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+	Stamp  string `json:"stamp,omitempty"`
 }
 
 // Entry is one profile's cached credentials.
