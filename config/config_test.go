@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 	dir := t.TempDir()
 	src := "[ecs]\nlisten = \"127.0.0.1:0\"\ntoken_dir = \"tokens\"\n" + sess + fed
 	path := writeFile(t, dir, "config.toml", src, 0o600)
-	c, err := config.Load(path, config.Options{Hostname: testHost})
+	c, err := config.Load(path, config.Options{Hostname: testHost, User: "alice"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -52,6 +52,7 @@ func TestDefaults(t *testing.T) {
 				Name: "p", Line: 4, SourceProfile: "src", Mode: config.ModeSession,
 				Duration: 12 * time.Hour, Region: "us-east-1", RefreshBefore: 30 * time.Minute,
 				MFAPrompt: "tty", MFAReminder: 30 * time.Minute,
+				ConsoleName: "alice", ConsolePolicyARNs: []string{"arn:aws:iam::aws:policy/AdministratorAccess"},
 			},
 			"fed": {
 				Name: "fed", Line: 6, SourceProfile: "src", Mode: config.ModeFederation,
