@@ -26,8 +26,8 @@ var (
 	sessionKey    = []Mode{ModeSession}
 	federationKey = []Mode{ModeFederation}
 	roleKey       = []Mode{ModeRole}
-	mfaKey        = []Mode{ModeSession, ModeRole}       // MFA: session, and role with source_profile
-	policyKey     = []Mode{ModeFederation, ModeRole}    // session policies and tags
+	mfaKey        = []Mode{ModeSession, ModeRole}    // MFA: session, and role with source_profile
+	policyKey     = []Mode{ModeFederation, ModeRole} // session policies and tags
 )
 
 // profileKeys is every key of a [profiles.NAME] table: the keys of every

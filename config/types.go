@@ -31,8 +31,8 @@ type Config struct {
 	// SigninEndpoint overrides the console sign-in federation endpoint
 	// (https, or http on a loopback host); "" = the partition's.
 	SigninEndpoint string
-	ECS             *ECS   // nil when [ecs] is absent
-	Broker          *Broker
+	ECS            *ECS // nil when [ecs] is absent
+	Broker         *Broker
 
 	// Profiles by name. Each profile's Name field repeats its key.
 	Profiles map[string]*Profile
