@@ -104,6 +104,7 @@ FUZZ_TARGETS := \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \
+	./internal/stsclient:FuzzSigninToken \
 	./daemon:FuzzControlAPI \
 	./imds:FuzzEndpoint \
 	./imds:FuzzIMDSTokenTTL \

@@ -122,20 +122,21 @@ type Handler struct {
 	done      chan struct{} // closed by Close: releases hanging calls
 	closeOnce sync.Once
 
-	mu       sync.Mutex // guards the fields that follow
-	lifetime time.Duration
-	latency  time.Duration
-	requests []Request
-	calls    map[string]int
-	queue    []Fault
-	sticky   Fault
-	roots    map[string]bool
-	revoked  map[string]bool
-	mfa      map[string]*mfaDevice
-	keys     map[string]issued
-	roles    map[string]Role
-	signins  []SigninRequest
-	tokens   map[string]signinToken
+	mu        sync.Mutex // guards the fields that follow
+	lifetime  time.Duration
+	latency   time.Duration
+	requests  []Request
+	calls     map[string]int
+	queue     []Fault
+	sticky    Fault
+	roots     map[string]bool
+	revoked   map[string]bool
+	mfa       map[string]*mfaDevice
+	keys      map[string]issued
+	roles     map[string]Role
+	denyNoMFA bool
+	signins   []SigninRequest
+	tokens    map[string]signinToken
 }
 
 // mfaDevice is a registered MFA device.
@@ -273,6 +274,15 @@ func (h *Handler) SetRoot(accessKeyID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roots[accessKeyID] = true
+}
+
+// DenyWithoutMFA gives the IAM user a "deny unless MFA" policy for
+// GetFederationToken, which cannot carry an MFA code: every such call
+// answers AccessDenied with an explicit deny.
+func (h *Handler) DenyWithoutMFA() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.denyNoMFA = true
 }
 
 // RevokeKey makes every call signed with accessKeyID fail with 403
@@ -504,6 +514,13 @@ func (h *Handler) getFederationToken(w http.ResponseWriter, c call, id identity,
 	in, err := parseGetFederationToken(c.form)
 	if err != nil {
 		err.write(w)
+		return
+	}
+	h.mu.Lock()
+	deny := h.denyNoMFA
+	h.mu.Unlock()
+	if deny {
+		writeError(w, http.StatusForbidden, "AccessDenied", "User: "+id.arn+" is not authorized to perform: sts:GetFederationToken on resource: arn:aws:sts::"+h.account+":federated-user/"+in.name+" with an explicit deny in an identity-based policy")
 		return
 	}
 	size := in.packedSize()
