@@ -21,6 +21,8 @@ type ProfileStatus struct {
 	NextRefresh      *time.Time `json:"next_refresh,omitempty"`
 	LastError        string     `json:"last_error,omitempty"`
 	Reason           string     `json:"reason,omitempty"`
+	// WaitingFor names the via_profile a waiting role profile waits for.
+	WaitingFor       string     `json:"waiting_for,omitempty"`
 	ARN              string     `json:"arn,omitempty"`
 	PackedPolicySize *int       `json:"packed_policy_size,omitempty"`
 	Endpoints        []string   `json:"endpoints,omitempty"`
