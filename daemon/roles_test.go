@@ -216,10 +216,10 @@ refresh_before = "20m"
 		at   time.Duration
 		want []want
 	}{
-		{40 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},  // 1h − 20m
-		{80 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},  // 40m + 40m
+		{40 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},   // 1h − 20m
+		{80 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},   // 40m + 40m
 		{90 * time.Minute, []want{{ststest.ActionGetSessionToken, ""}}}, // 2h − 30m: the role is not forced
-		{120 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}}, // with dev's new key
+		{120 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},  // with dev's new key
 		{160 * time.Minute, []want{{ststest.ActionAssumeRole, "dev"}}},
 	}
 	reqs := sts.Requests()
