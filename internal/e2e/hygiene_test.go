@@ -488,6 +488,7 @@ func TestSecretHygiene(t *testing.T) {
 		return nil
 	})
 }
+
 // leakWindow is how many characters in a row of a secret make a leak.
 const leakWindow = 12
 

@@ -308,7 +308,9 @@ func TestConsolePrint(t *testing.T) {
 	}
 	roleKey := func(t *testing.T) string {
 		out, errOut, code := w.run(t, "stsd-credential-process", "--profile", "admin")
-		var c struct{ AccessKeyID string `json:"AccessKeyId"` }
+		var c struct {
+			AccessKeyID string `json:"AccessKeyId"`
+		}
 		if code != 0 || json.Unmarshal([]byte(out), &c) != nil {
 			t.Fatalf("credential_process admin: %d %s", code, errOut)
 		}
