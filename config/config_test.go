@@ -126,7 +126,7 @@ func TestSample(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	writeFile(t, home, ".aws/credentials", "[dev-long-term]\n", 0o600)
-	c, err := config.Load(filepath.Join("testdata", "sample.toml"), config.Options{Hostname: "Build_01!x.example.com"})
+	c, err := config.Load(filepath.Join("testdata", "sample.toml"), config.Options{Hostname: "Build_01!x.example.com", User: "alice"})
 	if err != nil {
 		t.Fatalf("sample.toml does not load:\n%v", err)
 	}
@@ -150,6 +150,14 @@ func TestSample(t *testing.T) {
 	}
 	if c.ECS.TokenDir != filepath.Join(home, ".local", "state", "stsd", "ecs") {
 		t.Errorf("ECS.TokenDir = %q", c.ECS.TokenDir)
+	}
+	r := c.Profiles["prod-admin"]
+	if r.Mode != config.ModeRole || r.ViaProfile != "dev" || r.RoleSessionName != "stsd-alice-Build_01-x" || r.ParentFingerprint != dev.Fingerprint("") ||
+		!cmp.Equal(r.TransitiveTagKeys, []string{"team"}) || r.Duration != time.Hour || r.ExternalID == "" || r.SourceIdentity != "alice" {
+		t.Errorf("prod-admin = %+v", r)
+	}
+	if dev.ConsoleName != "alice" || c.SigninEndpoint != "https://signin.aws.amazon.com/federation" {
+		t.Errorf("console name %q, signin endpoint %q", dev.ConsoleName, c.SigninEndpoint)
 	}
 }
 
