@@ -498,7 +498,7 @@ func (r *Refresher) Status() ProfileStatus {
 		Profile: r.profile.Name, Mode: string(r.profile.Mode), State: s.phase,
 		LastError: s.lastErr, Reason: s.reason, ARN: s.arn,
 	}
-	if s.packed >= 0 && r.profile.Mode == config.ModeFederation {
+	if s.packed >= 0 && r.profile.Mode != config.ModeSession {
 		p := s.packed
 		st.PackedPolicySize = &p
 	}
