@@ -104,6 +104,7 @@ FUZZ_TARGETS := \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \
+	./internal/stsclient:FuzzSigninToken \
 	./daemon:FuzzControlAPI \
 	./imds:FuzzEndpoint \
 	./imds:FuzzIMDSTokenTTL \
@@ -114,7 +115,8 @@ FUZZ_TARGETS := \
 	./credproc:FuzzResponse \
 	./install:FuzzSetProfileKey \
 	./internal/ststest:FuzzParseAuthorization \
-	./internal/ststest:FuzzParseGetFederationToken
+	./internal/ststest:FuzzParseGetFederationToken \
+	./internal/ststest:FuzzParseAssumeRole
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

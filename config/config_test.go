@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 	dir := t.TempDir()
 	src := "[ecs]\nlisten = \"127.0.0.1:0\"\ntoken_dir = \"tokens\"\n" + sess + fed
 	path := writeFile(t, dir, "config.toml", src, 0o600)
-	c, err := config.Load(path, config.Options{Hostname: testHost})
+	c, err := config.Load(path, config.Options{Hostname: testHost, User: "alice"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -52,6 +52,7 @@ func TestDefaults(t *testing.T) {
 				Name: "p", Line: 4, SourceProfile: "src", Mode: config.ModeSession,
 				Duration: 12 * time.Hour, Region: "us-east-1", RefreshBefore: 30 * time.Minute,
 				MFAPrompt: "tty", MFAReminder: 30 * time.Minute,
+				ConsoleName: "alice", ConsolePolicyARNs: []string{"arn:aws:iam::aws:policy/AdministratorAccess"},
 			},
 			"fed": {
 				Name: "fed", Line: 6, SourceProfile: "src", Mode: config.ModeFederation,
@@ -125,7 +126,7 @@ func TestSample(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	writeFile(t, home, ".aws/credentials", "[dev-long-term]\n", 0o600)
-	c, err := config.Load(filepath.Join("testdata", "sample.toml"), config.Options{Hostname: "Build_01!x.example.com"})
+	c, err := config.Load(filepath.Join("testdata", "sample.toml"), config.Options{Hostname: "Build_01!x.example.com", User: "alice"})
 	if err != nil {
 		t.Fatalf("sample.toml does not load:\n%v", err)
 	}
@@ -149,6 +150,14 @@ func TestSample(t *testing.T) {
 	}
 	if c.ECS.TokenDir != filepath.Join(home, ".local", "state", "stsd", "ecs") {
 		t.Errorf("ECS.TokenDir = %q", c.ECS.TokenDir)
+	}
+	r := c.Profiles["prod-admin"]
+	if r.Mode != config.ModeRole || r.ViaProfile != "dev" || r.RoleSessionName != "stsd-alice-Build_01-x" || r.ParentFingerprint != dev.Fingerprint("") ||
+		!cmp.Equal(r.TransitiveTagKeys, []string{"team"}) || r.Duration != time.Hour || r.ExternalID == "" || r.SourceIdentity != "alice" {
+		t.Errorf("prod-admin = %+v", r)
+	}
+	if dev.ConsoleName != "alice" || c.SigninEndpoint != "https://signin.aws.amazon.com/federation" {
+		t.Errorf("console name %q, signin endpoint %q", dev.ConsoleName, c.SigninEndpoint)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,7 +20,7 @@ import (
 )
 
 var (
-	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "ecs", "broker", "profiles"}
+	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles"}
 	ecsKeys     = []string{"listen", "token_dir"}
 	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
 	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
@@ -56,6 +57,8 @@ func (p *parser) document(root *tomlpos.Node) {
 			if s, ok := p.nonEmpty(n); ok {
 				p.cfg.SocketGroup = s
 			}
+		case "signin_endpoint":
+			p.signinEndpoint(n)
 		case "ecs":
 			p.ecs(n)
 		case "broker":
@@ -88,6 +91,9 @@ func (p *parser) document(root *tomlpos.Node) {
 	}
 	p.checkListeners()
 	p.sharedFiles(credsNode)
+	if len(p.errs) == 0 {
+		p.cfg.chainFingerprints()
+	}
 }
 
 func (p *parser) ecs(n *tomlpos.Node) {
@@ -119,6 +125,40 @@ func (p *parser) ecs(n *tomlpos.Node) {
 			e.TokenDir = filepath.Join(d, "ecs")
 		}
 	}
+}
+
+// signinEndpoint checks signin_endpoint: an https URL, or http on a
+// loopback host (a test stand-in), without query or fragment; the sign-in
+// token travels to it, so nothing else may be plain text.
+func (p *parser) signinEndpoint(n *tomlpos.Node) {
+	s, ok := p.nonEmpty(n)
+	if !ok {
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		p.errf(n, `%q is not a URL; write e.g. "https://signin.aws.amazon.com/federation"`, s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		p.errf(n, "%q must not carry a user, query or fragment; write the federation endpoint's URL alone", s)
+	case u.Scheme == "https":
+		p.cfg.SigninEndpoint = s
+	case u.Scheme == "http" && loopbackHost(u.Hostname()):
+		p.cfg.SigninEndpoint = s
+	case u.Scheme == "http":
+		p.errf(n, "%q is plain http to a host that is not loopback: the sign-in token would cross the network unencrypted; use https", s)
+	default:
+		p.errf(n, "%q is not an http(s) URL; write e.g. \"https://signin.aws.amazon.com/federation\"", s)
+	}
+}
+
+// loopbackHost reports whether h is localhost or a loopback literal.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // listener checks a host:port listen address. Loopback-only listeners serve
@@ -365,6 +405,8 @@ func (p *parser) brokerClients() {
 			switch {
 			case !ok:
 				p.errAt(k.Line, elem(k, i), fmt.Sprintf("%q is not a profile in this file; add [profiles.%s] or fix the name", name, name))
+			case pr.Mode == ModeRole:
+				p.errAt(k.Line, elem(k, i), fmt.Sprintf("%q is a role profile; the broker serves federation profiles only (each client gets its own federated user and session policy)", name))
 			case pr.Mode != ModeFederation:
 				p.errAt(k.Line, elem(k, i), fmt.Sprintf("%q is a session profile; the broker serves federation profiles only (GetSessionToken credentials carry the IAM user's full permissions)", name))
 			}

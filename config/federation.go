@@ -121,7 +121,8 @@ func (p *parser) readPolicyFile(k *tomlpos.Node, path string) (string, bool) {
 	return string(b), true
 }
 
-func (p *parser) policyARNs(k *tomlpos.Node, pr *Profile) {
+// policyARNs reads a list of managed policy ARNs into dst.
+func (p *parser) policyARNs(k *tomlpos.Node, dst *[]string) {
 	if a, ok := k.Value.([]any); ok && len(a) > maxPolicyARNs {
 		p.errf(k, "lists %d ARNs; STS allows at most %d managed session policies", len(a), maxPolicyARNs)
 	}
@@ -130,7 +131,7 @@ func (p *parser) policyARNs(k *tomlpos.Node, pr *Profile) {
 			p.errAt(k.Line, key, fmt.Sprintf(`%q is not a policy ARN (20..2048 characters starting "arn:", e.g. "arn:aws:iam::aws:policy/ReadOnlyAccess")`, a))
 			return
 		}
-		pr.PolicyARNs = append(pr.PolicyARNs, a)
+		*dst = append(*dst, a)
 	})
 }
 

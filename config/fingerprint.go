@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,7 +19,9 @@ const fingerprintVersion = "stsd-fingerprint-v1"
 // profile's credentials for client ("" outside the broker): mode, source
 // profile, credentials file path, duration, region, federation name (with
 // {client} expanded), policy text, ARNs, tags (sorted), MFA serial and
-// client. Not the source key id (a rotated key keeps the fingerprint), nor
+// client; for a role profile also the role ARN, via_profile, external id,
+// session name, source identity, transitive tag keys and the parent's own
+// fingerprint (so the whole chain). Not the source key id (a rotated key keeps the fingerprint), nor
 // settings that only decide when or where credentials are served
 // (refresh_before, endpoints, uids).
 func (p *Profile) Fingerprint(client string) string {
@@ -36,6 +39,15 @@ func (p *Profile) Fingerprint(client string) string {
 		Tags            []tag
 		MFASerial       string
 		Client          string
+		// Role mode; omitted when empty so that other profiles keep the
+		// fingerprints they had before roles existed.
+		RoleARN           string   `json:",omitempty"`
+		ViaProfile        string   `json:",omitempty"`
+		ExternalID        string   `json:",omitempty"`
+		RoleSessionName   string   `json:",omitempty"`
+		SourceIdentity    string   `json:",omitempty"`
+		TransitiveTagKeys []string `json:",omitempty"`
+		Parent            string   `json:",omitempty"`
 	}{
 		V:               fingerprintVersion,
 		Mode:            p.Mode,
@@ -47,6 +59,14 @@ func (p *Profile) Fingerprint(client string) string {
 		PolicyARNs:      p.PolicyARNs,
 		MFASerial:       p.MFASerial,
 		Client:          client,
+
+		RoleARN:           p.RoleARN,
+		ViaProfile:        p.ViaProfile,
+		ExternalID:        p.ExternalID,
+		RoleSessionName:   p.RoleSessionName,
+		SourceIdentity:    p.SourceIdentity,
+		TransitiveTagKeys: slices.Sorted(slices.Values(p.TransitiveTagKeys)),
+		Parent:            p.ParentFingerprint,
 	}
 	if p.Mode == ModeFederation {
 		in.Name = strings.ReplaceAll(p.FederationName, "{client}", client)

@@ -49,6 +49,13 @@ func TestFingerprint(t *testing.T) {
 		{name: "tag added", mutate: func(p *config.Profile) { p.Tags["x"] = "" }},
 		{name: "tag key", mutate: func(p *config.Profile) { p.Tags = map[string]string{"team": "build", "env2": "ci"} }},
 		{name: "mfa serial", mutate: func(p *config.Profile) { p.MFASerial = "GAHT12345678" }},
+		{name: "role arn", mutate: func(p *config.Profile) { p.RoleARN = "arn:aws:iam::123456789012:role/a" }},
+		{name: "via profile", mutate: func(p *config.Profile) { p.ViaProfile = "dev" }},
+		{name: "external id", mutate: func(p *config.Profile) { p.ExternalID = "ext" }},
+		{name: "role session name", mutate: func(p *config.Profile) { p.RoleSessionName = "stsd-alice" }},
+		{name: "source identity", mutate: func(p *config.Profile) { p.SourceIdentity = "alice" }},
+		{name: "transitive tag keys", mutate: func(p *config.Profile) { p.TransitiveTagKeys = []string{"team"} }},
+		{name: "parent", mutate: func(p *config.Profile) { p.ParentFingerprint = "00" }},
 		{name: "client", client: "other"},
 		{name: "no client", client: "-"},
 		{name: "refresh before", mutate: func(p *config.Profile) { p.RefreshBefore = time.Hour }, same: true},
@@ -101,5 +108,45 @@ func BenchmarkFingerprint(b *testing.B) {
 	p := baseProfile()
 	for b.Loop() {
 		p.Fingerprint("billing")
+	}
+}
+
+// TestFingerprintChain: a change anywhere up a via_profile chain changes
+// every role profile below it, and nothing above it.
+func TestFingerprintChain(t *testing.T) {
+	t.Parallel()
+	load := func(sessionDuration string) map[string]string {
+		t.Helper()
+		src := "[profiles.dev]\nsource_profile = \"src\"\nduration = \"" + sessionDuration + "\"\n" +
+			"[profiles.a]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/a\"\nvia_profile = \"dev\"\n" +
+			"[profiles.b]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/b\"\nvia_profile = \"a\"\n"
+		c, err := config.Parse("config.toml", []byte(src), config.Options{Hostname: "h", User: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for name, p := range c.Profiles {
+			out[name] = p.Fingerprint("")
+		}
+		if c.Profiles["b"].ParentFingerprint != out["a"] || c.Profiles["a"].ParentFingerprint != out["dev"] {
+			t.Errorf("ParentFingerprint is not the parent's Fingerprint")
+		}
+		return out
+	}
+	x, y := load("12h"), load("13h")
+	for _, name := range []string{"dev", "a", "b"} {
+		if x[name] == y[name] {
+			t.Errorf("%s: Fingerprint unchanged after the chain's session profile changed", name)
+		}
+	}
+}
+
+// TestFingerprintKeptForOldModes: adding role fields left session and
+// federation fingerprints as they were, so upgrades reuse the cache.
+func TestFingerprintKeptForOldModes(t *testing.T) {
+	t.Parallel()
+	const want = "d50a57dd8b510a37d6ef845bef86bfca614243a3c18e49963ddd9cdfc121961d"
+	if got := baseProfile().Fingerprint("billing"); got != want {
+		t.Errorf("federation Fingerprint = %s; want %s (as before role mode)", got, want)
 	}
 }

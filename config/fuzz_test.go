@@ -26,6 +26,8 @@ func FuzzConfig(f *testing.F) {
 	}
 	f.Add([]byte(sess + fed + "name = \"{client}\"\n[broker]\nlisten = \":1\"\n[broker.clients.ab]\nprofiles = [\"fed\"]\n"))
 	f.Add([]byte("a = \"\"\"\nx\n\"\"\"\n[b]\nc = { d = 1,\n e = [1, 2] }\n"))
+	f.Add([]byte(chained + "[profiles.a]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/a\"\nvia_profile = \"b\"\n" +
+		"[profiles.b]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/b\"\nvia_profile = \"a\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := config.Parse("fuzz.toml", data, config.Options{Hostname: testHost})
 		if err == nil {

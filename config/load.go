@@ -19,6 +19,7 @@ import (
 // host.
 type Options struct {
 	Hostname string // for {hostname} in federation names; default os.Hostname()
+	User     string // for {user} in role session and console names; default the current user's login name
 	System   bool   // system layout: credentials file may be root:stsd 0640, no `~`
 }
 

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,72 +14,90 @@ var mfaPrompts = []string{"tty", "zenity", "kdialog", "osascript", "none"}
 
 // profileKey is one key a [profiles.NAME] table may hold.
 type profileKey struct {
-	name string
-	mode Mode // the only mode the key belongs to; "" for both
+	name  string
+	modes []Mode // the modes the key belongs to; nil for every mode
 	// read parses the key into st. It is nil for mode, which is read before
 	// the other keys because which of them are allowed depends on it.
 	read func(p *parser, st *profileState, k *tomlpos.Node)
 }
 
-// profileKeys is every key of a [profiles.NAME] table: the keys of both
-// modes, then session, then federation mode, in the order messages list
-// them.
+// The modes keys belong to.
+var (
+	sessionKey    = []Mode{ModeSession}
+	federationKey = []Mode{ModeFederation}
+	roleKey       = []Mode{ModeRole}
+	mfaKey        = []Mode{ModeSession, ModeRole}    // MFA: session, and role with source_profile
+	policyKey     = []Mode{ModeFederation, ModeRole} // session policies and tags
+)
+
+// profileKeys is every key of a [profiles.NAME] table: the keys of every
+// mode, then session (with the MFA keys roles share), federation and role
+// mode, in the order messages list them.
 var profileKeys = []profileKey{
-	{"source_profile", "", (*parser).sourceProfileKey},
-	{"mode", "", nil},
-	{"duration", "", (*parser).durationKey},
-	{"region", "", (*parser).regionKey},
-	{"refresh_before", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"source_profile", nil, (*parser).sourceProfileKey},
+	{"mode", nil, nil},
+	{"duration", nil, (*parser).durationKey},
+	{"region", nil, (*parser).regionKey},
+	{"refresh_before", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if d, ok := p.duration(k); ok {
 			st.pr.RefreshBefore, st.refresh = d, k
 		}
 	}},
-	{"imds_listen", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"imds_listen", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if s, ok := p.listener(k, true); ok {
 			st.pr.IMDSListen = s
 		}
 		st.imds = k
 	}},
-	{"imds_v1", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"imds_v1", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.pr.IMDSV1, _ = p.boolean(k)
 		st.imdsV1 = k
 	}},
-	{"imds_any_local_user", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"imds_any_local_user", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.pr.IMDSAnyLocalUser, _ = p.boolean(k)
 		st.anyLocalUser = k
 	}},
-	{"allowed_uids", "", (*parser).allowedUIDsKey},
+	{"allowed_uids", nil, (*parser).allowedUIDsKey},
 
-	{"mfa_serial", ModeSession, (*parser).mfaSerialKey},
-	{"mfa_process", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"mfa_serial", mfaKey, (*parser).mfaSerialKey},
+	{"mfa_process", mfaKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if s, ok := p.nonEmpty(k); ok {
 			st.pr.MFAProcess = s
 		}
 	}},
-	{"mfa_prompt", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"mfa_prompt", mfaKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if s, ok := p.oneOf(k, mfaPrompts, "%q is not a prompt; use tty, zenity, kdialog, osascript or none"); ok {
 			st.pr.MFAPrompt = s
 		}
 	}},
-	{"mfa_reminder", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"mfa_reminder", mfaKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if d, ok := p.duration(k); ok {
 			st.pr.MFAReminder, st.reminder = d, k
 		}
 	}},
-	{"notify_command", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"notify_command", mfaKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if s, ok := p.nonEmpty(k); ok {
 			st.pr.NotifyCommand = s
 		}
 	}},
+	{"console_name", sessionKey, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.str(k); ok {
+			st.consoleTmpl = s
+		}
+	}},
+	{"console_policy_arns", sessionKey, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.consoleARNs = k
+		p.policyARNs(k, &st.pr.ConsolePolicyARNs)
+	}},
 
-	{"name", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"name", federationKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		if s, ok := p.str(k); ok {
 			st.nameTmpl = s
 		} else {
 			st.nameTmpl = ""
 		}
 	}},
-	{"policy", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"policy", policyKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.policy = k
 		if s, ok := p.str(k); ok {
 			st.policyText = s
@@ -85,7 +105,7 @@ var profileKeys = []profileKey{
 			st.policyOK = false
 		}
 	}},
-	{"policy_file", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"policy_file", policyKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.policyFile = k
 		if path, ok := p.filePath(k); ok {
 			st.pr.PolicyFile = path
@@ -93,11 +113,39 @@ var profileKeys = []profileKey{
 			st.policyOK = false
 		}
 	}},
-	{"policy_arns", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) {
+	{"policy_arns", policyKey, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.arns = k
-		p.policyARNs(k, st.pr)
+		p.policyARNs(k, &st.pr.PolicyARNs)
 	}},
-	{"tags", ModeFederation, func(p *parser, st *profileState, k *tomlpos.Node) { p.tags(k, st.pr) }},
+	{"tags", policyKey, func(p *parser, st *profileState, k *tomlpos.Node) { p.tags(k, st.pr) }},
+
+	{"role_arn", roleKey, (*parser).roleARNKey},
+	{"via_profile", roleKey, (*parser).viaProfileKey},
+	{"external_id", roleKey, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.str(k); ok {
+			if msg := checkChars(s, 2, 1224, externalIDChar, "an external id", "letters, digits and _+=,.@:/-"); msg != "" {
+				// Never quote the value: an external id is often treated as a shared secret.
+				p.errf(k, "%s", msg)
+			} else {
+				st.pr.ExternalID = s
+			}
+		}
+	}},
+	{"role_session_name", roleKey, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.str(k); ok {
+			st.sessionTmpl = s
+		}
+	}},
+	{"source_identity", roleKey, func(p *parser, st *profileState, k *tomlpos.Node) {
+		if s, ok := p.str(k); ok {
+			if msg := checkChars(s, 2, 64, nameChar, "a source identity", "letters, digits and _+=,.@-"); msg != "" {
+				p.errf(k, "%q %s", s, msg)
+			} else {
+				st.pr.SourceIdentity = s
+			}
+		}
+	}},
+	{"transitive_tag_keys", roleKey, func(p *parser, st *profileState, k *tomlpos.Node) { st.transitive = k }},
 }
 
 // profileKeyNames are the names of profileKeys, for suggestions.
@@ -132,6 +180,11 @@ type profileState struct {
 	policyOK                 bool   // no problem found with policy or policy_file yet
 
 	imds, imdsV1, anyLocalUser *tomlpos.Node
+
+	sessionTmpl string        // role_session_name as written (the default when absent)
+	consoleTmpl string        // console_name as written (the default when absent)
+	consoleARNs *tomlpos.Node // console_policy_arns
+	transitive  *tomlpos.Node // transitive_tag_keys
 }
 
 // profile reads one [profiles.NAME] table: mode first, then every key, then
@@ -148,13 +201,20 @@ func (p *parser) profile(n *tomlpos.Node) *profileState {
 	st := newProfileState(n)
 	p.profileMode(st)
 	p.readProfileKeys(st)
-	p.require(n, "source_profile", "name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
+	if st.pr.Mode != ModeRole {
+		p.require(n, "source_profile", "name the AWS profile that holds the IAM user's long-term key (static keys or a credential_process returning an AKIA… key)")
+	}
 	p.profileTiming(st)
 	p.sessionMFAKeys(st)
-	if st.pr.Mode == ModeFederation {
+	switch st.pr.Mode {
+	case ModeSession:
+		p.consoleKeys(st)
+	case ModeFederation:
 		p.federationName(st)
 		p.federationPolicy(st)
 		p.federationPermissions(st)
+	case ModeRole:
+		p.roleProfile(st)
 	}
 	p.profileEndpoints(st)
 	if validName {
@@ -175,7 +235,8 @@ func newProfileState(n *tomlpos.Node) *profileState {
 		MFAPrompt:     "tty",
 		MFAReminder:   defaultMFAReminder,
 	}
-	return &profileState{n: n, pr: pr, nameTmpl: "{profile}", durationOK: true, policyOK: true}
+	return &profileState{n: n, pr: pr, nameTmpl: "{profile}", durationOK: true, policyOK: true,
+		sessionTmpl: defaultSessionName, consoleTmpl: defaultConsoleName}
 }
 
 // profileMode reads mode, which decides which other keys are allowed.
@@ -191,8 +252,11 @@ func (p *parser) profileMode(st *profileState) {
 	switch Mode(s) {
 	case ModeSession, ModeFederation:
 		st.pr.Mode, st.modeWritten = Mode(s), true
+	case ModeRole:
+		st.pr.Mode, st.modeWritten = ModeRole, true
+		st.pr.Duration = defaultRoleDuration
 	default:
-		p.errf(k, `%q is not a mode; use "session" (GetSessionToken) or "federation" (GetFederationToken)`, s)
+		p.errf(k, `%q is not a mode; use "session" (GetSessionToken), "federation" (GetFederationToken) or "role" (AssumeRole)`, s)
 	}
 }
 
@@ -207,12 +271,12 @@ func (p *parser) readProfileKeys(st *profileState) {
 			continue
 		}
 		pk := profileKeys[i]
-		if pk.mode != "" && pk.mode != st.pr.Mode {
+		if pk.modes != nil && !slices.Contains(pk.modes, st.pr.Mode) {
 			suffix := ""
 			if !st.modeWritten {
 				suffix = " (the default)"
 			}
-			p.errf(k, "belongs to %s mode, but this profile uses %s mode%s; set mode = %q or remove the key", pk.mode, st.pr.Mode, suffix, pk.mode)
+			p.errf(k, "belongs to %s, but this profile uses %s mode%s; %s", modeNames(pk.modes), st.pr.Mode, suffix, setMode(pk.modes))
 			continue
 		}
 		if pk.read != nil {
@@ -233,13 +297,24 @@ func (p *parser) sourceProfileKey(st *profileState, k *tomlpos.Node) {
 func (p *parser) durationKey(st *profileState, k *tomlpos.Node) {
 	d, ok := p.duration(k)
 	st.durationOK = ok
+	hi, allows, why := maxDuration, "STS allows 15m..36h", ""
+	if st.pr.Mode == ModeRole {
+		hi, allows = maxRoleDuration, "STS allows role sessions of 15m..12h, and at most the role's MaxSessionDuration"
+		if st.n.Child("via_profile") != nil {
+			hi, allows = maxChainedDuration, "STS allows 15m..1h with via_profile"
+			why = ": AssumeRole with another profile's temporary credentials is role chaining, which AWS caps at 1h; use source_profile (the long-term key) for longer sessions"
+		}
+	}
 	switch {
 	case !ok:
 	case d < minDuration:
-		p.errf(k, "%q is shorter than 15m (STS allows 15m..36h)", k.Value)
+		p.errf(k, "%q is shorter than 15m (%s)", k.Value, allows)
 		st.durationOK = false
-	case d > maxDuration:
-		p.errf(k, "%q is longer than 36h (STS allows 15m..36h)", k.Value)
+	case d > hi && why != "":
+		p.errf(k, "%q is longer than %s%s", k.Value, fmtDur(hi), why)
+		st.durationOK = false
+	case d > hi:
+		p.errf(k, "%q is longer than %s (%s)", k.Value, fmtDur(hi), allows)
 		st.durationOK = false
 	default:
 		st.pr.Duration = d
@@ -303,11 +378,14 @@ func (p *parser) profileTiming(st *profileState) {
 // sessionMFAKeys reports the session keys that need mfa_serial when it is
 // missing.
 func (p *parser) sessionMFAKeys(st *profileState) {
-	if st.pr.Mode != ModeSession || st.pr.MFASerial != "" || st.n.Child("mfa_serial") != nil {
+	if !slices.Contains(mfaKey, st.pr.Mode) || st.pr.MFASerial != "" || st.n.Child("mfa_serial") != nil {
 		return
 	}
+	if st.pr.Mode == ModeRole && st.n.Child("via_profile") != nil {
+		return // roleProfile refuses every MFA key with via_profile
+	}
 	for _, pk := range profileKeys {
-		if pk.mode != ModeSession || pk.name == "mfa_serial" {
+		if !slices.Equal(pk.modes, mfaKey) || pk.name == "mfa_serial" {
 			continue
 		}
 		if k := st.n.Child(pk.name); k != nil {
@@ -343,9 +421,16 @@ func (p *parser) profileEndpoints(st *profileState) {
 func (p *parser) profileCross(st *profileState) {
 	pr := st.pr
 	if src := st.n.Child("source_profile"); src != nil && pr.SourceProfile != "" && pr.SourceProfile != pr.Name {
-		if _, ok := p.cfg.Profiles[pr.SourceProfile]; ok {
+		_, ok := p.cfg.Profiles[pr.SourceProfile]
+		switch {
+		case ok && pr.Mode == ModeRole:
+			p.errf(src, "%q is an stsd profile, whose credentials are temporary; to assume the role with them write via_profile = %q instead", pr.SourceProfile, pr.SourceProfile)
+		case ok:
 			p.errf(src, "%q is an stsd profile: its credentials are temporary, and STS refuses temporary credentials for %s; name the AWS profile that holds the IAM user's long-term key", pr.SourceProfile, opName(pr.Mode))
 		}
+	}
+	if pr.Mode == ModeRole {
+		p.roleCross(st)
 	}
 	if pr.Mode == ModeFederation && st.nameOK {
 		p.checkFederationName(st)
@@ -372,4 +457,28 @@ func opName(m Mode) string {
 		return "GetFederationToken"
 	}
 	return "GetSessionToken"
+}
+
+// modeNames is "federation mode" or "federation and role modes".
+func modeNames(ms []Mode) string {
+	if len(ms) == 1 {
+		return string(ms[0]) + " mode"
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = string(m)
+	}
+	return strings.Join(names[:len(ms)-1], ", ") + " and " + names[len(ms)-1] + " modes"
+}
+
+// setMode says which mode to set for a key of modes ms.
+func setMode(ms []Mode) string {
+	if len(ms) == 1 {
+		return fmt.Sprintf("set mode = %q or remove the key", ms[0])
+	}
+	quoted := make([]string, len(ms))
+	for i, m := range ms {
+		quoted[i] = strconv.Quote(string(m))
+	}
+	return "set mode = " + strings.Join(quoted[:len(ms)-1], ", ") + " or " + quoted[len(ms)-1] + ", or remove the key"
 }

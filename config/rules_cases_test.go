@@ -22,7 +22,7 @@ func TestRulesFile(t *testing.T) {
 		{name: "unknown key suggested", src: "log_levl = \"info\"\n",
 			want: `config.toml:1: log_levl: unknown key; did you mean "log_level"?`},
 		{name: "unknown key listed", src: "foo = 1\n" + sess,
-			want: "config.toml:1: foo: unknown key; valid keys here: credentials_file, log_level, metrics_listen, socket_group, ecs, broker, profiles"},
+			want: "config.toml:1: foo: unknown key; valid keys here: credentials_file, log_level, metrics_listen, socket_group, signin_endpoint, ecs, broker, profiles"},
 		{name: "unknown table", src: "[profile.dev]\nsource_profile = \"x\"\n",
 			want: `config.toml:1: profile: unknown key; did you mean "profiles"?`},
 		{name: "log level", src: "log_level = \"verbose\"\n" + sess,
@@ -110,7 +110,7 @@ func TestRulesProfile(t *testing.T) {
 		{name: "source is another stsd profile", src: sess + "[profiles.q]\nsource_profile = \"p\"\n",
 			want: `config.toml:4: profiles.q.source_profile: "p" is an stsd profile: its credentials are temporary, and STS refuses temporary credentials for GetSessionToken; name the AWS profile that holds the IAM user's long-term key`},
 		{name: "mode", src: sess + "mode = \"assume-role\"\n",
-			want: `config.toml:3: profiles.p.mode: "assume-role" is not a mode; use "session" (GetSessionToken) or "federation" (GetFederationToken)`},
+			want: `config.toml:3: profiles.p.mode: "assume-role" is not a mode; use "session" (GetSessionToken), "federation" (GetFederationToken) or "role" (AssumeRole)`},
 		{name: "unknown key suggested", src: sess + "durations = \"1h\"\n",
 			want: `config.toml:3: profiles.p.durations: unknown key; did you mean "duration"?`},
 		{name: "duration too long", src: sess + "duration = \"40h\"\n",
@@ -169,9 +169,9 @@ func TestRulesSession(t *testing.T) {
 		{name: "mfa process empty", src: sess + "mfa_serial = \"GAHT12345678\"\nmfa_process = \" \"\n",
 			want: "config.toml:4: profiles.p.mfa_process: must not be empty; remove the key or give it a value"},
 		{name: "federation keys in default session mode", src: sess + "name = \"x\"\npolicy = \"{}\"\npolicy_file = \"p.json\"\npolicy_arns = []\ntags = {}\n",
-			want: "config.toml:3: profiles.p.name: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key\nconfig.toml:4: profiles.p.policy: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key\nconfig.toml:5: profiles.p.policy_file: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key\nconfig.toml:6: profiles.p.policy_arns: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key\nconfig.toml:7: profiles.p.tags: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key"},
+			want: "config.toml:3: profiles.p.name: belongs to federation mode, but this profile uses session mode (the default); set mode = \"federation\" or remove the key\nconfig.toml:4: profiles.p.policy: belongs to federation and role modes, but this profile uses session mode (the default); set mode = \"federation\" or \"role\", or remove the key\nconfig.toml:5: profiles.p.policy_file: belongs to federation and role modes, but this profile uses session mode (the default); set mode = \"federation\" or \"role\", or remove the key\nconfig.toml:6: profiles.p.policy_arns: belongs to federation and role modes, but this profile uses session mode (the default); set mode = \"federation\" or \"role\", or remove the key\nconfig.toml:7: profiles.p.tags: belongs to federation and role modes, but this profile uses session mode (the default); set mode = \"federation\" or \"role\", or remove the key"},
 		{name: "federation key in explicit session mode", src: sess + "mode = \"session\"\ntags = { a = \"b\" }\n",
-			want: `config.toml:4: profiles.p.tags: belongs to federation mode, but this profile uses session mode; set mode = "federation" or remove the key`},
+			want: `config.toml:4: profiles.p.tags: belongs to federation and role modes, but this profile uses session mode; set mode = "federation" or "role", or remove the key`},
 	})
 }
 
@@ -183,7 +183,7 @@ func TestRulesFederation(t *testing.T) {
 		{name: "no permissions", src: "[profiles.fed]\nsource_profile = \"src\"\nmode = \"federation\"\n",
 			want: "config.toml:1: profiles.fed: a federation profile needs policy, policy_file or policy_arns: GetFederationToken without a session policy returns credentials with no permissions"},
 		{name: "session keys", src: fed + "mfa_serial = \"GAHT12345678\"\nmfa_process = \"x\"\nmfa_prompt = \"tty\"\nmfa_reminder = \"1h\"\nnotify_command = \"y\"\n",
-			want: "config.toml:5: profiles.fed.mfa_serial: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key\nconfig.toml:6: profiles.fed.mfa_process: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key\nconfig.toml:7: profiles.fed.mfa_prompt: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key\nconfig.toml:8: profiles.fed.mfa_reminder: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key\nconfig.toml:9: profiles.fed.notify_command: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key"},
+			want: "config.toml:5: profiles.fed.mfa_serial: belongs to session and role modes, but this profile uses federation mode; set mode = \"session\" or \"role\", or remove the key\nconfig.toml:6: profiles.fed.mfa_process: belongs to session and role modes, but this profile uses federation mode; set mode = \"session\" or \"role\", or remove the key\nconfig.toml:7: profiles.fed.mfa_prompt: belongs to session and role modes, but this profile uses federation mode; set mode = \"session\" or \"role\", or remove the key\nconfig.toml:8: profiles.fed.mfa_reminder: belongs to session and role modes, but this profile uses federation mode; set mode = \"session\" or \"role\", or remove the key\nconfig.toml:9: profiles.fed.notify_command: belongs to session and role modes, but this profile uses federation mode; set mode = \"session\" or \"role\", or remove the key"},
 		{name: "name placeholders", src: fed + "name = \"{profile}-{hostname}\"\n"},
 		{name: "name unknown placeholder", src: fed + "name = \"ci-{host}\"\n",
 			want: `config.toml:5: profiles.fed.name: unknown placeholder {host} in "ci-{host}"; use {hostname}, {profile} or {client}`},
@@ -360,5 +360,183 @@ func TestRulesBroker(t *testing.T) {
 			want: `config.toml:9: profiles.fed.name: "{client}-at-{hostname}-on-the-builder-team" expands to "xx-at-build-01-on-the-builder-team" (with a 2-character client name), which is 34 characters long; STS requires 2..32 for a federated user name`},
 		{name: "client profile served by broker only", src: brk + fed + "name = \"{client}\"\nimds_listen = \"127.0.0.1:9912\"\n",
 			want: "config.toml:10: profiles.fed.imds_listen: a profile whose name uses {client} is served by the broker only; remove imds_listen or the {client} placeholder"},
+	})
+}
+
+const (
+	// role is a role profile assuming with the long-term key; chained one
+	// through via_profile.
+	role    = "[profiles.r]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/admin\"\nsource_profile = \"src\"\n"
+	chained = sess + "[profiles.r]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/admin\"\nvia_profile = \"p\"\n"
+)
+
+func TestRulesRole(t *testing.T) {
+	t.Parallel()
+	runRules(t, []ruleTest{
+		{name: "minimal source", src: role},
+		{name: "minimal chained", src: chained},
+		{name: "every key", src: role + "external_id = \"ext-1234:a/b\"\nrole_session_name = \"{user}@{hostname}+{profile}\"\nsource_identity = \"alice@example.com\"\n" +
+			"duration = \"12h\"\nmfa_serial = \"arn:aws:iam::123456789012:mfa/alice\"\nmfa_process = \"ykman oath accounts code -s aws\"\n" +
+			"policy_arns = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\npolicy_file = \"$TMP/policy.json\"\n" +
+			"tags = { team = \"build\", Env = \"ci\" }\ntransitive_tag_keys = [\"team\", \"env\"]\n"},
+		{name: "role arn with path", src: strings.Replace(role, "role/admin", "role/ops/team-a/admin", 1)},
+		{name: "role arn other partition", src: strings.Replace(role, "arn:aws:", "arn:aws-cn:", 1)},
+		{name: "role arn missing", src: "[profiles.r]\nmode = \"role\"\nsource_profile = \"src\"\n",
+			want: `config.toml:1: profiles.r.role_arn: missing: the ARN of the role to assume, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn user", src: strings.Replace(role, "role/admin", "user/alice", 1),
+			want: `config.toml:3: profiles.r.role_arn: "arn:aws:iam::123456789012:user/alice" is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn account", src: strings.Replace(role, "123456789012", "1234", 1),
+			want: `config.toml:3: profiles.r.role_arn: "arn:aws:iam::1234:role/admin" is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn name", src: strings.Replace(role, "role/admin", "role/ad min", 1),
+			want: `config.toml:3: profiles.r.role_arn: "arn:aws:iam::123456789012:role/ad min" is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn name too long", src: strings.Replace(role, "role/admin", "role/"+strings.Repeat("a", 65), 1),
+			want: `config.toml:3: profiles.r.role_arn: "arn:aws:iam::123456789012:role/` + strings.Repeat("a", 65) + `" is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn service", src: strings.Replace(role, ":iam::", ":sts::", 1),
+			want: `config.toml:3: profiles.r.role_arn: "arn:aws:sts::123456789012:role/admin" is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`},
+		{name: "role arn type", src: "[profiles.r]\nmode = \"role\"\nrole_arn = 1\nsource_profile = \"src\"\n",
+			want: "config.toml:3: profiles.r.role_arn: must be a string, not an integer"},
+		{name: "no caller", src: "[profiles.r]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/admin\"\n",
+			want: "config.toml:1: profiles.r.via_profile: missing: a role profile assumes the role with via_profile (an stsd session or role profile) or source_profile (an AWS profile with the IAM user's long-term key); set one"},
+		{name: "both callers", src: chained + "source_profile = \"src\"\n",
+			want: "config.toml:7: profiles.r.source_profile: set either via_profile (an stsd profile whose credentials assume the role) or source_profile (an AWS profile with the IAM user's long-term key), not both"},
+		{name: "via unknown", src: strings.Replace(chained, "via_profile = \"p\"", "via_profile = \"nope\"", 1),
+			want: `config.toml:6: profiles.r.via_profile: "nope" is not a profile in this file; add [profiles.nope] or fix the name`},
+		{name: "via itself", src: strings.Replace(chained, "via_profile = \"p\"", "via_profile = \"r\"", 1),
+			want: `config.toml:6: profiles.r.via_profile: "r" is this profile itself; name the stsd session or role profile whose credentials assume the role`},
+		{name: "via empty", src: strings.Replace(chained, "via_profile = \"p\"", "via_profile = \"\"", 1),
+			want: "config.toml:6: profiles.r.via_profile: must not be empty; remove the key or give it a value"},
+		{name: "via federation", src: fed + "[profiles.r]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/admin\"\nvia_profile = \"fed\"\n",
+			want: `config.toml:8: profiles.r.via_profile: "fed" is a federation profile: GetFederationToken credentials cannot call AssumeRole; name a session or role profile`},
+		{name: "via role chain", src: chained + "[profiles.r2]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::210987654321:role/deploy\"\nvia_profile = \"r\"\n"},
+		{name: "via loop", src: "[profiles.a]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/a\"\nvia_profile = \"b\"\n" +
+			"[profiles.b]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/b\"\nvia_profile = \"a\"\n",
+			want: "config.toml:4: profiles.a.via_profile: the via_profile chain a → b → a loops back to this profile; end it at a session profile or a role profile with source_profile\n" +
+				"config.toml:8: profiles.b.via_profile: the via_profile chain b → a → b loops back to this profile; end it at a session profile or a role profile with source_profile"},
+		{name: "via into loop", src: "[profiles.a]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/a\"\nvia_profile = \"b\"\n" +
+			"[profiles.b]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/b\"\nvia_profile = \"c\"\n" +
+			"[profiles.c]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/c\"\nvia_profile = \"b\"\n",
+			want: "config.toml:8: profiles.b.via_profile: the via_profile chain b → c → b loops back to this profile; end it at a session profile or a role profile with source_profile\n" +
+				"config.toml:12: profiles.c.via_profile: the via_profile chain c → b → c loops back to this profile; end it at a session profile or a role profile with source_profile"},
+		{name: "source is an stsd profile", src: sess + "[profiles.r]\nmode = \"role\"\nrole_arn = \"arn:aws:iam::123456789012:role/admin\"\nsource_profile = \"p\"\n",
+			want: `config.toml:6: profiles.r.source_profile: "p" is an stsd profile, whose credentials are temporary; to assume the role with them write via_profile = "p" instead`},
+		{name: "duration default", src: role},
+		{name: "duration source 12h", src: role + "duration = \"12h\"\n"},
+		{name: "duration source over 12h", src: role + "duration = \"13h\"\n",
+			want: `config.toml:5: profiles.r.duration: "13h" is longer than 12h (STS allows role sessions of 15m..12h, and at most the role's MaxSessionDuration)`},
+		{name: "duration short", src: role + "duration = \"14m\"\n",
+			want: `config.toml:5: profiles.r.duration: "14m" is shorter than 15m (STS allows role sessions of 15m..12h, and at most the role's MaxSessionDuration)`},
+		{name: "duration chained 1h", src: chained + "duration = \"1h\"\n"},
+		{name: "duration chained over 1h", src: chained + "duration = \"61m\"\n",
+			want: `config.toml:7: profiles.r.duration: "61m" is longer than 1h: AssumeRole with another profile's temporary credentials is role chaining, which AWS caps at 1h; use source_profile (the long-term key) for longer sessions`},
+		{name: "duration chained short", src: chained + "duration = \"10m\"\n",
+			want: `config.toml:7: profiles.r.duration: "10m" is shorter than 15m (STS allows 15m..1h with via_profile)`},
+		{name: "refresh before default duration", src: role + "refresh_before = \"1h\"\n",
+			want: `config.toml:5: profiles.r.refresh_before: "1h" is not shorter than duration (1h): credentials would be refreshed as soon as they arrive`},
+		{name: "mfa with source", src: role + "mfa_serial = \"GAHT12345678\"\nmfa_prompt = \"none\"\nmfa_reminder = \"10m\"\nnotify_command = \"notify-send stsd\"\n"},
+		{name: "mfa keys need serial", src: role + "mfa_process = \"x\"\n",
+			want: "config.toml:5: profiles.r.mfa_process: has no effect without mfa_serial; set mfa_serial or remove this key"},
+		{name: "mfa with via", src: chained + "mfa_serial = \"GAHT12345678\"\nmfa_process = \"x\"\nmfa_prompt = \"tty\"\nmfa_reminder = \"10m\"\nnotify_command = \"y\"\n",
+			want: "config.toml:7: profiles.r.mfa_serial: applies only with source_profile: with via_profile the MFA code belongs to the parent's session; set it on profile \"p\"\n" +
+				"config.toml:8: profiles.r.mfa_process: applies only with source_profile: with via_profile the MFA code belongs to the parent's session; set it on profile \"p\"\n" +
+				"config.toml:9: profiles.r.mfa_prompt: applies only with source_profile: with via_profile the MFA code belongs to the parent's session; set it on profile \"p\"\n" +
+				"config.toml:10: profiles.r.mfa_reminder: applies only with source_profile: with via_profile the MFA code belongs to the parent's session; set it on profile \"p\"\n" +
+				"config.toml:11: profiles.r.notify_command: applies only with source_profile: with via_profile the MFA code belongs to the parent's session; set it on profile \"p\""},
+		{name: "external id short", src: role + "external_id = \"x\"\n",
+			want: "config.toml:5: profiles.r.external_id: is 1 character long; STS requires 2..1224 for an external id"},
+		{name: "external id long", src: role + "external_id = \"" + strings.Repeat("x", 1225) + "\"\n",
+			want: "config.toml:5: profiles.r.external_id: is 1225 characters long; STS requires 2..1224 for an external id"},
+		{name: "external id chars", src: role + "external_id = \"s3cr3t value\"\n",
+			want: "config.toml:5: profiles.r.external_id: contains ' ', which STS does not allow in an external id (allowed: letters, digits and _+=,.@:/-)"},
+		{name: "session name default long host", src: role, hostname: strings.Repeat("h", 63) + ".example.com"},
+		{name: "session name chars", src: role + "role_session_name = \"alice smith\"\n",
+			want: `config.toml:5: profiles.r.role_session_name: "alice smith" contains ' ', which STS does not allow in a role session name (allowed: letters, digits and _+=,.@-)`},
+		{name: "session name short", src: role + "role_session_name = \"a\"\n",
+			want: `config.toml:5: profiles.r.role_session_name: "a" is 1 character long; STS requires 2..64 for a role session name`},
+		{name: "session name long after expansion", src: role + "role_session_name = \"session-of-{user}-on-{hostname}-for-the-deploy-team-of-the-platforms\"\n",
+			want: `config.toml:5: profiles.r.role_session_name: "session-of-{user}-on-{hostname}-for-the-deploy-team-of-the-platforms" expands to "session-of-alice-on-build-01-for-the-deploy-team-of-the-platforms", which is 65 characters long; STS requires 2..64 for a role session name`},
+		{name: "session name placeholder", src: role + "role_session_name = \"{client}\"\n",
+			want: `config.toml:5: profiles.r.role_session_name: unknown placeholder {client} in "{client}"; use {user}, {hostname} or {profile}`},
+		{name: "source identity", src: role + "source_identity = \"a\"\n",
+			want: `config.toml:5: profiles.r.source_identity: "a" is 1 character long; STS requires 2..64 for a source identity`},
+		{name: "source identity chars", src: role + "source_identity = \"aws:alice\"\n",
+			want: `config.toml:5: profiles.r.source_identity: "aws:alice" contains ':', which STS does not allow in a source identity (allowed: letters, digits and _+=,.@-)`},
+		{name: "policy both", src: role + "policy = '{}'\npolicy_file = \"$TMP/policy.json\"\n",
+			want: "config.toml:6: profiles.r.policy_file: set either policy or policy_file, not both"},
+		{name: "policy invalid", src: role + "policy = '[]'\n",
+			want: `config.toml:5: profiles.r.policy: the policy must be a JSON object such as {"Version":"2012-10-17","Statement":[…]}`},
+		{name: "policy arns too many", src: role + "policy_arns = [" + strings.Repeat("\"arn:aws:iam::aws:policy/ReadOnlyAccess\", ", 11) + "]\n",
+			want: "config.toml:5: profiles.r.policy_arns: lists 11 ARNs; STS allows at most 10 managed session policies"},
+		{name: "policy over limit", src: role + "policy = '{\"Sid\":\"" + strings.Repeat("a", 2040) + "\"}'\n",
+			want: "config.toml:5: profiles.r.policy: the policy is 2050 characters with whitespace already removed, 2 over the STS limit of 2048; shorten it or move statements into managed policies listed in policy_arns"},
+		{name: "tags case duplicate", src: role + "tags = { Dept = \"a\", dept = \"b\" }\n",
+			want: `config.toml:5: profiles.r.tags.dept: tag key "dept" duplicates "Dept" (line 5): STS treats tag keys case-insensitively; keep one`},
+		{name: "transitive not a tag", src: role + "tags = { team = \"build\" }\ntransitive_tag_keys = [\"team\", \"env\"]\n",
+			want: `config.toml:6: profiles.r.transitive_tag_keys[1]: "env" is not a key of tags: a transitive tag key names one of this session's tags; add it to tags or remove it`},
+		{name: "transitive type", src: role + "transitive_tag_keys = \"team\"\n",
+			want: "config.toml:5: profiles.r.transitive_tag_keys: must be an array of strings, not a string"},
+		{name: "transitive too many", src: role + "transitive_tag_keys = [" + strings.Repeat("\"k\", ", 51) + "]\n",
+			want: "config.toml:5: profiles.r.transitive_tag_keys: lists 51 keys; STS allows at most 50 transitive tag keys\n" +
+				strings.Repeat("", 0) + transitiveMissing(51)},
+		{name: "role keys in session mode", src: sess + "role_arn = \"arn:aws:iam::123456789012:role/admin\"\nvia_profile = \"x\"\nexternal_id = \"e\"\nrole_session_name = \"n\"\nsource_identity = \"s\"\ntransitive_tag_keys = []\n",
+			want: "config.toml:3: profiles.p.role_arn: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key\n" +
+				"config.toml:4: profiles.p.via_profile: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key\n" +
+				"config.toml:5: profiles.p.external_id: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key\n" +
+				"config.toml:6: profiles.p.role_session_name: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key\n" +
+				"config.toml:7: profiles.p.source_identity: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key\n" +
+				"config.toml:8: profiles.p.transitive_tag_keys: belongs to role mode, but this profile uses session mode (the default); set mode = \"role\" or remove the key"},
+		{name: "federation and console keys in role mode", src: role + "name = \"x\"\nconsole_name = \"y\"\nconsole_policy_arns = []\n",
+			want: "config.toml:5: profiles.r.name: belongs to federation mode, but this profile uses role mode; set mode = \"federation\" or remove the key\n" +
+				"config.toml:6: profiles.r.console_name: belongs to session mode, but this profile uses role mode; set mode = \"session\" or remove the key\n" +
+				"config.toml:7: profiles.r.console_policy_arns: belongs to session mode, but this profile uses role mode; set mode = \"session\" or remove the key"},
+		{name: "broker refuses role", src: brk + "[broker.clients.billing]\ntoken_sha256 = \"" + strings.Repeat("ab", 32) + "\"\nprofiles = [\"r\"]\n" + role,
+			want: `config.toml:7: broker.clients.billing.profiles[0]: "r" is a role profile; the broker serves federation profiles only (each client gets its own federated user and session policy)`},
+	})
+}
+
+// transitiveMissing is the per-element error of n transitive keys "k"
+// without tags.
+func transitiveMissing(n int) string {
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`config.toml:5: profiles.r.transitive_tag_keys[%d]: "k" is not a key of tags: a transitive tag key names one of this session's tags; add it to tags or remove it`, i)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestRulesConsole(t *testing.T) {
+	t.Parallel()
+	runRules(t, []ruleTest{
+		{name: "keys", src: sess + "console_name = \"{user}-{hostname}\"\nconsole_policy_arns = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n"},
+		{name: "name too long", src: sess + "console_name = \"console-{user}-at-{hostname}-xyzxyzw\"\n",
+			want: `config.toml:3: profiles.p.console_name: "console-{user}-at-{hostname}-xyzxyzw" expands to "console-alice-at-build-01-xyzxyzw", which is 33 characters long; STS requires 2..32 for a federated user name`},
+		{name: "name chars", src: sess + "console_name = \"a b\"\n",
+			want: `config.toml:3: profiles.p.console_name: "a b" contains ' ', which STS does not allow in a federated user name (allowed: letters, digits and _+=,.@-)`},
+		{name: "name placeholder", src: sess + "console_name = \"{client}\"\n",
+			want: `config.toml:3: profiles.p.console_name: unknown placeholder {client} in "{client}"; use {user}, {hostname} or {profile}`},
+		{name: "default name too short is left to the console", src: sess, user: "a"},
+		{name: "arns empty", src: sess + "console_policy_arns = []\n",
+			want: "config.toml:3: profiles.p.console_policy_arns: is empty: a console session without a policy has no permissions; list ARNs or remove the key for AdministratorAccess (the user's own permissions)"},
+		{name: "arns bad", src: sess + "console_policy_arns = [\"AdministratorAccess\"]\n",
+			want: `config.toml:3: profiles.p.console_policy_arns[0]: "AdministratorAccess" is not a policy ARN (20..2048 characters starting "arn:", e.g. "arn:aws:iam::aws:policy/ReadOnlyAccess")`},
+		{name: "arns too many", src: sess + "console_policy_arns = [" + strings.Repeat("\"arn:aws:iam::aws:policy/ReadOnlyAccess\", ", 11) + "]\n",
+			want: "config.toml:3: profiles.p.console_policy_arns: lists 11 ARNs; STS allows at most 10 managed session policies"},
+		{name: "console keys in federation mode", src: fed + "console_name = \"x\"\n",
+			want: "config.toml:5: profiles.fed.console_name: belongs to session mode, but this profile uses federation mode; set mode = \"session\" or remove the key"},
+		{name: "signin endpoint https", src: "signin_endpoint = \"https://signin.example.internal/federation\"\n" + sess},
+		{name: "signin endpoint loopback http", src: "signin_endpoint = \"http://127.0.0.1:8080/federation\"\n" + sess},
+		{name: "signin endpoint localhost http", src: "signin_endpoint = \"http://localhost:8080/federation\"\n" + sess},
+		{name: "signin endpoint ipv6 loopback http", src: "signin_endpoint = \"http://[::1]:8080/federation\"\n" + sess},
+		{name: "signin endpoint plain http", src: "signin_endpoint = \"http://signin.example.com/federation\"\n" + sess,
+			want: `config.toml:1: signin_endpoint: "http://signin.example.com/federation" is plain http to a host that is not loopback: the sign-in token would cross the network unencrypted; use https`},
+		{name: "signin endpoint resolving name", src: "signin_endpoint = \"http://localtest.me/federation\"\n" + sess,
+			want: `config.toml:1: signin_endpoint: "http://localtest.me/federation" is plain http to a host that is not loopback: the sign-in token would cross the network unencrypted; use https`},
+		{name: "signin endpoint not a url", src: "signin_endpoint = \"signin.aws.amazon.com\"\n" + sess,
+			want: `config.toml:1: signin_endpoint: "signin.aws.amazon.com" is not a URL; write e.g. "https://signin.aws.amazon.com/federation"`},
+		{name: "signin endpoint query", src: "signin_endpoint = \"https://signin.aws.amazon.com/federation?Action=login\"\n" + sess,
+			want: `config.toml:1: signin_endpoint: "https://signin.aws.amazon.com/federation?Action=login" must not carry a user, query or fragment; write the federation endpoint's URL alone`},
+		{name: "signin endpoint scheme", src: "signin_endpoint = \"ftp://signin.aws.amazon.com/federation\"\n" + sess,
+			want: `config.toml:1: signin_endpoint: "ftp://signin.aws.amazon.com/federation" is not an http(s) URL; write e.g. "https://signin.aws.amazon.com/federation"`},
+		{name: "signin endpoint type", src: "signin_endpoint = 1\n" + sess,
+			want: "config.toml:1: signin_endpoint: must be a string, not an integer"},
 	})
 }

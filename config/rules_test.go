@@ -16,6 +16,9 @@ import (
 // testHost is the Options.Hostname of every table test.
 const testHost = "build-01.example.com"
 
+// testUser is the Options.User of every table test.
+const testUser = "alice"
+
 // fixtures writes the files the table tests name through $TMP.
 func fixtures(t *testing.T) string {
 	t.Helper()
@@ -50,6 +53,9 @@ func parse(t *testing.T, dir, src string, o config.Options) (*config.Config, str
 	t.Helper()
 	if o.Hostname == "" {
 		o.Hostname = testHost
+	}
+	if o.User == "" {
+		o.User = testUser
 	}
 	c, err := config.Parse("config.toml", []byte(strings.ReplaceAll(src, "$TMP", dir)), o)
 	if err == nil {
@@ -94,6 +100,8 @@ type ruleTest struct {
 	name     string
 	src      string
 	system   bool
+	hostname string // Options.Hostname; default testHost
+	user     string // Options.User; default testUser
 	want     string // exact error text; "" = loads
 	wantWarn string // exact warnings text
 }
@@ -104,7 +112,7 @@ func runRules(t *testing.T, tests []ruleTest) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := fixtures(t)
-			c, got := parse(t, dir, tt.src, config.Options{System: tt.system})
+			c, got := parse(t, dir, tt.src, config.Options{System: tt.system, Hostname: tt.hostname, User: tt.user})
 			if os.Getenv("DUMP_RULES") != "" {
 				fmt.Printf("=== %s\n%s\n~~~ warn\n%s\n", tt.name, got, warnings(c, dir))
 				return

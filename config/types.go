@@ -12,10 +12,11 @@ import (
 // Mode selects the STS call a profile makes.
 type Mode string
 
-// The two STS modes.
+// The STS modes.
 const (
 	ModeSession    Mode = "session"    // GetSessionToken
 	ModeFederation Mode = "federation" // GetFederationToken
+	ModeRole       Mode = "role"       // AssumeRole
 )
 
 // Config is a loaded, validated configuration. Every path in it is absolute
@@ -27,8 +28,11 @@ type Config struct {
 	LogLevel        string // debug|info|warn|error
 	MetricsListen   string // optional loopback host:port
 	SocketGroup     string // optional group for a 0660 socket
-	ECS             *ECS   // nil when [ecs] is absent
-	Broker          *Broker
+	// SigninEndpoint overrides the console sign-in federation endpoint
+	// (https, or http on a loopback host); "" = the partition's.
+	SigninEndpoint string
+	ECS            *ECS // nil when [ecs] is absent
+	Broker         *Broker
 
 	// Profiles by name. Each profile's Name field repeats its key.
 	Profiles map[string]*Profile
@@ -80,23 +84,41 @@ type Profile struct {
 	Line          int    // line of its [profiles.NAME] header (for messages)
 	SourceProfile string
 	Mode          Mode
-	Duration      time.Duration // 15m..36h; default 12h
+	Duration      time.Duration // 15m..36h (role: ..1h with via_profile, ..12h with source_profile); default 12h (role: 1h)
 	Region        string        // default us-east-1
 	RefreshBefore time.Duration // default 30m
 
-	// Session mode.
+	// Session mode (MFA also role mode with source_profile).
 	MFASerial     string
 	MFAProcess    string
 	MFAPrompt     string        // tty|zenity|kdialog|osascript|none; default tty
 	MFAReminder   time.Duration // default 30m
 	NotifyCommand string
 
-	// Federation mode.
+	// Console sign-in of a session profile: the GetFederationToken made
+	// for the console.
+	ConsoleName       string   // {user} {hostname} {profile} expanded; "" when the default does not fit (the console asks for console_name)
+	ConsolePolicyARNs []string // default the partition's AdministratorAccess
+
+	// Federation mode (Policy, PolicyFile, PolicyARNs and Tags also role mode).
 	FederationName string // `name` with {hostname} and {profile} expanded; {client} left in place
 	Policy         string // minified JSON ("" when none)
 	PolicyFile     string // absolute path, when the policy came from a file
 	PolicyARNs     []string
 	Tags           map[string]string
+
+	// Role mode.
+	RoleARN string
+	// ViaProfile is the stsd profile (session or role) whose current
+	// credentials call AssumeRole; "" when SourceProfile's long-term key does.
+	ViaProfile        string
+	ExternalID        string
+	RoleSessionName   string // {user} {hostname} {profile} expanded
+	SourceIdentity    string
+	TransitiveTagKeys []string
+	// ParentFingerprint is ViaProfile's Fingerprint(""), so that a change
+	// anywhere up the chain changes this profile's fingerprint too.
+	ParentFingerprint string
 
 	// Local endpoints.
 	IMDSListen       string

@@ -116,6 +116,14 @@ func (s *Supervisor) handleCredentials(w http.ResponseWriter, r *http.Request, r
 // writeUnavailable answers a request that found no valid credentials and
 // returns the status it sent.
 func (s *Supervisor) writeUnavailable(w http.ResponseWriter, ref *Refresher, err error) int {
+	var pn *ParentNeedsMFAError
+	if errors.As(err, &pn) {
+		// `stsd mfa` for this profile hands the code to the ancestor.
+		writeBody(w, http.StatusConflict, wire.Error{Code: wire.CodeNeedsMFA,
+			Message:   "profile " + quote(ref.profile.Name) + " waits for profile " + quote(pn.Parent) + ", which needs an MFA code: run `stsd mfa " + pn.Parent + "`",
+			MFAPrompt: pn.Prompt})
+		return http.StatusConflict
+	}
 	if errors.Is(err, mfa.ErrNeeded) {
 		writeBody(w, http.StatusConflict, wire.Error{Code: wire.CodeNeedsMFA,
 			Message:   "profile " + quote(ref.profile.Name) + " needs an MFA code: run `stsd mfa " + ref.profile.Name + "`",
@@ -132,7 +140,10 @@ func (s *Supervisor) handleRefresh(w http.ResponseWriter, r *http.Request, ref *
 }
 
 func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refresher) {
-	if ref.profile.MFASerial == "" {
+	// A role profile with via_profile takes its chain's code: the
+	// ancestor with mfa_serial refreshes with it, and this profile follows.
+	target := ref.mfaAncestor()
+	if target == nil {
 		writeError(w, http.StatusBadRequest, wire.CodeNoMFA, "profile "+quote(ref.profile.Name)+" has no mfa_serial")
 		return
 	}
@@ -144,7 +155,7 @@ func (s *Supervisor) handleMFA(w http.ResponseWriter, r *http.Request, ref *Refr
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.WaitTimeout)
 	defer cancel()
-	if err := ref.SubmitMFA(ctx, code); err != nil {
+	if err := target.SubmitMFA(ctx, code); err != nil {
 		code := wire.CodeMFAFailed
 		if errors.Is(err, mfa.ErrCodeUsed) || mfaRejected(err) {
 			code = wire.CodeMFARejected

@@ -45,7 +45,7 @@ func newMetrics(s *Supervisor) *Metrics {
 				emit(v, name)
 			}
 		})
-	r.GaugeFunc("stsd_profile_state", "1 for each profile's current state (ok, refreshing, backoff, needs-mfa, expired, error).", []string{"profile", "state"},
+	r.GaugeFunc("stsd_profile_state", "1 for each profile's current state (ok, refreshing, backoff, needs-mfa, waiting, expired, error).", []string{"profile", "state"},
 		func(emit func(float64, ...string)) {
 			v := s.cur()
 			for _, name := range v.names() {

@@ -30,6 +30,10 @@ const (
 	StateNeedsMFA   State = "needs-mfa"
 	StateExpired    State = "expired"
 	StateError      State = "error"
+	// StateWaiting: a role profile whose via_profile has no valid
+	// credentials (it needs MFA, is failing or still refreshing) waits for
+	// it without calling STS.
+	StateWaiting State = "waiting"
 )
 
 // Backoff bounds: after a failure the wait starts at backoffBase and
@@ -59,7 +63,7 @@ type snapshot struct {
 	issued  time.Time
 	arn     string
 	packed  int
-	phase   State     // ok, refreshing, backoff, needs-mfa or error
+	phase   State     // ok, refreshing, backoff, needs-mfa, error or waiting
 	lastErr string    // last failure, for status (never holds a secret)
 	reason  string    // stable label of lastErr
 	next    time.Time // next refresh attempt
@@ -88,8 +92,15 @@ type Refresher struct {
 	kick   chan struct{}       // forced refresh; buffered 1
 	codes  chan *mfaSubmission // MFA codes pushed by `stsd mfa`; unbuffered
 	serial *mfa.Guard          // shared by the profiles on one MFA device
+	// parent is the via_profile's refresher, whose current credentials
+	// sign this role profile's AssumeRole; nil otherwise. It is set before
+	// Run starts and never changes.
+	parent *Refresher
 
 	backoff time.Duration // owned by the Run goroutine
+	// waitOn is the parent snapshot a waiting profile found without valid
+	// credentials; its update wakes the wait. Owned by the Run goroutine.
+	waitOn *snapshot
 
 	stop func() // set by start: cancels Run and waits for it
 }
@@ -151,7 +162,7 @@ func (r *Refresher) Credentials(ctx context.Context) (*snapshot, error) {
 		if s.valid(r.clock.Now()) {
 			return s, nil
 		}
-		if s.phase != StateRefreshing {
+		if s.phase != StateRefreshing && !(s.phase == StateWaiting && r.chainProgressing()) {
 			return nil, r.unavailable(s)
 		}
 		select {
@@ -166,6 +177,11 @@ func (r *Refresher) unavailable(s *snapshot) error {
 	switch {
 	case s.phase == StateNeedsMFA:
 		return mfa.ErrNeeded
+	case s.phase == StateWaiting:
+		if a := r.mfaAncestor(); a != nil && a.snap.Load().phase == StateNeedsMFA {
+			return &ParentNeedsMFAError{Profile: r.profile.Name, Parent: a.profile.Name, Prompt: a.profile.MFAPrompt}
+		}
+		return fmt.Errorf("%w: %s", ErrUnavailable, s.lastErr)
 	case s.lastErr != "":
 		return fmt.Errorf("%w: %s", ErrUnavailable, s.lastErr)
 	case s.creds != nil:
@@ -194,9 +210,7 @@ func (r *Refresher) Run(ctx context.Context) {
 	}
 }
 
-func (r *Refresher) needsCode() bool {
-	return r.profile.Mode == config.ModeSession && r.profile.MFASerial != ""
-}
+func (r *Refresher) needsCode() bool { return r.profile.MFASerial != "" }
 
 // never is "no timed wake-up": only a kick or a pushed code ends the wait.
 func (r *Refresher) never() time.Time { return r.clock.Now().Add(100 * 365 * 24 * time.Hour) }
@@ -210,7 +224,10 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 		if sub != nil {
 			sub.reply(errors.New("this profile has no mfa_serial"))
 		}
-		next, _ := r.refresh(ctx, "")
+		if r.parent != nil {
+			return r.chainedStep(ctx)
+		}
+		next, _ := r.refresh(ctx, "", nil)
 		return next
 	}
 	g := r.serial
@@ -236,7 +253,7 @@ func (r *Refresher) step(ctx context.Context, sub *mfaSubmission) time.Time {
 		return r.never()
 	}
 	g.Record(code, r.clock.Now())
-	next, err := r.refresh(ctx, code)
+	next, err := r.refresh(ctx, code, nil)
 	if err != nil && mfaRejected(err) && r.profile.MFAProcess == "" {
 		// A pushed code was refused: ask for another instead of retrying.
 		r.enterNeedsMFA(err.Error())
@@ -258,6 +275,10 @@ func (r *Refresher) wait(ctx context.Context, at time.Time) (*mfaSubmission, boo
 			}
 		}
 	}
+	var parentUpdated <-chan struct{} // nil (never ready) unless waiting
+	if r.waitOn != nil {
+		parentUpdated = r.waitOn.updated
+	}
 	t := r.clock.NewTimer(at.Sub(r.clock.Now()))
 	defer t.Stop()
 	select {
@@ -265,6 +286,7 @@ func (r *Refresher) wait(ctx context.Context, at time.Time) (*mfaSubmission, boo
 		return nil, false
 	case <-t.C():
 	case <-r.kick:
+	case <-parentUpdated:
 	case sub := <-r.codes:
 		return sub, true
 	}
@@ -329,12 +351,12 @@ func (r *Refresher) SubmitMFA(ctx context.Context, code string) error {
 	}
 }
 
-// refresh makes one STS call and returns when to try next, and the
-// call's error.
-func (r *Refresher) refresh(ctx context.Context, code string) (time.Time, error) {
+// refresh makes one STS call (signed with parent's credentials when it is
+// set) and returns when to try next, and the call's error.
+func (r *Refresher) refresh(ctx context.Context, code string, parent *wire.Credentials) (time.Time, error) {
 	r.publish(func(s *snapshot) { s.phase = StateRefreshing })
 	start := r.clock.Now()
-	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code, Client: r.client})
+	res, err := r.fetcher.Fetch(ctx, stsclient.Request{TokenCode: code, Client: r.client, Parent: parent})
 	if err != nil {
 		if ctx.Err() != nil {
 			return start, err
@@ -476,7 +498,7 @@ func (r *Refresher) Status() ProfileStatus {
 		Profile: r.profile.Name, Mode: string(r.profile.Mode), State: s.phase,
 		LastError: s.lastErr, Reason: s.reason, ARN: s.arn,
 	}
-	if s.packed >= 0 && r.profile.Mode == config.ModeFederation {
+	if s.packed >= 0 && r.profile.Mode != config.ModeSession {
 		p := s.packed
 		st.PackedPolicySize = &p
 	}
@@ -492,6 +514,9 @@ func (r *Refresher) Status() ProfileStatus {
 	}
 	if s.creds != nil && !s.valid(now) && (s.phase == StateOK || s.phase == StateBackoff) {
 		st.State = StateExpired
+	}
+	if s.phase == StateWaiting {
+		st.WaitingFor = r.parent.profile.Name
 	}
 	return st
 }

@@ -174,6 +174,7 @@ func (s *Supervisor) reload(g *runGroup, reason string) error {
 			changed = append(changed, name)
 		}
 	}
+	changed = append(changed, keepWithParents(keep)...)
 	for name := range cfg.Profiles {
 		if old.refreshers[name] == nil {
 			added = append(added, name)
@@ -225,6 +226,24 @@ func (s *Supervisor) reloadFailed(err error) {
 	s.reloadErr = strings.Join(lines, "; ")
 	s.reloadMu.Unlock()
 	s.metrics.reloads.Inc("error")
+}
+
+// keepWithParents drops from keep every role profile whose via_profile
+// (at any depth) is not kept: its refresher reads the parent's snapshots,
+// so it is rebuilt beside the new parent. It returns the names dropped.
+func keepWithParents(keep map[string]*Refresher) []string {
+	var dropped []string
+	for again := true; again; {
+		again = false
+		for name, r := range keep {
+			if via := r.profile.ViaProfile; via != "" && keep[via] == nil {
+				delete(keep, name)
+				dropped = append(dropped, name)
+				again = true
+			}
+		}
+	}
+	return dropped
 }
 
 // sameProfile reports whether a and b would run identically.

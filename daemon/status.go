@@ -12,18 +12,20 @@ import (
 // ProfileStatus is one profile in `stsd status` and GET /v1/status. It holds
 // no secret: the key id is redacted.
 type ProfileStatus struct {
-	Profile          string     `json:"profile"`
-	Mode             string     `json:"mode"`
-	State            State      `json:"state"`
-	KeyID            string     `json:"key_id,omitempty"`
-	Expires          *time.Time `json:"expires,omitempty"`
-	ExpiresIn        string     `json:"expires_in,omitempty"`
-	NextRefresh      *time.Time `json:"next_refresh,omitempty"`
-	LastError        string     `json:"last_error,omitempty"`
-	Reason           string     `json:"reason,omitempty"`
-	ARN              string     `json:"arn,omitempty"`
-	PackedPolicySize *int       `json:"packed_policy_size,omitempty"`
-	Endpoints        []string   `json:"endpoints,omitempty"`
+	Profile     string     `json:"profile"`
+	Mode        string     `json:"mode"`
+	State       State      `json:"state"`
+	KeyID       string     `json:"key_id,omitempty"`
+	Expires     *time.Time `json:"expires,omitempty"`
+	ExpiresIn   string     `json:"expires_in,omitempty"`
+	NextRefresh *time.Time `json:"next_refresh,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	// WaitingFor names the via_profile a waiting role profile waits for.
+	WaitingFor       string   `json:"waiting_for,omitempty"`
+	ARN              string   `json:"arn,omitempty"`
+	PackedPolicySize *int     `json:"packed_policy_size,omitempty"`
+	Endpoints        []string `json:"endpoints,omitempty"`
 }
 
 // Status is the whole daemon's status.

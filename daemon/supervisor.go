@@ -144,7 +144,7 @@ func New(o Options) (*Supervisor, error) {
 
 // buildRefreshers makes a refresher per profile of cfg, reusing those of
 // keep whose profile is unchanged; profiles sharing an MFA device share
-// one serial guard.
+// one serial guard, and role profiles are linked to their via_profile.
 func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refresher) map[string]*Refresher {
 	out := map[string]*Refresher{}
 	serials := map[string]*mfa.Guard{}
@@ -168,6 +168,14 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 			sp.serial = serials[p.MFASerial]
 		}
 		out[name] = newRefresher(sp, &s.o)
+	}
+	// A role profile with via_profile reads its parent's snapshots. Kept
+	// refreshers already point at their (kept) parents: reload keeps a
+	// child only together with its parent.
+	for name, r := range out {
+		if keep[name] == nil && r.profile.ViaProfile != "" {
+			r.parent = out[r.profile.ViaProfile]
+		}
 	}
 	return out
 }

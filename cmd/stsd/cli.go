@@ -52,6 +52,7 @@ var commandTable = []command{
 	{"exec", "P -- CMD [ARG…]", "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", cmdExec},
 	{"env", "P [--format F]", "print P's credentials as sh|fish|powershell|json assignments", cmdEnv},
 	{"env-hint", "P [--format F]", "print the IMDS/ECS environment lines for P (no secrets)", cmdEnvHint},
+	{"console", "P [--print] [--destination URL] [--duration D]", "open the AWS console signed in as P (--print: print the URL, a secret)", cmdConsole},
 	{"install", "[--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]", "install (or update) and start the OS service", cmdInstall},
 	{"uninstall", "| start | stop [--user|--system]", "remove / start / stop the OS service", cmdUninstall},
 	{"start", "", "", cmdStart},

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 // MFA profile without mfa_process (codes come from `stsd mfa`).
 const hygieneConfig = `
 log_level = "debug"
+signin_endpoint = "SIGNIN"
 
 [ecs]
 listen = "127.0.0.1:0"
@@ -48,6 +50,11 @@ source_profile = "src"
 mode = "federation"
 policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 
+[profiles.role]
+mode = "role"
+role_arn = "` + hygieneRole + `"
+via_profile = "dev"
+
 [profiles.mfa]
 source_profile = "src"
 duration = "1h"
@@ -57,6 +64,7 @@ mfa_prompt = "none"
 
 // hygieneSource is the long-term key; its secret must never show either.
 const (
+	hygieneRole         = "arn:aws:iam::123456789012:role/hygiene"
 	hygieneSourceKey    = "AKIAFAKEHYGIENE00001"
 	hygieneSourceSecret = "hygieneSourceSecretHygieneSourceSecret00"
 )
@@ -69,7 +77,8 @@ type issuedSecrets struct {
 	secrets map[string]bool
 }
 
-var xmlField = regexp.MustCompile(`<(AccessKeyId|SecretAccessKey|SessionToken)>([^<]+)</`)
+// xmlField finds STS's credentials and the sign-in endpoint's token.
+var xmlField = regexp.MustCompile(`<(AccessKeyId|SecretAccessKey|SessionToken)>([^<]+)</|"(SigninToken)":"([^"]+)"`)
 
 func (s *issuedSecrets) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,10 +87,13 @@ func (s *issuedSecrets) wrap(h http.Handler) http.Handler {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, m := range xmlField.FindAllStringSubmatch(rec.buf.String(), -1) {
-			if m[1] == "AccessKeyId" {
+			switch {
+			case m[1] == "AccessKeyId":
 				s.keys[m[2]] = true
-			} else {
+			case m[1] != "":
 				s.secrets[m[2]] = true
+			default:
+				s.secrets[m[4]] = true
 			}
 		}
 	})
@@ -131,7 +143,11 @@ func TestSecretHygiene(t *testing.T) {
 	issued.add(hygieneSourceSecret)
 	sts := ststest.NewHandler(ststest.Options{})
 	sts.SetMFA(mfaSerial, "424242")
-	stsSrv := httptest.NewServer(issued.wrap(sts))
+	sts.AddRole(ststest.Role{ARN: hygieneRole})
+	mux := http.NewServeMux()
+	mux.Handle(ststest.SigninPath, issued.wrap(sts.SigninHandler()))
+	mux.Handle("/", issued.wrap(sts))
+	stsSrv := httptest.NewServer(mux)
 	t.Cleanup(func() { sts.Close(); stsSrv.Close() })
 
 	dir, err := os.MkdirTemp("", "hy") // short: the socket lives here
@@ -162,7 +178,7 @@ func TestSecretHygiene(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "credentials"), "[src]\naws_access_key_id = "+hygieneSourceKey+"\naws_secret_access_key = "+hygieneSourceSecret+"\n")
 	writeFile(t, filepath.Join(dir, "aws-config"), "")
 	cfgPath := filepath.Join(dir, "config.toml")
-	writeFile(t, cfgPath, strings.Replace(hygieneConfig, "TOKENDIR", tokenDir, 1))
+	writeFile(t, cfgPath, strings.NewReplacer("TOKENDIR", tokenDir, "SIGNIN", stsSrv.URL+ststest.SigninPath).Replace(hygieneConfig))
 	cfg, err := config.Load(cfgPath, config.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +240,9 @@ func TestSecretHygiene(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		code := exitCode(t, cmd.Run())
-		if args[0] != "stsd-credential-process" {
+		// credential_process and console --print write secrets to stdout
+		// by design; everything else must not.
+		if args[0] != "stsd-credential-process" && !(len(args) > 1 && args[1] == "console") {
 			note(strings.Join(args, " ")+" stdout", stdout.String())
 		}
 		note(strings.Join(args, " ")+" stderr", stderr.String())
@@ -242,7 +260,7 @@ func TestSecretHygiene(t *testing.T) {
 	}
 
 	// Refreshes.
-	for _, p := range []string{"dev", "fed"} {
+	for _, p := range []string{"dev", "fed", "role"} {
 		if code, b := ctl("GET", "/v1/credentials/"+p, ""); code != 200 {
 			t.Fatalf("%s credentials = %d %s", p, code, b)
 		}
@@ -399,6 +417,19 @@ func TestSecretHygiene(t *testing.T) {
 	} else {
 		t.Error("mfa still has credentials after clear")
 	}
+	// Console sign-in URLs: stdout only (the sign-in token is recorded
+	// as a secret from the endpoint's answer).
+	var signinTokens []string
+	for _, p := range []string{"role", "fed", "dev"} {
+		out, errOut, code := run("stsd", "console", p, "--print", "--config", cfgPath)
+		u, err := url.Parse(strings.TrimSpace(out))
+		if code != 0 || err != nil || u.Query().Get("SigninToken") == "" {
+			t.Fatalf("stsd console %s --print: exit %d %s", p, code, errOut)
+		}
+		signinTokens = append(signinTokens, u.Query().Get("SigninToken"))
+		issued.add(u.Query().Get("SigninToken"))
+	}
+	run("stsd", "console", "fed", "--print", "--duration", "1h", "--config", cfgPath) // refused
 	statusText, _, _ := run("stsd", "status")
 	statusJSON, _, _ := run("stsd", "status", "--json")
 	_, metrics := ctl("GET", "/metrics", "")
@@ -443,6 +474,19 @@ func TestSecretHygiene(t *testing.T) {
 			t.Errorf("the text log has no %s event: the test did not reach it", ev)
 		}
 	}
+	// No file stsd wrote (cache, tokens, state) holds a sign-in token.
+	signinParts := windows(signinTokens, leakWindow)
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			if _, ok := leak(string(b), signinParts); ok {
+				t.Errorf("%s holds part of a sign-in token", path)
+			}
+		}
+		return nil
+	})
 }
 
 // leakWindow is how many characters in a row of a secret make a leak.

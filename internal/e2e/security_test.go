@@ -182,6 +182,11 @@ func TestBrokerRevocationOnReload(t *testing.T) {
 		}
 		return n
 	}
+	// The reloaded session profile's own first GetSessionToken is not the
+	// broker's: wait for it (credential_process waits for a first fetch).
+	if _, errOut, code := w.run(t, "stsd-credential-process", "--profile", "app-billing"); code != 0 {
+		t.Fatalf("credential_process app-billing after the reload: %d %s", code, errOut)
+	}
 	before := sessionCalls()
 	code, body := brokerGet(t, pool, url("app-billing"), billing)
 	if code != 403 {

@@ -21,7 +21,8 @@ type Options struct {
 	Config  *config.Config // required
 	Profile string         // required
 	Store   *cache.Store   // required
-	// Fetcher overrides the STS client (tests).
+	// Fetcher overrides the STS client of Profile (tests); a via_profile
+	// parent always uses the real one.
 	Fetcher    stsclient.Fetcher
 	HTTPClient aws.HTTPClient
 	Now        func() time.Time
@@ -31,9 +32,10 @@ type Options struct {
 }
 
 // Direct returns a fresh-enough cache entry for the profile without a
-// daemon, calling STS at most once: under the profile's cache lock, so
-// concurrent runs make one call, and for an MFA profile under the
-// device's lock, never sending a code twice.
+// daemon, calling STS at most once for it: under the profile's cache lock,
+// so concurrent runs make one call, and for an MFA profile under the
+// device's lock, never sending a code twice. A role profile with
+// via_profile first gets its parent's entry the same way.
 func Direct(ctx context.Context, o Options) (*cache.Entry, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -67,7 +69,10 @@ func Direct(ctx context.Context, o Options) (*cache.Entry, error) {
 		}
 	}
 	var req stsclient.Request
-	if p.Mode == config.ModeSession && p.MFASerial != "" {
+	if req.Parent, err = o.parent(ctx, p); err != nil {
+		return nil, err
+	}
+	if p.MFASerial != "" {
 		// One process at a time per MFA device, and never the same
 		// single-use code twice (other profiles may share the device).
 		unlockSerial, err := o.Store.Lock(ctx, mfa.Name(p.MFASerial))
@@ -103,6 +108,23 @@ func Direct(ctx context.Context, o Options) (*cache.Entry, error) {
 	// only costs the next run an STS call.
 	_ = o.Store.Save(e)
 	return e, nil
+}
+
+// parent is the credentials of p's via_profile (nil without one): its own
+// entry, from its cache or its one STS call under its lock. Locks are taken
+// child before parent and config refuses loops, so runs never deadlock,
+// and one MFA prompt serves the whole chain.
+func (o Options) parent(ctx context.Context, p *config.Profile) (*wire.Credentials, error) {
+	if p.ViaProfile == "" {
+		return nil, nil
+	}
+	po := o
+	po.Profile, po.Fetcher = p.ViaProfile, nil
+	e, err := Direct(ctx, po)
+	if err != nil {
+		return nil, fmt.Errorf("via_profile %s: %w", p.ViaProfile, err)
+	}
+	return &e.Credentials, nil
 }
 
 // mfaSource is where p's codes come from here: mfa_process, else the

@@ -140,3 +140,62 @@ func TestPromptedCodeReuseRefused(t *testing.T) {
 		t.Errorf("calls = %d; want 1", sts.Calls())
 	}
 }
+
+// TestDirectRoleChainOnePrompt: without a daemon, a role on a role on an
+// MFA session profile asks for one code, makes one call per profile, and
+// then serves every link from the cache.
+func TestDirectRoleChainOnePrompt(t *testing.T) {
+	const (
+		role1 = "arn:aws:iam::123456789012:role/first"
+		role2 = "arn:aws:iam::210987654321:role/second"
+	)
+	cfg, store, _ := setup(t, `
+[profiles.dev]
+source_profile = "src"
+duration = "1h"
+mfa_serial = "`+serial+`"
+[profiles.r1]
+mode = "role"
+role_arn = "`+role1+`"
+via_profile = "dev"
+[profiles.r2]
+mode = "role"
+role_arn = "`+role2+`"
+via_profile = "r1"
+`)
+	sts := ststest.NewHandler(ststest.Options{})
+	sts.AddRole(ststest.Role{ARN: role1, RequireMFA: true})
+	sts.AddRole(ststest.Role{ARN: role2, RequireMFA: true})
+	sts.SetMFA(serial, "112233")
+	prompts := 0
+	o := Options{Config: cfg, Profile: "r2", Store: store, HTTPClient: &http.Client{Transport: sts.RoundTripper()},
+		Prompt: func(context.Context, *config.Profile) (string, error) { prompts++; return "112233", nil }}
+	e, err := Direct(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prompts != 1 || sts.Calls() != 3 {
+		t.Fatalf("prompts = %d, STS calls = %d; want 1 and 3", prompts, sts.Calls())
+	}
+	if e.ARN != "arn:aws:sts::210987654321:assumed-role/second/stsd-"+cfg.Profiles["r2"].RoleSessionName[len("stsd-"):] {
+		t.Errorf("ARN = %q", e.ARN)
+	}
+	reqs := sts.Requests()
+	last := reqs[len(reqs)-1]
+	r1, err := store.Load("r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Action != ststest.ActionAssumeRole || last.Params.Get("RoleArn") != role2 || last.AccessKeyID != r1.Credentials.AccessKeyID || !last.SessionToken {
+		t.Errorf("last call = %s %s signed with %s; want AssumeRole of the second role with r1's credentials", last.Action, last.Params.Get("RoleArn"), last.AccessKeyID)
+	}
+	for _, name := range []string{"r2", "r1", "dev"} {
+		o.Profile = name
+		if _, err := Direct(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if prompts != 1 || sts.Calls() != 3 {
+		t.Errorf("after cached reads: prompts = %d, STS calls = %d; want 1 and 3", prompts, sts.Calls())
+	}
+}

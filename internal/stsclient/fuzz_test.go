@@ -137,3 +137,26 @@ func FuzzSTSResponse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSigninToken(f *testing.F) {
+	f.Add([]byte(`{"SigninToken":"abc"}`))
+	f.Add([]byte(`{"SigninToken":""}`))
+	f.Add([]byte(`<html>`))
+	f.Add([]byte(`{"SigninToken":"a\nb"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tok, err := ParseSigninToken(body)
+		if err != nil {
+			if tok != "" {
+				t.Errorf("ParseSigninToken returned %q with error %v", tok, err)
+			}
+			// The error is stsd's own words, never the body.
+			if m := err.Error(); m != `the answer is not {"SigninToken":…}` && m != "the sign-in token holds control characters" {
+				t.Errorf("ParseSigninToken error %q", m)
+			}
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, "\r\n\x00") {
+			t.Errorf("ParseSigninToken(%q) = %q", body, tok)
+		}
+	})
+}

@@ -1,5 +1,6 @@
 // Package stsclient resolves a profile's long-term source key and makes the
-// one STS call (GetSessionToken or GetFederationToken) that a refresh is.
+// one STS call (GetSessionToken, GetFederationToken or AssumeRole) that a
+// refresh is; it also builds console sign-in URLs.
 package stsclient
 
 import (
@@ -100,13 +101,16 @@ func New(cfg *config.Config, p *config.Profile, o Options) *Client {
 type Request struct {
 	TokenCode string // MFA code; required when the profile has mfa_serial
 	Client    string // broker client, for {client} names
+	// Parent is the via_profile's current credentials, which sign a role
+	// profile's AssumeRole; required for a role profile with via_profile.
+	Parent *wire.Credentials
 }
 
 // Result is what one STS call returned.
 type Result struct {
 	Credentials      wire.Credentials
 	Issued           time.Time // our clock when the response arrived
-	ARN              string    // federated user ARN, or "" for session tokens
+	ARN              string    // federated user or assumed-role ARN, or "" for session tokens
 	PackedPolicySize int       // percent of the packed limit (federation), -1 if not reported
 	SourceKeyID      string    // redacted source key id, for logs
 	Root             bool      // the source key is the account root
@@ -118,11 +122,14 @@ type Result struct {
 // code is never sent twice and call counts stay exact.
 func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	p := c.profile
-	if p.Mode == config.ModeSession && p.MFASerial != "" && req.TokenCode == "" {
+	if p.MFASerial != "" && req.TokenCode == "" {
 		return nil, mfa.ErrNeeded
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
+	if p.Mode == config.ModeRole {
+		return c.assumeRole(ctx, req)
+	}
 
 	src, err := c.sourceCredentials(ctx)
 	if err != nil {
@@ -174,16 +181,8 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 		}
 		out = o.Credentials
 	}
-	res.Issued = c.o.Now().UTC()
-	if out == nil || aws.ToString(out.AccessKeyId) == "" || aws.ToString(out.SecretAccessKey) == "" || out.Expiration == nil {
-		return nil, &Error{Op: opName(p.Mode), Err: errNoCredentials}
-	}
-	res.Credentials = wire.Credentials{
-		AccessKeyID:     aws.ToString(out.AccessKeyId),
-		SecretAccessKey: aws.ToString(out.SecretAccessKey),
-		SessionToken:    aws.ToString(out.SessionToken),
-		Expiration:      out.Expiration.UTC().Truncate(time.Second),
-		AccountID:       AccountFromARN(res.ARN),
+	if err := c.fill(res, out, opName(p.Mode)); err != nil {
+		return nil, err
 	}
 	if res.Credentials.AccountID == "" {
 		res.Credentials.AccountID = AccountFromARN(p.MFASerial)
@@ -192,6 +191,23 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 		res.Credentials.AccountID = id.Account
 	}
 	return res, nil
+}
+
+// fill stamps res and copies out into it, refusing an answer without
+// usable credentials.
+func (c *Client) fill(res *Result, out *ststypes.Credentials, op string) error {
+	res.Issued = c.o.Now().UTC()
+	if out == nil || aws.ToString(out.AccessKeyId) == "" || aws.ToString(out.SecretAccessKey) == "" || out.Expiration == nil {
+		return &Error{Op: op, Err: errNoCredentials}
+	}
+	res.Credentials = wire.Credentials{
+		AccessKeyID:     aws.ToString(out.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.SecretAccessKey),
+		SessionToken:    aws.ToString(out.SessionToken),
+		Expiration:      out.Expiration.UTC().Truncate(time.Second),
+		AccountID:       AccountFromARN(res.ARN),
+	}
+	return nil
 }
 
 // identity returns what GetCallerIdentity says about the source key,
@@ -400,7 +416,8 @@ func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
 	return c.api, nil
 }
 
-// withSource signs one call with the long-term source key.
+// withSource signs one call with src: the long-term source key, or a
+// parent profile's temporary credentials.
 func withSource(src aws.Credentials) func(*sts.Options) {
 	return func(o *sts.Options) { o.Credentials = credentials.StaticCredentialsProvider{Value: src} }
 }

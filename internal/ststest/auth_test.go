@@ -63,3 +63,27 @@ func FuzzParseGetFederationToken(f *testing.F) {
 }
 
 func parseQuery(q string) (url.Values, error) { return url.ParseQuery(q) }
+
+func FuzzParseAssumeRole(f *testing.F) {
+	f.Add("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fa&RoleSessionName=s1&ExternalId=e1&SerialNumber=GAHT12345678&TokenCode=123456&SourceIdentity=al&TransitiveTagKeys.member.1=k&Tags.member.1.Key=k&Tags.member.1.Value=v&DurationSeconds=900")
+	f.Add("RoleArn=x&RoleSessionName=a&DurationSeconds=43201&TransitiveTagKeys.member.0=")
+	f.Fuzz(func(t *testing.T, query string) {
+		form, err := parseQuery(query)
+		if err != nil {
+			return
+		}
+		in, apiErr := parseAssumeRole(form)
+		if apiErr != nil {
+			if apiErr.code != "ValidationError" || apiErr.status != 400 {
+				t.Errorf("error %s/%d; want ValidationError/400", apiErr.code, apiErr.status)
+			}
+			return
+		}
+		if n := len([]rune(in.session)); n < 2 || n > 64 || in.roleARN == "" || in.duration < minDuration || in.duration > maxRoleDuration {
+			t.Errorf("accepted session %q role %q duration %d", in.session, in.roleARN, in.duration)
+		}
+		if len(in.transitive) > maxTags || len(in.tags) > maxTags {
+			t.Errorf("accepted %d transitive keys, %d tags", len(in.transitive), len(in.tags))
+		}
+	})
+}

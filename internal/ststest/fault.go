@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// Fault is a failure injected into a token call (GetSessionToken or
-// GetFederationToken) with Handler.Fail or Handler.FailAll.
+// Fault is a failure injected into a token call (GetSessionToken,
+// GetFederationToken or AssumeRole) with Handler.Fail or Handler.FailAll.
 type Fault int
 
 // Faults. The zero Fault means none.
@@ -75,8 +75,11 @@ func (h *Handler) serveFault(ctx context.Context, w http.ResponseWriter, c call,
 	case FaultThrottling:
 		writeError(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
 	case FaultAccessDenied:
-		writeError(w, http.StatusForbidden, "AccessDenied",
-			"User: "+h.userARN()+" is not authorized to perform: sts:"+c.action)
+		msg := "User: " + h.userARN() + " is not authorized to perform: sts:" + c.action
+		if c.action == ActionAssumeRole {
+			msg += " on resource: " + c.form.Get("RoleArn")
+		}
+		writeError(w, http.StatusForbidden, "AccessDenied", msg)
 	case FaultInvalidClientTokenId:
 		errInvalidToken.write(w)
 	case FaultHang:

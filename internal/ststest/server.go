@@ -9,12 +9,16 @@ import (
 	"testing"
 )
 
-// Server is a Handler served over HTTP on 127.0.0.1.
+// Server is a Handler served over HTTP on 127.0.0.1: STS at /, the
+// console sign-in endpoint at SigninPath.
 type Server struct {
 	*Handler
 	// URL is the base URL, "http://127.0.0.1:PORT"; use it as the SDK's
 	// BaseEndpoint or AWS_ENDPOINT_URL_STS.
 	URL string
+	// SigninURL is the console sign-in federation endpoint,
+	// URL + SigninPath; use it as signin_endpoint.
+	SigninURL string
 
 	ts *httptest.Server
 }
@@ -24,8 +28,11 @@ type Server struct {
 func NewServer(t testing.TB, o Options) *Server {
 	t.Helper()
 	h := NewHandler(o)
-	ts := httptest.NewServer(h)
-	s := &Server{Handler: h, URL: ts.URL, ts: ts}
+	mux := http.NewServeMux()
+	mux.Handle(SigninPath, h.SigninHandler())
+	mux.Handle("/", h)
+	ts := httptest.NewServer(mux)
+	s := &Server{Handler: h, URL: ts.URL, SigninURL: ts.URL + SigninPath, ts: ts}
 	t.Cleanup(s.Close)
 	return s
 }

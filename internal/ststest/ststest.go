@@ -1,6 +1,7 @@
 // Package ststest provides an in-process AWS STS stand-in that speaks the
-// real Query/XML protocol (GetSessionToken, GetFederationToken,
-// GetCallerIdentity) for tests and demos.
+// real Query/XML protocol (GetSessionToken, GetFederationToken, AssumeRole,
+// GetCallerIdentity) and the console sign-in federation endpoint for tests
+// and demos.
 //
 // The stand-in reads the caller's access key id from the SigV4
 // Authorization header (or a presigned X-Amz-Credential) but never verifies
@@ -12,6 +13,7 @@
 // Behaviour follows the STS API reference:
 // https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
 // https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html
+// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 package ststest
 
 import (
@@ -33,6 +35,7 @@ const (
 	ActionGetSessionToken    = "GetSessionToken"
 	ActionGetFederationToken = "GetFederationToken"
 	ActionGetCallerIdentity  = "GetCallerIdentity"
+	ActionAssumeRole         = "AssumeRole"
 )
 
 // apiVersion is the only STS Query API version.
@@ -75,16 +78,35 @@ type Request struct {
 	Time         time.Time
 }
 
+// kind is what sort of principal a key stands for.
+type kind int
+
+const (
+	kindUser       kind = iota // an IAM user's long-term key
+	kindRoot                   // the account root's long-term key
+	kindSession                // GetSessionToken credentials
+	kindFederation             // GetFederationToken credentials
+	kindRole                   // AssumeRole credentials
+)
+
+// temporary reports whether k is STS-issued credentials.
+func (k kind) temporary() bool { return k >= kindSession }
+
 // identity is who a key belongs to.
 type identity struct {
-	arn    string
-	userID string
-	root   bool
+	arn     string
+	userID  string
+	account string // "" = the handler's
+	kind    kind
+	mfa     bool // the credentials were issued with MFA (aws:MultiFactorAuthPresent)
+	// chained: role credentials obtained with temporary credentials.
+	chained bool
 }
 
 // issued is a temporary key handed out by this handler.
 type issued struct {
 	identity
+	secret  string
 	token   string
 	expires time.Time
 }
@@ -100,17 +122,21 @@ type Handler struct {
 	done      chan struct{} // closed by Close: releases hanging calls
 	closeOnce sync.Once
 
-	mu       sync.Mutex // guards the fields that follow
-	lifetime time.Duration
-	latency  time.Duration
-	requests []Request
-	calls    map[string]int
-	queue    []Fault
-	sticky   Fault
-	roots    map[string]bool
-	revoked  map[string]bool
-	mfa      map[string]*mfaDevice
-	keys     map[string]issued
+	mu        sync.Mutex // guards the fields that follow
+	lifetime  time.Duration
+	latency   time.Duration
+	requests  []Request
+	calls     map[string]int
+	queue     []Fault
+	sticky    Fault
+	roots     map[string]bool
+	revoked   map[string]bool
+	mfa       map[string]*mfaDevice
+	keys      map[string]issued
+	roles     map[string]Role
+	denyNoMFA bool
+	signins   []SigninRequest
+	tokens    map[string]signinToken
 }
 
 // mfaDevice is a registered MFA device.
@@ -136,6 +162,8 @@ func NewHandler(o Options) *Handler {
 		revoked:  map[string]bool{},
 		mfa:      map[string]*mfaDevice{},
 		keys:     map[string]issued{},
+		roles:    map[string]Role{},
+		tokens:   map[string]signinToken{},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -159,12 +187,12 @@ func (h *Handler) Close() {
 	h.closeOnce.Do(func() { close(h.done) })
 }
 
-// Calls returns how many GetSessionToken and GetFederationToken calls were
-// answered, faulted ones included.
+// Calls returns how many GetSessionToken, GetFederationToken and AssumeRole
+// calls were answered, faulted ones included.
 func (h *Handler) Calls() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.calls[ActionGetSessionToken] + h.calls[ActionGetFederationToken]
+	return h.calls[ActionGetSessionToken] + h.calls[ActionGetFederationToken] + h.calls[ActionAssumeRole]
 }
 
 // CallsOf returns how many calls with this Action were answered.
@@ -187,7 +215,7 @@ func (h *Handler) Requests() []Request {
 }
 
 // Fail queues faults: each of the next len(faults) token calls
-// (GetSessionToken, GetFederationToken) gets one, in order. A queued fault
+// (GetSessionToken, GetFederationToken, AssumeRole) gets one, in order. A queued fault
 // is used up by the next token call whatever it carries; FaultExpired and
 // FaultFarFuture only change a successful answer.
 func (h *Handler) Fail(faults ...Fault) {
@@ -246,6 +274,15 @@ func (h *Handler) SetRoot(accessKeyID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roots[accessKeyID] = true
+}
+
+// DenyWithoutMFA gives the IAM user a "deny unless MFA" policy for
+// GetFederationToken, which cannot carry an MFA code: every such call
+// answers AccessDenied with an explicit deny.
+func (h *Handler) DenyWithoutMFA() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.denyNoMFA = true
 }
 
 // RevokeKey makes every call signed with accessKeyID fail with 403
@@ -316,7 +353,7 @@ func (h *Handler) record(c call) (Fault, time.Duration) {
 	})
 	h.calls[c.action]++
 	var f Fault
-	if isTokenAction(c.action) {
+	if isIssuingAction(c.action) {
 		if len(h.queue) > 0 {
 			f, h.queue = h.queue[0], h.queue[1:]
 		} else {
@@ -336,7 +373,7 @@ func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
 	case "":
 		writeError(w, http.StatusBadRequest, "MissingAction", "Missing Action")
 		return
-	case ActionGetSessionToken, ActionGetFederationToken, ActionGetCallerIdentity:
+	case ActionGetSessionToken, ActionGetFederationToken, ActionGetCallerIdentity, ActionAssumeRole:
 	default:
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+apiVersion)
 		return
@@ -348,11 +385,17 @@ func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
 	}
 	switch c.action {
 	case ActionGetCallerIdentity:
-		writeXML(w, callerIdentityResponse{Arn: id.arn, UserID: id.userID, Account: h.account, RequestID: newRequestID()})
+		account := id.account
+		if account == "" {
+			account = h.account
+		}
+		writeXML(w, callerIdentityResponse{Arn: id.arn, UserID: id.userID, Account: account, RequestID: newRequestID()})
 	case ActionGetSessionToken:
 		h.getSessionToken(w, c, id, fault)
 	case ActionGetFederationToken:
 		h.getFederationToken(w, c, id, fault)
+	case ActionAssumeRole:
+		h.assumeRole(w, c, id, fault)
 	}
 }
 
@@ -384,9 +427,9 @@ func (h *Handler) authenticate(c call) (identity, *apiError) {
 		return identity{}, errInvalidToken
 	}
 	if h.roots[c.akid] {
-		return identity{arn: "arn:aws:iam::" + h.account + ":root", userID: h.account, root: true}, nil
+		return identity{arn: "arn:aws:iam::" + h.account + ":root", userID: h.account, kind: kindRoot}, nil
 	}
-	return identity{arn: h.userARN(), userID: userID(h.account, h.user)}, nil
+	return identity{arn: h.userARN(), userID: userID(h.account, h.user), kind: kindUser}, nil
 }
 
 func (h *Handler) userARN() string {
@@ -403,13 +446,13 @@ func (h *Handler) duration(requested int, id identity) time.Duration {
 	}
 	// Account root sessions are limited to one hour; a longer request
 	// "defaults to one hour" rather than failing (API_GetSessionToken).
-	if id.root && requested > 3600 {
+	if id.kind == kindRoot && requested > 3600 {
 		requested = 3600
 	}
 	return time.Duration(requested) * time.Second
 }
 
-// issue mints and remembers a new temporary credential.
+// issue mints and remembers a new temporary credential for id.
 func (h *Handler) issue(c call, id identity, d time.Duration, fault Fault) credentialsXML {
 	exp := c.now.Add(d)
 	switch fault {
@@ -426,7 +469,7 @@ func (h *Handler) issue(c call, id identity, d time.Duration, fault Fault) crede
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.keys[cr.AccessKeyID] = issued{identity: id, token: cr.SessionToken, expires: exp}
+	h.keys[cr.AccessKeyID] = issued{identity: id, secret: cr.SecretAccessKey, token: cr.SessionToken, expires: exp}
 	return cr
 }
 
@@ -442,7 +485,9 @@ func (h *Handler) getSessionToken(w http.ResponseWriter, c call, id identity, fa
 			return
 		}
 	}
-	cr := h.issue(c, id, h.duration(in.duration, id), fault)
+	sid := id
+	sid.kind, sid.mfa = kindSession, in.serial != ""
+	cr := h.issue(c, sid, h.duration(in.duration, id), fault)
 	writeXML(w, sessionTokenResponse{Credentials: cr, RequestID: newRequestID()})
 }
 
@@ -471,6 +516,13 @@ func (h *Handler) getFederationToken(w http.ResponseWriter, c call, id identity,
 		err.write(w)
 		return
 	}
+	h.mu.Lock()
+	deny := h.denyNoMFA
+	h.mu.Unlock()
+	if deny {
+		writeError(w, http.StatusForbidden, "AccessDenied", "User: "+id.arn+" is not authorized to perform: sts:GetFederationToken on resource: arn:aws:sts::"+h.account+":federated-user/"+in.name+" with an explicit deny in an identity-based policy")
+		return
+	}
 	size := in.packedSize()
 	if size > 100 {
 		writeError(w, http.StatusBadRequest, "PackedPolicyTooLarge",
@@ -480,6 +532,7 @@ func (h *Handler) getFederationToken(w http.ResponseWriter, c call, id identity,
 	fed := identity{
 		arn:    "arn:aws:sts::" + h.account + ":federated-user/" + in.name,
 		userID: h.account + ":" + in.name,
+		kind:   kindFederation,
 	}
 	cr := h.issue(c, fed, h.duration(in.duration, id), fault)
 	writeXML(w, federationTokenResponse{
@@ -505,9 +558,14 @@ func (h *Handler) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// isTokenAction is an action STS refuses with session credentials.
 func isTokenAction(a string) bool {
 	return a == ActionGetSessionToken || a == ActionGetFederationToken
 }
+
+// isIssuingAction is an action that mints credentials: the ones faults
+// and Calls count.
+func isIssuingAction(a string) bool { return isTokenAction(a) || a == ActionAssumeRole }
 
 // credentialOf returns the access key id from the SigV4 credential scope
 // (Authorization header or presigned query) and the session token, if any.

@@ -143,41 +143,53 @@ func parseGetFederationToken(form url.Values) (federationTokenInput, *apiError) 
 		v.addf("Value null at 'name' failed to satisfy constraint: Member must not be null")
 	}
 	v.param(form, "Policy", "policy", &in.policy, 1, 2048, policyPattern)
+	in.policyArns, in.tags = v.policyArnsAndTags(form)
+	if err := v.err(); err != nil {
+		return in, err
+	}
+	return in, in.duplicateTags()
+}
+
+// policyArnsAndTags reads and checks PolicyArns and Tags (GetFederationToken
+// and AssumeRole share their limits).
+func (v *validator) policyArnsAndTags(form url.Values) (arns []string, tags []tag) {
 	for _, m := range members(form, "PolicyArns") {
 		arn := form.Get("PolicyArns.member." + strconv.Itoa(m) + ".arn")
-		in.policyArns = append(in.policyArns, arn)
+		arns = append(arns, arn)
 		v.length("policyArns."+strconv.Itoa(m)+".member.arn", arn, 20, 2048)
 	}
-	if len(in.policyArns) > maxPolicyArns {
-		v.addf("Value '%v' at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", in.policyArns, maxPolicyArns)
+	if len(arns) > maxPolicyArns {
+		v.addf("Value '%v' at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", arns, maxPolicyArns)
 	}
-	seen := map[string]bool{}
-	dup := false
 	for _, m := range members(form, "Tags") {
 		p := "Tags.member." + strconv.Itoa(m) + "."
 		t := tag{key: form.Get(p + "Key"), value: form.Get(p + "Value")}
-		in.tags = append(in.tags, t)
+		tags = append(tags, t)
 		at := "tags." + strconv.Itoa(m) + ".member."
 		v.length(at+"key", t.key, 1, 128)
 		v.pattern(at+"key", t.key, tagKeyPattern)
 		v.length(at+"value", t.value, 0, 256)
 		v.pattern(at+"value", t.value, tagValPattern)
-		k := strings.ToLower(t.key)
-		dup = dup || seen[k]
-		seen[k] = true
 	}
-	if len(in.tags) > maxTags {
+	if len(tags) > maxTags {
 		v.addf("Value '[...]' at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
 	}
-	if err := v.err(); err != nil {
-		return in, err
+	return arns, tags
+}
+
+// duplicateTags refuses tag keys that differ only in case: session tag
+// keys are case-insensitive (IAM UG "Passing session tags in STS").
+func (in federationTokenInput) duplicateTags() *apiError {
+	seen := map[string]bool{}
+	for _, t := range in.tags {
+		k := strings.ToLower(t.key)
+		if seen[k] {
+			return &apiError{http.StatusBadRequest, "ValidationError",
+				"Duplicate tag keys found. Please note that Tag keys are case insensitive."}
+		}
+		seen[k] = true
 	}
-	if dup {
-		// Session tag keys are case-insensitive (IAM UG "Passing session tags in STS").
-		return in, &apiError{http.StatusBadRequest, "ValidationError",
-			"Duplicate tag keys found. Please note that Tag keys are case insensitive."}
-	}
-	return in, nil
+	return nil
 }
 
 // members returns the sorted indexes N of "<list>.member.N.*" form keys.

@@ -68,6 +68,8 @@ func requestIDOf(v any) string {
 		return v.RequestID
 	case callerIdentityResponse:
 		return v.RequestID
+	case assumeRoleResponse:
+		return v.RequestID
 	case errorResponse:
 		return v.RequestID
 	}

@@ -1,8 +1,10 @@
 // Command fakests serves the ststest STS stand-in on a loopback address,
 // for demos and end-to-end scripts.
 //
-//	fakests [-listen 127.0.0.1:0] [-lifetime 15m] [-account 123456789012]
+//	fakests [-listen 127.0.0.1:0] [-lifetime 15m] [-account 123456789012] [-role ARN]…
 //
+// Each -role may be assumed (any caller; MaxSessionDuration 12h). The
+// console sign-in endpoint is at /federation (signin_endpoint).
 // When ready it prints one line, STS_URL=http://127.0.0.1:PORT, to stdout;
 // it logs one line per call to stderr and exits 0 on SIGINT or SIGTERM.
 package main
@@ -39,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on")
 	lifetime := fs.Duration("lifetime", 0, "lifetime of every issued credential (0: honour DurationSeconds)")
 	account := fs.String("account", ststest.DefaultAccount, "12-digit account `id`")
+	var roles []string
+	fs.Func("role", "a role `ARN` callers may assume (repeatable)", func(s string) error { roles = append(roles, s); return nil })
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,8 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Account:  *account,
 		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
 	})
+	for _, arn := range roles {
+		h.AddRole(ststest.Role{ARN: arn, MaxSessionDuration: 12 * time.Hour})
+	}
+	mux := http.NewServeMux()
+	mux.Handle(ststest.SigninPath, h.SigninHandler())
+	mux.Handle("/", h)
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

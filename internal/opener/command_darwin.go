@@ -1,0 +1,4 @@
+package opener
+
+// defaultCommand is macOS's opener.
+var defaultCommand = []string{"open"}
