@@ -274,6 +274,10 @@ func systemdQuote(a string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
 }
 
+// Available reports whether init system i manages services on this host
+// (systemd: running as PID 1).
+func Available(i Init) bool { return running(i) }
+
 // DefaultInit is this host's init system: launchd on macOS, the SCM on
 // Windows, systemd on Linux (a real install also needs it running).
 func DefaultInit() Init {
