@@ -26,6 +26,15 @@ func writeManifests(o Options, sums map[string]string) error {
 			data.Sums[strings.TrimPrefix(name, prefix)] = sum
 		}
 	}
+	for _, p := range platforms {
+		ext := ".tar.gz"
+		if p.os == "windows" {
+			ext = ".zip"
+		}
+		if data.Sums[p.os+"_"+p.arch+ext] == "" {
+			return fmt.Errorf("no checksum for %s%s%s", prefix, p.os+"_"+p.arch, ext)
+		}
+	}
 	for _, m := range []struct{ tmpl, out string }{{"stsd.rb.tmpl", "stsd.rb"}, {"winget.yaml.tmpl", "stsd.stsd.yaml"}} {
 		t, err := template.New(m.tmpl).Option("missingkey=error").Funcs(template.FuncMap{"upper": strings.ToUpper}).ParseFS(templates, "templates/"+m.tmpl)
 		if err != nil {
@@ -34,9 +43,6 @@ func writeManifests(o Options, sums map[string]string) error {
 		var b bytes.Buffer
 		if err := t.Execute(&b, data); err != nil {
 			return fmt.Errorf("%s: %w", m.tmpl, err)
-		}
-		if strings.Contains(b.String(), "<no value>") {
-			return fmt.Errorf("%s: a checksum is missing", m.tmpl)
 		}
 		if err := os.WriteFile(filepath.Join(o.Out, m.out), b.Bytes(), 0o644); err != nil {
 			return err
