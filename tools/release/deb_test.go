@@ -25,9 +25,8 @@ mount -t proc proc "$W/root/proc"
 mount --bind /dev "$W/root/dev"
 mount -t tmpfs tmpfs "$W/root/run"
 mount -t tmpfs tmpfs "$W/root/tmp"
-cp "$2" "$W/root/tmp/pkg"
-cp "$3" "$W/root/tmp/check.sh"
-chroot "$W/root" /bin/sh /tmp/check.sh
+cp -r "$2" "$W/root/tmp/in"
+chroot "$W/root" /bin/sh /tmp/in/check.sh
 `
 
 // debChecks runs inside the private root: install, look, modify the
@@ -38,7 +37,7 @@ export SYSTEMD_LOG_LEVEL=notice
 # man-db's trigger would rebuild the whole man index at each dpkg run.
 rm -f /var/lib/man-db/auto-update
 echo "== install"
-dpkg -i /tmp/pkg 2>&1
+dpkg -i /tmp/in/pkg 2>&1
 echo "== list"
 dpkg -L stsd | sort
 echo "== modes"
@@ -63,7 +62,7 @@ test -e /usr/bin/stsd && echo "binary left" || echo "binary gone"
 tail -n 1 /etc/stsd/config.toml
 dpkg-query -W -f='${db:Status-Abbrev}\n' stsd
 echo "== reinstall"
-dpkg -i /tmp/pkg >/dev/null 2>&1
+dpkg -i /tmp/in/pkg >/dev/null 2>&1
 tail -n 1 /etc/stsd/config.toml
 echo "== purge"
 dpkg -P stsd 2>&1
@@ -72,9 +71,9 @@ test -e /var/lib/stsd && echo "state left" || echo "state gone"
 getent passwd stsd >/dev/null && echo "user kept"
 `
 
-// runPrivateRoot runs checks with pkg in a private root, returning the
-// sections of its output.
-func runPrivateRoot(t *testing.T, pkg, checks string) map[string]string {
+// runPrivateRoot runs checks in a private root with the files of in (name
+// → path) in /tmp/in, returning the sections of its output.
+func runPrivateRoot(t *testing.T, in map[string]string, checks string) map[string]string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for unshare -m -n and mounts")
@@ -86,10 +85,18 @@ func runPrivateRoot(t *testing.T, pkg, checks string) map[string]string {
 	}
 	dir := t.TempDir()
 	w := filepath.Join(dir, "w")
+	inDir := filepath.Join(dir, "in")
 	os.Mkdir(w, 0o700)
-	script := filepath.Join(dir, "check.sh")
-	os.WriteFile(script, []byte(checks), 0o700)
-	out, err := exec.Command("unshare", "-m", "-n", "-p", "-f", "--propagation", "private", "/bin/sh", "-c", privateRoot, "sh", w, pkg, script).CombinedOutput()
+	os.Mkdir(inDir, 0o755)
+	os.WriteFile(filepath.Join(inDir, "check.sh"), []byte(checks), 0o755)
+	for name, src := range in {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(inDir, name), data, 0o755)
+	}
+	out, err := exec.Command("unshare", "-m", "-n", "-p", "-f", "--propagation", "private", "/bin/sh", "-c", privateRoot, "sh", w, inDir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("private root: %v\n%s", err, out)
 	}
@@ -115,7 +122,7 @@ func TestDebInstallsInPrivateRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := runPrivateRoot(t, pkg, debChecks)
+	s := runPrivateRoot(t, map[string]string{"pkg": pkg}, debChecks)
 	wantFiles := []string{
 		"/etc/stsd/config.toml",
 		"/usr/bin/stsd",
