@@ -127,7 +127,8 @@ FUZZ_TARGETS := \
 	./credproc:FuzzResponse \
 	./install:FuzzSetProfileKey \
 	./internal/ststest:FuzzParseAuthorization \
-	./internal/ststest:FuzzParseGetFederationToken
+	./internal/ststest:FuzzParseGetFederationToken \
+	./internal/clidoc:FuzzComplete
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

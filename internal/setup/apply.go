@@ -47,7 +47,7 @@ func (o *Options) apply(ctx context.Context, p *plan) error {
 		return fmt.Errorf("configure-profile %s: %w", p.profile, err)
 	}
 	o.startService(ctx, p)
-	return o.verify(ctx, p)
+	return o.Verify(ctx, p.profile, p.region)
 }
 
 // writeConfig writes the config atomically: a new file 0600 in a 0700
@@ -95,30 +95,30 @@ func (o *Options) startService(ctx context.Context, p *plan) {
 
 // verify asks AWS who the new profile is, with the AWS CLI when it is
 // installed, else through credential_process itself.
-func (o *Options) verify(ctx context.Context, p *plan) error {
+func (o *Options) verify(ctx context.Context, profile, region string) error {
 	if aws, err := exec.LookPath("aws"); err == nil {
-		argv := []string{aws, "sts", "get-caller-identity", "--profile", p.profile, "--region", p.region}
-		fmt.Fprintf(o.Out, "\n$ aws sts get-caller-identity --profile %s --region %s\n", p.profile, p.region)
+		argv := []string{aws, "sts", "get-caller-identity", "--profile", profile, "--region", region}
+		fmt.Fprintf(o.Out, "\n$ aws sts get-caller-identity --profile %s --region %s\n", profile, region)
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, o.Out, o.Out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("aws sts get-caller-identity --profile %s failed (%v): see above, and `stsd status`", p.profile, err)
+			return fmt.Errorf("aws sts get-caller-identity --profile %s failed (%v): see above, and `stsd status`", profile, err)
 		}
-		fmt.Fprintf(o.Out, "\nstsd is set up: profile %s gets short-lived credentials.\n", p.profile)
+		fmt.Fprintf(o.Out, "\nstsd is set up: profile %s gets short-lived credentials.\n", profile)
 		return nil
 	}
 	// No AWS CLI: ask the small binary directly. Its stdout holds secrets:
 	// only the key id (redacted) and the expiry are shown.
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, credentialProcessBinary(o.Executable), "--profile", p.profile)
+	cmd := exec.CommandContext(ctx, credentialProcessBinary(o.Executable), "--profile", profile)
 	cmd.Stdout, cmd.Stderr = &out, o.Out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("stsd-credential-process --profile %s failed (%v): see above, and `stsd status`", p.profile, err)
+		return fmt.Errorf("stsd-credential-process --profile %s failed (%v): see above, and `stsd status`", profile, err)
 	}
 	var c struct{ AccessKeyId, Expiration string }
 	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
-		return fmt.Errorf("stsd-credential-process --profile %s printed no credentials", p.profile)
+		return fmt.Errorf("stsd-credential-process --profile %s printed no credentials", profile)
 	}
-	fmt.Fprintf(o.Out, "\nThe AWS CLI is not installed; credential_process works: %s until %s.\nstsd is set up: profile %s gets short-lived credentials.\n", redact.KeyID(c.AccessKeyId), c.Expiration, p.profile)
+	fmt.Fprintf(o.Out, "\nThe AWS CLI is not installed; credential_process works: %s until %s.\nstsd is set up: profile %s gets short-lived credentials.\n", redact.KeyID(c.AccessKeyId), c.Expiration, profile)
 	return nil
 }

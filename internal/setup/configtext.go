@@ -119,10 +119,10 @@ func writeDiff(w io.Writer, oldText, newText string) {
 		switch {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			out, i, j = append(out, " "+a[i]), i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			out, j = append(out, "+"+b[j]), j+1
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
 			out, i = append(out, "-"+a[i]), i+1
+		default:
+			out, j = append(out, "+"+b[j]), j+1
 		}
 	}
 	near := func(k int) bool {

@@ -49,6 +49,8 @@ type Options struct {
 	Install func(context.Context, install.Options) error
 	// ServiceManager reports whether a service manager runs here.
 	ServiceManager func() bool
+	// Verify asks AWS who profile is (the AWS CLI, else credential_process).
+	Verify func(ctx context.Context, profile, region string) error
 }
 
 func (o *Options) defaults() error {
@@ -63,6 +65,9 @@ func (o *Options) defaults() error {
 	}
 	if o.ServiceManager == nil {
 		o.ServiceManager = func() bool { return install.Available(install.DefaultInit()) }
+	}
+	if o.Verify == nil {
+		o.Verify = o.verify
 	}
 	if o.Executable == "" {
 		exe, err := os.Executable()
