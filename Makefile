@@ -9,9 +9,8 @@ BIN       := bin
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 PREFIX    ?= /usr/local
 DIST      := dist
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build demo test vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
+.PHONY: all build demo test test-tools release-test vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
 
 all: build
 
@@ -26,23 +25,15 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/stsd $(BIN)/stsd-credential-process $(DESTDIR)$(PREFIX)/bin/
 
-# Both binaries for linux, darwin and windows × amd64, arm64 (12 binaries),
-# static and version stamped: dist/stsd_<version>_<os>_<arch>.tar.gz (.zip
-# for windows) and dist/SHA256SUMS. Not part of `make test`.
+# Everything a release publishes, in dist/: the archives
+# (stsd_<version>_<os>_<arch>.tar.gz, .zip for windows; both binaries,
+# static and version stamped), .deb and .rpm for amd64 and arm64, the
+# multi-arch OCI image layout (stsd_<version>_oci.tar), a CycloneDX SBOM
+# beside each (.cdx.json), the Homebrew formula (stsd.rb) and winget
+# manifest (stsd.stsd.yaml) with their checksums, and SHA256SUMS. Built by
+# tools/release, a module of its own. Not part of `make test`.
 release:
-	rm -rf $(DIST)
-	set -e; for p in $(PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  name=stsd_$(VERSION)_$${os}_$${arch}; \
-	  for cmd in stsd stsd-credential-process; do \
-	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/$$name/$$cmd$$ext ./cmd/$$cmd; \
-	  done; \
-	  cp README.md $(DIST)/$$name/; \
-	  if [ $$os = windows ]; then (cd $(DIST) && zip -qrX $$name.zip $$name); \
-	  else tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; fi; \
-	  rm -rf $(DIST)/$$name; \
-	done
-	cd $(DIST) && if command -v sha256sum >/dev/null; then sha256sum *.tar.gz *.zip; else shasum -a 256 *.tar.gz *.zip; fi > SHA256SUMS
+	cd tools/release && $(GO) run . -version $(VERSION) -commit $(COMMIT) -out $(CURDIR)/$(DIST)
 	@cat $(DIST)/SHA256SUMS
 
 # Starts a local STS stand-in and the daemon with a sample config in a temp
@@ -50,7 +41,29 @@ release:
 demo: build
 	./scripts/demo.sh
 
-test: js-deps vet fmt-check cross-vet unit
+test: js-deps test-tools vet fmt-check cross-vet unit release-test
+
+# Debian packages the tests drive: tmux (stsd init and MFA prompts), zsh
+# and fish (the completion scripts), rpm (the .rpm's headers). Installed
+# with one apt-get update, only when one is absent; without apt-get the
+# tests that need them say why they skip.
+TEST_TOOLS := tmux:tmux zsh:zsh fish:fish rpm:rpm
+test-tools:
+	@missing=; for t in $(TEST_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "test-tools: installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "test-tools: missing$$missing (no apt-get as root): those tests will skip"; fi; \
+	fi
+
+# The release tooling's own module (nfpm, go-containerregistry, k8s.io/api
+# stay out of go.mod): vet and test it, building one architecture's .deb
+# and .rpm only; the full `make release` stays out of `make test`.
+release-test:
+	cd tools/release && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 # The AWS SDK for JavaScript v3 clients of the real-client tests, pinned by
 # testdata/js/package-lock.json. Reinstalled when the lock file is newer
@@ -116,7 +129,8 @@ FUZZ_TARGETS := \
 	./install:FuzzSetProfileKey \
 	./internal/ststest:FuzzParseAuthorization \
 	./internal/ststest:FuzzParseGetFederationToken \
-	./internal/ststest:FuzzParseAssumeRole
+	./internal/ststest:FuzzParseAssumeRole \
+	./internal/clidoc:FuzzComplete
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

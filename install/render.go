@@ -48,6 +48,9 @@ type Service struct {
 	// Home is the user's home directory, for per-user services (where
 	// their file and log go).
 	Home string
+	// Origin is the systemd unit's first comment line, saying what wrote
+	// it; "" = `stsd install` (a package says it installed the unit).
+	Origin string
 }
 
 // ErrUserWindows is returned for a per-user service on Windows, which has
@@ -107,6 +110,9 @@ func (s Service) check() error {
 		if strings.Contains(p.v, "{{") {
 			return fmt.Errorf("the %s path %q contains \"{{\", which kardianos/service would read as a template: move the file", p.what, p.v)
 		}
+	}
+	if strings.ContainsAny(s.Origin, "\x00\r\n") || strings.Contains(s.Origin, "{{") {
+		return fmt.Errorf("origin %q must be one line without \"{{\"", s.Origin)
 	}
 	if !s.System && s.Init != Windows && !path.IsAbs(s.Home) {
 		return fmt.Errorf("home directory %q is not absolute", s.Home)
@@ -213,7 +219,11 @@ func renderSystemd(s Service) string {
 		scope, target = "--system", "multi-user.target"
 	}
 	w := b.lines
-	w("# Written by `stsd install "+scope+"`; run it again to update, `stsd uninstall "+scope+"` to remove.",
+	origin := "# Written by `stsd install " + scope + "`; run it again to update, `stsd uninstall " + scope + "` to remove."
+	if s.Origin != "" {
+		origin = "# " + s.Origin
+	}
+	w(origin,
 		"[Unit]",
 		"Description="+description,
 		"Documentation="+docURL,
@@ -273,6 +283,10 @@ func systemdQuote(a string) string {
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
 }
+
+// Available reports whether init system i manages services on this host
+// (systemd: running as PID 1).
+func Available(i Init) bool { return running(i) }
 
 // DefaultInit is this host's init system: launchd on macOS, the SCM on
 // Windows, systemd on Linux (a real install also needs it running).

@@ -13,26 +13,29 @@ import (
 	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
+	"github.com/stsd/stsd/internal/clidoc"
 )
 
-const brokerUsage = "usage: stsd broker add-client NAME --profiles a,b [--cidrs C,…] | rotate-client NAME | remove-client NAME | list-clients"
-
 func cmdBroker(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(e.stderr, "stsd broker: "+brokerUsage)
+	names := make([]string, len(brokerTable))
+	for i, c := range brokerTable {
+		names[i] = c.name
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		clidoc.Help(e.stderr, cliTree(), "broker")
+		return exitOK
+	}
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, "stsd broker: give a command: %s (stsd broker -h)\n", strings.Join(names, ", "))
 		return exitUsage
 	}
-	sub := map[string]func(context.Context, *env, []string) int{
-		"add-client":    brokerAddClient,
-		"rotate-client": brokerRotateClient,
-		"remove-client": brokerRemoveClient,
-		"list-clients":  brokerListClients,
-	}[args[0]]
-	if sub == nil {
-		fmt.Fprintf(e.stderr, "stsd broker: unknown command %q; %s\n", args[0], brokerUsage)
-		return exitUsage
+	for _, c := range brokerTable {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
 	}
-	return sub(ctx, e, args[1:])
+	fmt.Fprintf(e.stderr, "stsd broker: unknown command %q: use %s (stsd broker -h)\n", args[0], strings.Join(names, ", "))
+	return exitUsage
 }
 
 // applyClients has the running daemon reload, so a client change (a

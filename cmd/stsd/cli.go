@@ -10,9 +10,9 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/stsd/stsd/config"
+	"github.com/stsd/stsd/internal/clidoc"
 	"github.com/stsd/stsd/internal/wire"
 )
 
@@ -30,55 +30,65 @@ const (
 )
 
 // command is one row of the command table, the one source of `stsd
-// help` (and of completions and man pages to come).
+// help`, each command's -h, the man pages and the shell completions. A
+// command's flags are the ones its own FlagSet defines (see
+// env.describe), so none of those can drift from what it parses.
 type command struct {
 	name    string
-	args    string // shown after the name
+	args    string // the operands, shown after the name and flags
 	summary string
 	run     func(ctx context.Context, e *env, args []string) int
+	// operands is what the operands complete to (clidoc.Choice: choices).
+	operands clidoc.Kind
+	choices  []string
+	sub      []command // subcommands; run then dispatches to them
+	hidden   bool      // not in help, man pages or completion
 }
 
-// commandTable lists every command in help order; some rows document
-// several names that share one line.
-var commandTable = []command{
-	{"run", "", "run the daemon in the foreground", cmdRun},
-	{"credential-process", "", "print credentials for --profile P (credential_process)", cmdCredentialProcess},
-	{"status", "[--json]", "show every profile of the running daemon", cmdStatus},
-	{"check", "", "validate the config; every problem with file:line", cmdCheck},
-	{"refresh", "P | clear P", "force a refresh / drop P's cached credentials", cmdRefresh},
-	{"clear", "", "", cmdClear},
-	{"reload", "", "re-read the config (also SIGHUP and file changes)", cmdReload},
-	{"mfa", "P [CODE]", "give the daemon an MFA code for P", cmdMFA},
-	{"exec", "P -- CMD [ARG…]", "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", cmdExec},
-	{"env", "P [--format F]", "print P's credentials as sh|fish|powershell|json assignments", cmdEnv},
-	{"env-hint", "P [--format F]", "print the IMDS/ECS environment lines for P (no secrets)", cmdEnvHint},
-	{"console", "P [--print] [--destination URL] [--duration D]", "open the AWS console signed in as P (--print: print the URL, a secret)", cmdConsole},
-	{"install", "[--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]", "install (or update) and start the OS service", cmdInstall},
-	{"uninstall", "| start | stop [--user|--system]", "remove / start / stop the OS service", cmdUninstall},
-	{"start", "", "", cmdStart},
-	{"stop", "", "", cmdStop},
-	{"configure-profile", "P…|--all [--aws-config F] [--dry-run]", "point AWS profiles at stsd (credential_process)", cmdConfigureProfile},
-	{"broker", "add-client N --profiles a,b [--cidrs C,…] | rotate-client N | remove-client N | list-clients", "manage HTTPS broker clients (a new token is printed once)", cmdBroker},
-	{"version", "", "print version information", cmdVersion},
+// commandTable lists every command in help order. It is set in init
+// because the commands' help is made from it.
+var commandTable []command
+
+func init() {
+	commandTable = []command{
+		{name: "init", summary: "set stsd up on this machine, asking first and changing nothing until the end", run: cmdInit},
+		{name: "run", summary: "run the daemon in the foreground", run: cmdRun},
+		{name: "credential-process", summary: "print credentials for --profile P (credential_process)", run: cmdCredentialProcess},
+		{name: "status", summary: "show every profile of the running daemon", run: cmdStatus},
+		{name: "check", summary: "validate the config; every problem with file:line", run: cmdCheck},
+		{name: "refresh", args: "P", summary: "force a refresh of P now", run: cmdRefresh, operands: clidoc.Profile},
+		{name: "clear", args: "P", summary: "drop P's cached credentials", run: cmdClear, operands: clidoc.Profile},
+		{name: "reload", summary: "re-read the config (also SIGHUP and file changes)", run: cmdReload},
+		{name: "mfa", args: "P [CODE]", summary: "give the daemon an MFA code for P", run: cmdMFA, operands: clidoc.Profile},
+		{name: "exec", args: "P -- CMD [ARG…]", summary: "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", run: cmdExec, operands: clidoc.ProfileCommand},
+		{name: "env", args: "P", summary: "print P's credentials as environment assignments", run: cmdEnv, operands: clidoc.Profile},
+		{name: "env-hint", args: "P", summary: "print the IMDS/ECS environment lines for P (no secrets)", run: cmdEnvHint, operands: clidoc.Profile},
+		{name: "console", args: "P", summary: "open the AWS console signed in as P (--print: print the URL, a secret)", run: cmdConsole, operands: clidoc.Profile},
+		{name: "install", summary: "install (or update) and start the OS service", run: cmdInstall},
+		{name: "uninstall", summary: "remove the OS service (the config, cache and state stay)", run: cmdUninstall},
+		{name: "start", summary: "start the OS service", run: cmdStart},
+		{name: "stop", summary: "stop the OS service", run: cmdStop},
+		{name: "configure-profile", args: "P…", summary: "point AWS profiles at stsd (credential_process)", run: cmdConfigureProfile, operands: clidoc.Profiles},
+		{name: "broker", summary: "manage HTTPS broker clients (a new token is printed once)", run: cmdBroker, sub: brokerTable},
+		{name: "completion", args: "SHELL", summary: "print the shell completion script for bash, zsh, fish or powershell", run: cmdCompletion, operands: clidoc.Choice, choices: clidoc.Shells},
+		{name: "man", args: "[PAGE]", summary: "print a man page (roff): stsd (default) or stsd-credential-process", run: cmdMan, operands: clidoc.Choice, choices: manPages},
+		{name: "version", summary: "print version information", run: cmdVersion},
+		{name: completeHook, summary: "print completion candidates (what the completion scripts call)", run: cmdComplete, hidden: true},
+	}
+}
+
+// brokerTable is `stsd broker`'s subcommands.
+var brokerTable = []command{
+	{name: "add-client", args: "N", summary: "add broker client N; its token is printed once", run: brokerAddClient},
+	{name: "rotate-client", args: "N", summary: "give client N a new token (printed once); the old one stops working", run: brokerRotateClient, operands: clidoc.Client},
+	{name: "remove-client", args: "N", summary: "remove client N", run: brokerRemoveClient, operands: clidoc.Client},
+	{name: "list-clients", summary: "list the clients: names, profiles, allowed CIDRs (never hashes)", run: brokerListClients},
 }
 
 // usage is the help text, from the command table.
 func usage() string {
 	var b strings.Builder
-	b.WriteString("usage: stsd <command> [flags]\n\ncommands:\n")
-	const col = 25 // where summaries start
-	for _, c := range commandTable {
-		if c.summary == "" {
-			continue // documented on another row
-		}
-		head := "  " + strings.TrimSpace(c.name+" "+c.args)
-		if n := utf8.RuneCountInString(head); n < col-1 {
-			b.WriteString(head + strings.Repeat(" ", col-n) + c.summary + "\n")
-		} else {
-			b.WriteString(head + "\n" + strings.Repeat(" ", col) + c.summary + "\n")
-		}
-	}
-	b.WriteString("\ncommon flags: --config F, --system, --log-level L, --log-format text|json\n")
+	clidoc.Usage(&b, cliTree())
 	return b.String()
 }
 
@@ -90,6 +100,10 @@ type env struct {
 	system         bool
 	logLevel       string
 	logFormat      string
+	// describe, when set, is handed the FlagSet a command parses with
+	// instead of parsing: help, man pages and completions are made from it.
+	describe func(*flag.FlagSet)
+	helped   bool // -h printed a command's help: exit 0
 }
 
 // lookup finds a command by name.
@@ -123,7 +137,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailure
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
-	return cmd.run(ctx, e, args[1:])
+	code := cmd.run(ctx, e, args[1:])
+	if e.helped {
+		return exitOK
+	}
+	return code
 }
 
 // flags returns a FlagSet with the common flags bound to e.
@@ -132,20 +150,24 @@ func (e *env) flags(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&e.configFlag, "config", "", "config file (default $STSD_CONFIG, else the user config dir)")
 	fs.BoolVar(&e.system, "system", false, "use the system-wide paths")
-	fs.StringVar(&e.logLevel, "log-level", "", "debug|info|warn|error (default: the config's log_level)")
-	fs.StringVar(&e.logFormat, "log-format", "text", "text|json")
+	fs.StringVar(&e.logLevel, "log-level", "", "the log level (default: the config's log_level)")
+	fs.StringVar(&e.logFormat, "log-format", "text", "the log format")
 	return fs
 }
 
 // parse parses args with fs, allowing flags after positional arguments.
 // It reports a usage error and returns false when they do not parse.
 func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, bool) {
+	if e.describe != nil {
+		e.describe(fs)
+		return nil, false
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(e.stderr)
-				fs.Usage()
+				clidoc.Help(e.stderr, cliTree(), strings.Fields(strings.TrimPrefix(fs.Name(), "stsd "))...)
+				e.helped = true
 				return nil, false
 			}
 			fmt.Fprintf(e.stderr, "%s: %v: run `%s -h` for usage\n", fs.Name(), err, fs.Name())
@@ -228,6 +250,9 @@ func (e *env) logger(cfgLevel string) (*slog.Logger, error) {
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) int {
+	if !e.noArgs(e.flags("version"), args) {
+		return exitUsage
+	}
 	fmt.Fprintf(e.stdout, "stsd %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
 }

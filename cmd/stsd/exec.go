@@ -19,17 +19,15 @@ import (
 // scoped to P, from the daemon (revoked when CMD exits) or, with no daemon
 // serving P, from an endpoint this process serves until CMD exits.
 func cmdExec(ctx context.Context, e *env, args []string) int {
-	i := slices.Index(args, "--")
-	if i < 0 || i == len(args)-1 {
-		fmt.Fprintln(e.stderr, "stsd exec: usage: stsd exec PROFILE -- COMMAND [ARG…]")
-		return exitUsage
+	head, argv := args, []string(nil)
+	if i := slices.Index(args, "--"); i >= 0 {
+		head, argv = args[:i], args[i+1:]
 	}
-	argv := args[i+1:]
-	pos, ok := e.parse(e.flags("exec"), args[:i])
+	pos, ok := e.parse(e.flags("exec"), head)
 	if !ok {
 		return exitUsage
 	}
-	if len(pos) != 1 {
+	if len(pos) != 1 || len(argv) == 0 {
 		fmt.Fprintln(e.stderr, "stsd exec: usage: stsd exec PROFILE -- COMMAND [ARG…]")
 		return exitUsage
 	}
@@ -106,7 +104,7 @@ func cmdEnvHint(ctx context.Context, e *env, args []string) int {
 // profileFormat parses `stsd NAME PROFILE [--format F]`.
 func (e *env) profileFormat(name string, args []string) (profile, format string, ok bool) {
 	fs := e.flags(name)
-	f := fs.String("format", "sh", "sh|fish|powershell|json")
+	f := fs.String("format", "sh", "the output format")
 	pos, ok := e.parse(fs, args)
 	if !ok {
 		return "", "", false

@@ -19,7 +19,7 @@ type serviceFlags struct {
 func (e *env) serviceFlagSet(name string, sf *serviceFlags) *flag.FlagSet {
 	fs := e.flags(name)
 	fs.BoolVar(&sf.user, "user", false, "a per-user service (the default)")
-	fs.StringVar(&sf.init, "init", "", "systemd|launchd|windows (default: this host's)")
+	fs.StringVar(&sf.init, "init", "", "the service manager (default: this host's)")
 	if name == "install" || name == "uninstall" {
 		fs.BoolVar(&sf.dryRun, "dry-run", false, "print what would be written and run; change nothing")
 	}

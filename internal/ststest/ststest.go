@@ -1,7 +1,7 @@
 // Package ststest provides an in-process AWS STS stand-in that speaks the
 // real Query/XML protocol (GetSessionToken, GetFederationToken, AssumeRole,
-// GetCallerIdentity) and the console sign-in federation endpoint for tests
-// and demos.
+// GetCallerIdentity, IAM's ListMFADevices) and the console sign-in
+// federation endpoint for tests and demos.
 //
 // The stand-in reads the caller's access key id from the SigV4
 // Authorization header (or a presigned X-Amz-Credential) but never verifies
@@ -137,12 +137,15 @@ type Handler struct {
 	denyNoMFA bool
 	signins   []SigninRequest
 	tokens    map[string]signinToken
+	// iamDenied are the IAM actions DenyIAM refuses.
+	iamDenied []string
 }
 
 // mfaDevice is a registered MFA device.
 type mfaDevice struct {
-	code string
-	used map[string]bool
+	code    string
+	used    map[string]bool
+	enabled time.Time // when SetMFA first registered it (ListMFADevices)
 }
 
 // NewHandler returns a stand-in configured by o. Create it inside a
@@ -260,7 +263,7 @@ func (h *Handler) SetMFA(serial, code string) {
 	defer h.mu.Unlock()
 	d := h.mfa[serial]
 	if d == nil {
-		d = &mfaDevice{used: map[string]bool{}}
+		d = &mfaDevice{used: map[string]bool{}, enabled: h.now()}
 		h.mfa[serial] = d
 	}
 	d.code = code
@@ -365,6 +368,10 @@ func (h *Handler) record(c call) (Fault, time.Duration) {
 
 // serve answers a request that carries no error fault.
 func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
+	if isIAMAction(c.action) {
+		h.serveIAM(w, c)
+		return
+	}
 	if v := c.form.Get("Version"); v != "" && v != apiVersion {
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+v)
 		return
