@@ -23,16 +23,18 @@ var manPages = []string{"stsd", "stsd-credential-process"}
 // completion and synopses. Every value flag of every command has an entry
 // (TestEveryFlagHasAValueKind).
 var flagValues = map[string]clidoc.Flag{
-	"config":     {Value: clidoc.File},
-	"aws-config": {Value: clidoc.File},
-	"binary":     {Value: clidoc.File},
-	"profile":    {Value: clidoc.Profile},
-	"profiles":   {Value: clidoc.ProfileList},
-	"cidrs":      {},
-	"format":     {Value: clidoc.Choice, Choices: envvars.Formats},
-	"init":       {Value: clidoc.Choice, Choices: []string{"systemd", "launchd", "windows"}},
-	"log-level":  {Value: clidoc.Choice, Choices: []string{"debug", "info", "warn", "error"}},
-	"log-format": {Value: clidoc.Choice, Choices: []string{"text", "json"}},
+	"config":      {Value: clidoc.File},
+	"aws-config":  {Value: clidoc.File},
+	"binary":      {Value: clidoc.File},
+	"profile":     {Value: clidoc.Profile},
+	"profiles":    {Value: clidoc.ProfileList},
+	"cidrs":       {},
+	"destination": {},
+	"duration":    {},
+	"format":      {Value: clidoc.Choice, Choices: envvars.Formats},
+	"init":        {Value: clidoc.Choice, Choices: []string{"systemd", "launchd", "windows"}},
+	"log-level":   {Value: clidoc.Choice, Choices: []string{"debug", "info", "warn", "error"}},
+	"log-format":  {Value: clidoc.Choice, Choices: []string{"text", "json"}},
 }
 
 // commonFlags are the flags every command's FlagSet has (env.flags).
