@@ -77,9 +77,11 @@ type Request struct {
 
 // identity is who a key belongs to.
 type identity struct {
-	arn    string
-	userID string
-	root   bool
+	arn       string
+	userID    string
+	root      bool
+	mfa       bool // a GetSessionToken session made with an MFA code
+	federated bool // a GetFederationToken session
 }
 
 // issued is a temporary key handed out by this handler.
@@ -111,6 +113,7 @@ type Handler struct {
 	revoked  map[string]bool
 	mfa      map[string]*mfaDevice
 	keys     map[string]issued
+	iam      iamState
 }
 
 // mfaDevice is a registered MFA device.
@@ -136,6 +139,7 @@ func NewHandler(o Options) *Handler {
 		revoked:  map[string]bool{},
 		mfa:      map[string]*mfaDevice{},
 		keys:     map[string]issued{},
+		iam:      newIAMState(),
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -328,7 +332,7 @@ func (h *Handler) record(c call) (Fault, time.Duration) {
 
 // serve answers a request that carries no error fault.
 func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
-	if v := c.form.Get("Version"); v != "" && v != apiVersion {
+	if v := c.form.Get("Version"); v != "" && v != apiVersion && !(iamActions[c.action] && v == iamAPIVersion) {
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+v)
 		return
 	}
@@ -338,6 +342,10 @@ func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
 		return
 	case ActionGetSessionToken, ActionGetFederationToken, ActionGetCallerIdentity:
 	default:
+		if iamActions[c.action] {
+			h.serveIAM(w, c)
+			return
+		}
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+apiVersion)
 		return
 	}
@@ -365,6 +373,9 @@ func (h *Handler) authenticate(c call) (identity, *apiError) {
 	defer h.mu.Unlock()
 	if h.revoked[c.akid] {
 		return identity{}, errInvalidToken
+	}
+	if e := h.iam.useLocked(c.akid, c.now); e != nil {
+		return identity{}, e
 	}
 	if c.token != "" && isTokenAction(c.action) {
 		// https://github.com/aws/aws-sdk-net/issues/1704: STS refuses session
@@ -441,6 +452,7 @@ func (h *Handler) getSessionToken(w http.ResponseWriter, c call, id identity, fa
 			e.write(w)
 			return
 		}
+		id.mfa = true
 	}
 	cr := h.issue(c, id, h.duration(in.duration, id), fault)
 	writeXML(w, sessionTokenResponse{Credentials: cr, RequestID: newRequestID()})
@@ -479,7 +491,8 @@ func (h *Handler) getFederationToken(w http.ResponseWriter, c call, id identity,
 	}
 	fed := identity{
 		arn:    "arn:aws:sts::" + h.account + ":federated-user/" + in.name,
-		userID: h.account + ":" + in.name,
+		userID:    h.account + ":" + in.name,
+		federated: true,
 	}
 	cr := h.issue(c, fed, h.duration(in.duration, id), fault)
 	writeXML(w, federationTokenResponse{
