@@ -10,6 +10,7 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/ecs"
 	"github.com/stsd/stsd/internal/envvars"
+	"github.com/stsd/stsd/internal/wire"
 	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/resolve"
@@ -41,7 +42,7 @@ func cmdExec(ctx context.Context, e *env, args []string) int {
 	}
 	defer ep.Close()
 	x := envvars.ECS{URL: ep.URL, Token: ep.Token, Region: ep.Region, Expiration: ep.Expiration}
-	code, err := envvars.Run(argv, envvars.Apply(os.Environ(), envvars.Container(x)), e.stdin, e.stdout, e.stderr)
+	code, err := envvars.Run(argv, envvars.Apply(wire.ChildEnv(os.Environ()), envvars.Container(x)), e.stdin, e.stdout, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd exec: %v\n", err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/stsd/stsd/internal/redact"
 	"github.com/stsd/stsd/internal/shell"
 	"github.com/stsd/stsd/internal/wire"
+	"github.com/stsd/stsd/keys"
 )
 
 // DefaultTimeout bounds one STS call, including resolving the source key.
@@ -55,6 +56,15 @@ type Options struct {
 	// Identities remembers GetCallerIdentity per source key (a
 	// *cache.Store); nil means never ask.
 	Identities Identities
+	// Keys reads source keys kept in the keyring ([keys.NAME] store =
+	// "keyring"); nil means a keys.Stores of the config, made on first
+	// use.
+	Keys KeyLoader
+}
+
+// KeyLoader reads a long-term key by name (a *keys.Stores).
+type KeyLoader interface {
+	Load(ctx context.Context, name string) (keys.Key, error)
 }
 
 // Identities stores what GetCallerIdentity said about each source key.
@@ -81,8 +91,9 @@ type Client struct {
 	profile *config.Profile
 	o       Options
 
-	mu  sync.Mutex  // guards api
-	api *sts.Client // built on first use
+	mu   sync.Mutex  // guards api and keys
+	api  *sts.Client // built on first use
+	keys KeyLoader   // Options.Keys, or made on first use
 }
 
 // New returns a Client for p, a profile of cfg.
@@ -307,6 +318,14 @@ func FederationInput(p *config.Profile, client string) *sts.GetFederationTokenIn
 // credentials, which STS refuses for these calls.
 func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error) {
 	name := c.profile.SourceProfile
+	if c.cfg.Key(name).Store == config.StoreKeyring {
+		// Read at every refresh: a rotated key is used from the next one.
+		k, err := c.keyLoader().Load(ctx, name)
+		if err != nil {
+			return aws.Credentials{}, fmt.Errorf("source profile %q: %w", name, err)
+		}
+		return aws.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret, Source: "stsd keyring"}, nil
+	}
 	// Checked before every read: a file others can write could name a
 	// credential_process that would run as this user.
 	if probs := c.cfg.SharedFileProblems(); len(probs) > 0 {
@@ -347,6 +366,18 @@ func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error)
 	return creds, nil
 }
 
+func (c *Client) keyLoader() KeyLoader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil {
+		c.keys = c.o.Keys
+	}
+	if c.keys == nil {
+		c.keys = keys.New(c.cfg, keys.Options{Now: c.o.Now})
+	}
+	return c.keys
+}
+
 func errRoleSource(name string) error {
 	return fmt.Errorf("source profile %q uses a role, SSO or web identity: those yield temporary credentials, and STS needs an IAM user's long-term key (AKIA…) for GetSessionToken/GetFederationToken", name)
 }
@@ -354,7 +385,7 @@ func errRoleSource(name string) error {
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
 	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
 		cmd := shell.Command(ctx, command)
-		cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
+		cmd.Env = append(wire.ChildEnv(os.Environ()), wire.ResolvingEnv+"=1")
 		cmd.Stderr = os.Stderr
 		return cmd, nil
 	}), func(o *processcreds.Options) { o.Timeout = processTimeout })
