@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build demo test vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
+.PHONY: all build demo test keyring-deps vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
 
 all: build
 
@@ -50,7 +50,7 @@ release:
 demo: build
 	./scripts/demo.sh
 
-test: js-deps vet fmt-check cross-vet unit
+test: js-deps keyring-deps vet fmt-check cross-vet unit
 
 # The AWS SDK for JavaScript v3 clients of the real-client tests, pinned by
 # testdata/js/package-lock.json. Reinstalled when the lock file is newer
@@ -64,6 +64,23 @@ js-deps:
 		echo "npm ci in $(JS_DIR)"; \
 		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
+
+# The keyring backends the key-store tests drive for real: gnome-keyring
+# (Secret Service, under dbus-run-session), pass + gnupg, keyutils
+# (keyctl). Only what is missing is installed, after one apt-get update;
+# without apt-get (or root) the tests that need them say so and skip.
+KEYRING_TOOLS := gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus secret-tool:libsecret-tools \
+	pass:pass gpg:gnupg keyctl:keyutils
+keyring-deps:
+	@missing=; for t in $(KEYRING_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "keyring-deps: missing$$missing (not root or no apt-get): those keyring tests will skip"; exit 0; \
+	fi; \
+	echo "keyring-deps: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
 vet:
 	$(GO) vet ./...

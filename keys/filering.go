@@ -56,7 +56,7 @@ func (r *FileRing) passphrase() (string, error) {
 // Get decrypts name's item.
 func (r *FileRing) Get(name string) ([]byte, error) {
 	if err := privateDir(r.dir); err != nil {
-		return nil, &UnavailableError{Backend: "file", Hint: "fix the directory's owner or mode", Err: err}
+		return nil, &UnavailableError{Backend: "file", Err: err}
 	}
 	f, err := openPrivate(r.path(name))
 	if errors.Is(err, os.ErrNotExist) {
@@ -90,7 +90,7 @@ func (r *FileRing) Set(name string, data []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := privateDir(r.dir); err != nil {
-		return &UnavailableError{Backend: "file", Hint: "fix the directory's owner or mode", Err: err}
+		return &UnavailableError{Backend: "file", Err: err}
 	}
 	pw, err := r.passphrase()
 	if err != nil {

@@ -108,6 +108,10 @@ func (l *libRing) Set(name string, data []byte) error {
 }
 
 func (l *libRing) Remove(name string) error {
+	// Some backends (secret-service) remove an absent item silently.
+	if _, err := l.Get(name); err != nil {
+		return err
+	}
 	err := l.bounded(func() error { return l.r.Remove(name) })
 	if errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, os.ErrNotExist) {
 		return ErrNotFound
@@ -141,6 +145,9 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
+	if e.Hint == "" {
+		return fmt.Sprintf("keyring %s: %s", e.Backend, oneLine(e.Err.Error()))
+	}
 	return fmt.Sprintf("keyring %s: %s: %s", e.Backend, oneLine(e.Err.Error()), e.Hint)
 }
 
