@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/config"
-	"github.com/stsd/stsd/internal/ststest"
 	"github.com/stsd/stsd/internal/stsclient"
+	"github.com/stsd/stsd/internal/ststest"
 	"github.com/stsd/stsd/keys"
 )
 

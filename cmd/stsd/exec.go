@@ -10,10 +10,10 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/ecs"
 	"github.com/stsd/stsd/internal/envvars"
-	"github.com/stsd/stsd/internal/wire"
 	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/resolve"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // cmdExec runs `stsd exec P -- CMD…`: CMD gets an ECS URL and a token

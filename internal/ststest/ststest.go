@@ -490,7 +490,7 @@ func (h *Handler) getFederationToken(w http.ResponseWriter, c call, id identity,
 		return
 	}
 	fed := identity{
-		arn:    "arn:aws:sts::" + h.account + ":federated-user/" + in.name,
+		arn:       "arn:aws:sts::" + h.account + ":federated-user/" + in.name,
 		userID:    h.account + ":" + in.name,
 		federated: true,
 	}
