@@ -154,19 +154,27 @@ func TestPassphraseSources(t *testing.T) {
 }
 
 // TestPassphraseFromEnvLeavesNoTrace: the variable is read once and gone
-// from the environment, so no child can inherit it.
+// from the environment, so no child can inherit it. The process's
+// environment is read once, so the check runs in a child test process.
 func TestPassphraseFromEnvLeavesNoTrace(t *testing.T) {
-	t.Setenv("STSD_KEYRING_PASSWORD", "from-env")
-	pp := &keys.Passphrase{}
-	if got, err := pp.Get(t.Context(), "/x"); err != nil || got != "from-env" {
-		t.Fatalf("Get = %q, %v", got, err)
+	t.Parallel()
+	if os.Getenv("STSD_TEST_ENVPASS") != "" {
+		pp := &keys.Passphrase{Command: "echo other"}
+		if got, err := pp.Get(t.Context(), "/x"); err != nil || got != "from-env" {
+			t.Fatalf("Get = %q, %v; want the variable first", got, err)
+		}
+		if _, ok := os.LookupEnv("STSD_KEYRING_PASSWORD"); ok {
+			t.Error("STSD_KEYRING_PASSWORD is still in the environment")
+		}
+		if out, _ := exec.Command("env").Output(); bytes.Contains(out, []byte("from-env")) {
+			t.Error("a child saw the passphrase")
+		}
+		return
 	}
-	if _, ok := os.LookupEnv("STSD_KEYRING_PASSWORD"); ok {
-		t.Error("STSD_KEYRING_PASSWORD is still in the environment")
-	}
-	out, _ := exec.Command("env").Output()
-	if bytes.Contains(out, []byte("from-env")) {
-		t.Error("a child saw the passphrase")
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestPassphraseFromEnvLeavesNoTrace$", "-test.v")
+	cmd.Env = append(os.Environ(), "STSD_TEST_ENVPASS=1", "STSD_KEYRING_PASSWORD=from-env")
+	if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("--- PASS")) {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }
 

@@ -43,13 +43,19 @@ type Passphrase struct {
 	value string
 }
 
-// TakeEnv returns STSD_KEYRING_PASSWORD and removes it from the
-// environment of this process, so nothing it starts can see it.
-func TakeEnv() string {
+// TakeEnv returns STSD_KEYRING_PASSWORD as the process started and
+// removes it from the environment at the first call, so nothing the
+// process starts afterwards (a keyring tool included) can see it. stsd
+// calls it first thing.
+func TakeEnv() string { return envPassphrase() }
+
+// envPassphrase is read once: the environment is the process's, and the
+// variable is gone after the first read.
+var envPassphrase = sync.OnceValue(func() string {
 	v := os.Getenv(wire.KeyringPasswordEnv)
 	_ = os.Unsetenv(wire.KeyringPasswordEnv)
 	return v
-}
+})
 
 // Set gives the passphrase directly (taken from the environment early).
 func (p *Passphrase) Set(v string) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/internal/redact"
 )
 
@@ -104,6 +105,11 @@ type rotation struct {
 // rotation that must wait for the grace returns an Outcome at
 // StepDeactivated; running Rotate again after DeleteAt finishes it.
 func (s *Stores) Rotate(ctx context.Context, name string, o RotateOptions) (*Outcome, error) {
+	unlock, err := s.lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r, err := s.newRotation(name, o)
 	if err != nil {
 		return nil, err
@@ -126,12 +132,27 @@ func (s *Stores) Rotate(ctx context.Context, name string, o RotateOptions) (*Out
 // Resume finishes or rolls back name's rotation in progress, if any (nil
 // Outcome when there is none): what a start does after a crash.
 func (s *Stores) Resume(ctx context.Context, name string, o RotateOptions) (*Outcome, error) {
+	unlock, err := s.lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r, err := s.newRotation(name, o)
 	if err != nil || r.j == nil {
 		return nil, err
 	}
 	r.log.Info("resuming key rotation", "event", "key_rotation_resumed", "step", string(r.j.Step))
 	return r.run(ctx)
+}
+
+// lock keeps one rotation of name at a time across processes (the daemon's
+// schedule and `stsd key rotate`).
+func (s *Stores) lock(ctx context.Context, name string) (func(), error) {
+	st, err := cache.Open(s.o.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("rotate: %w", err)
+	}
+	return st.Lock(ctx, "rotate-"+name)
 }
 
 func (s *Stores) newRotation(name string, o RotateOptions) (*rotation, error) {

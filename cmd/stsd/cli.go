@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/wire"
+	"github.com/stsd/stsd/keys"
 )
 
 // Set by the Makefile with -ldflags -X.
@@ -57,6 +58,7 @@ var commandTable = []command{
 	{"start", "", "", cmdStart},
 	{"stop", "", "", cmdStop},
 	{"configure-profile", "P…|--all [--aws-config F] [--dry-run]", "point AWS profiles at stsd (credential_process)", cmdConfigureProfile},
+	{"key", "add NAME | import NAME | list [--json] | remove NAME | rotate NAME", "keep IAM user keys in the OS keyring and rotate them (secrets never on argv)", cmdKey},
 	{"broker", "add-client N --profiles a,b [--cidrs C,…] | rotate-client N | remove-client N | list-clients", "manage HTTPS broker clients (a new token is printed once)", cmdBroker},
 	{"version", "", "print version information", cmdVersion},
 }
@@ -121,6 +123,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "stsd: %s is set: stsd was started while resolving a source profile or mfa_process, which would loop; point source_profile at a profile with a long-term key\n", wire.ResolvingEnv)
 		return exitFailure
 	}
+	// STSD_KEYRING_PASSWORD leaves the environment before anything runs,
+	// so no child inherits it; keys keeps it for the file keyring.
+	keys.TakeEnv()
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	return cmd.run(ctx, e, args[1:])
 }
