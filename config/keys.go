@@ -279,6 +279,11 @@ func (p *parser) keyringDefaults() {
 	if kr.Backend == "" {
 		kr.Backend = "auto"
 	}
+	if p.o.System && kr.Backend == "auto" {
+		// A system daemon has no login keyring: the encrypted file under
+		// /var/lib/stsd, unlocked by the systemd credential.
+		kr.Backend = "file"
+	}
 	if kr.Collection == "" {
 		// The unlocked login collection works headless; creating another
 		// needs a desktop prompter.

@@ -48,6 +48,10 @@ type Service struct {
 	// Home is the user's home directory, for per-user services (where
 	// their file and log go).
 	Home string
+	// KeyringCredential is the file holding the file keyring's passphrase
+	// for a systemd system unit; a ".cred" file is one systemd-creds
+	// sealed (LoadCredentialEncrypted=), else LoadCredential=.
+	KeyringCredential string
 }
 
 // ErrUserWindows is returned for a per-user service on Windows, which has
@@ -241,6 +245,18 @@ func renderSystemd(s Service) string {
 			"StateDirectoryMode=0700",
 			"RuntimeDirectory=stsd",
 			"RuntimeDirectoryMode=0750")
+		if c := s.KeyringCredential; c != "" {
+			load := "LoadCredential="
+			if strings.HasSuffix(c, ".cred") {
+				load = "LoadCredentialEncrypted="
+			}
+			// $CREDENTIALS_DIRECTORY/keyring-passphrase unlocks the file
+			// keyring in /var/lib/stsd (stsd reads it there).
+			w(load + "keyring-passphrase:" + c)
+		}
+		// No session bus exists for a system service: the keyring library
+		// would otherwise look for one (and may run dbus-launch) at start.
+		w("Environment=DBUS_SESSION_BUS_ADDRESS=disabled:")
 		w(systemdHardening...)
 	} else {
 		w(systemdUserHardening...)

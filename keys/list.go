@@ -212,4 +212,3 @@ func (s *Stores) Observe(ctx context.Context, name string, c Cloud) (Meta, error
 	}
 	return m, s.SaveMeta(name, m)
 }
-
