@@ -118,6 +118,8 @@ bench-micro:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := \
 	./config:FuzzConfig \
+	./config:FuzzParseDuration \
+	./install:FuzzCredentialsEdits \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \

@@ -64,10 +64,11 @@ func SetCredentialsKeys(data, name, id, secret string) (string, error) {
 			in = credentialsSection(name)(l.section)
 		}
 		value := ""
+		isOption := l.kind == lineOption && strings.ContainsAny(l.text, "=:") // configparser refuses the others
 		switch {
-		case in && l.kind == lineOption && l.key == "aws_access_key_id":
+		case in && isOption && l.key == "aws_access_key_id":
 			value, setID = id, true
-		case in && l.kind == lineOption && l.key == "aws_secret_access_key":
+		case in && isOption && l.key == "aws_secret_access_key":
 			value, setSecret = secret, true
 		default:
 			out = append(out, l)

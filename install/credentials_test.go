@@ -33,3 +33,30 @@ func TestCredentialsEdits(t *testing.T) {
 		t.Errorf("RemoveCredentialsSection(no dev) = %q, %v; want unchanged", got, found)
 	}
 }
+
+func FuzzCredentialsEdits(f *testing.F) {
+	for _, s := range []string{
+		"[dev]\naws_access_key_id = A\naws_secret_access_key = B\n",
+		"[dev]\r\naws_access_key_id=A\r\n  cont\r\naws_secret_access_key: B",
+		"# c\n[ dev ]\naws_access_key_id = A\n[dev]\naws_secret_access_key = B\n[x]\n",
+		"[dev\n=\n[]\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		if out, err := SetCredentialsKeys(data, "dev", "AKIANEW", "newsecret"); err == nil {
+			if id, secret, ok := CredentialsKeys(out, "dev"); !ok || id != "AKIANEW" || secret != "newsecret" {
+				t.Errorf("after SetCredentialsKeys, CredentialsKeys = %q, %q, %v", id, secret, ok)
+			}
+		} else if out != data {
+			t.Error("a failed SetCredentialsKeys changed the data")
+		}
+		out, found := RemoveCredentialsSection(data, "dev")
+		if _, _, ok := CredentialsKeys(out, "dev"); ok {
+			t.Error("the key survived RemoveCredentialsSection")
+		}
+		if !found && out != data {
+			t.Error("RemoveCredentialsSection changed a file without the section")
+		}
+	})
+}
