@@ -412,14 +412,18 @@ func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
 	if c.api != nil {
 		return c.api, nil
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
+	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(c.profile.Region),
 		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}), // replaced per call
 		awsconfig.WithRetryMaxAttempts(1),
 		awsconfig.WithSharedConfigFiles([]string{ConfigFile()}),
 		awsconfig.WithSharedCredentialsFiles([]string{CredentialsFile(c.cfg)}),
-		awsconfig.WithSharedConfigProfile(c.profile.SourceProfile),
-	)
+	}
+	if c.cfg.Key(c.profile.SourceProfile).Store != config.StoreKeyring {
+		// A keyring key has no section in the shared files.
+		opts = append(opts, awsconfig.WithSharedConfigProfile(c.profile.SourceProfile))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
