@@ -59,6 +59,12 @@ var (
 	ErrNotValid = errors.New("the new key did not work")
 )
 
+// lastUsedSlack is how much later than the store a use of the old key
+// must be to count as another copy's: IAM dates uses in whole seconds by
+// its own clock, and our own calls (and a refresh in flight) used the old
+// key just before the store.
+const lastUsedSlack = time.Minute
+
 // Defaults of RotateOptions.
 const (
 	DefaultVerifyTries = 10 // IAM keys take seconds to work everywhere
@@ -444,7 +450,7 @@ func (r *rotation) deactivate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check when the old key %s was last used: %w", redact.KeyID(r.j.Old.ID), err)
 	}
-	if used.After(r.j.Stored) && used.After(r.j.OldUse) {
+	if used.After(r.j.Stored.Add(lastUsedSlack)) && used.After(r.j.OldUse) {
 		r.j.OldUse = used
 		if err := r.s.saveJournal(r.name, r.j); err != nil {
 			return err

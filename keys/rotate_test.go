@@ -326,7 +326,7 @@ func (i *crashIAM) LastUsed(ctx context.Context, id string) (time.Time, error) {
 		return time.Time{}, context.Canceled
 	}
 	if i.c.after == "OldInUse" {
-		i.c.w.advance(time.Minute) // the other copy's use comes after the store
+		i.c.w.advance(2 * time.Minute) // the other copy's use comes well after the store
 		i.c.w.h.UseKey(oldID)
 	}
 	return i.IAM.LastUsed(ctx, id)
