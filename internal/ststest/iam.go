@@ -49,14 +49,15 @@ type AccessKey struct {
 // guarded by Handler.mu.
 type iamState struct {
 	keys        []*AccessKey
-	pending     map[string]int // key id → authentications still refused (propagation)
-	propagation int            // given to each key CreateAccessKey makes
-	fail        map[string]int // action → calls still answered 500
+	pending     map[string]int  // key id → authentications still refused (propagation)
+	propagation int             // given to each key CreateAccessKey makes
+	fail        map[string]int  // action → calls still answered 500
+	hang        map[string]bool // action → the next call's answer hangs
 	requireMFA  bool
 }
 
 func newIAMState() iamState {
-	return iamState{pending: map[string]int{}, fail: map[string]int{}}
+	return iamState{pending: map[string]int{}, fail: map[string]int{}, hang: map[string]bool{}}
 }
 
 // AddAccessKey registers a long-term key of the IAM user, active. From
@@ -173,6 +174,24 @@ func (h *Handler) serveIAM(w http.ResponseWriter, c call) {
 		writeIAMError(w, e)
 		return
 	}
+	v, e, hang := h.iamCall(c)
+	if hang {
+		// The call took effect; its answer is never sent (a crash or a
+		// lost connection on the caller's side).
+		h.iamHanging.Add(1)
+		<-h.done
+		panic(http.ErrAbortHandler)
+	}
+	if e != nil {
+		writeIAMError(w, e)
+		return
+	}
+	writeIAMXML(w, c.action, v)
+}
+
+// iamCall performs c under the lock, reporting whether its answer is to
+// hang.
+func (h *Handler) iamCall(c call) (any, *apiError, bool) {
 	user := c.form.Get("UserName")
 	if user == "" {
 		user = h.user
@@ -181,20 +200,30 @@ func (h *Handler) serveIAM(w http.ResponseWriter, c call) {
 	defer h.mu.Unlock()
 	if h.iam.fail[c.action] > 0 {
 		h.iam.fail[c.action]--
-		writeIAMError(w, errIAMFailure)
-		return
+		return nil, errIAMFailure, false
 	}
 	if user != h.user {
-		writeIAMError(w, &apiError{http.StatusNotFound, "NoSuchEntity", "The user with name " + user + " cannot be found."})
-		return
+		return nil, &apiError{http.StatusNotFound, "NoSuchEntity", "The user with name " + user + " cannot be found."}, false
 	}
 	v, e := h.iamAnswerLocked(c, user)
-	if e != nil {
-		writeIAMError(w, e)
-		return
+	hang := h.iam.hang[c.action]
+	if hang {
+		delete(h.iam.hang, c.action)
 	}
-	writeIAMXML(w, c.action, v)
+	return v, e, hang
 }
+
+// HangIAM makes the next call of an IAM action take effect and then send
+// no answer until the handler is closed: what a caller killed mid-call
+// leaves behind.
+func (h *Handler) HangIAM(action string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.iam.hang[action] = true
+}
+
+// IAMHanging returns how many IAM calls are hanging (HangIAM).
+func (h *Handler) IAMHanging() int { return int(h.iamHanging.Load()) }
 
 // iamAllowed says why IAM refuses an authenticated caller: federation
 // sessions never reach IAM, sessions must name the user, and a policy

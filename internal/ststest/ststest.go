@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/internal/httpserve"
@@ -99,8 +100,9 @@ type Handler struct {
 	user    string
 	log     *slog.Logger
 
-	done      chan struct{} // closed by Close: releases hanging calls
-	closeOnce sync.Once
+	done       chan struct{} // closed by Close: releases hanging calls
+	closeOnce  sync.Once
+	iamHanging atomic.Int32 // IAM calls held by HangIAM
 
 	mu       sync.Mutex // guards the fields that follow
 	lifetime time.Duration
