@@ -245,14 +245,23 @@ func (s *Stores) Import(ctx context.Context, name string) (string, error) {
 	return k.ID, nil
 }
 
-// Add stores a key given by the user under name, in its store (keyring
-// only: a credentials_file key is the user's file to edit).
+// Addable says why a key cannot be added under name (nil when it can):
+// only keyring keys are added; a credentials_file key is the user's file
+// to edit.
+func (s *Stores) Addable(name string) error {
+	if s.cfg.Key(name).Store != config.StoreKeyring {
+		return fmt.Errorf("key %q would be read from the shared credentials file: add [keys.%s] with store = \"keyring\" to %s first", name, name, s.cfg.Path)
+	}
+	return nil
+}
+
+// Add stores a key given by the user under name, in the keyring.
 func (s *Stores) Add(ctx context.Context, name string, k Key) error {
 	if err := checkKey(k); err != nil {
 		return err
 	}
-	if s.cfg.Key(name).Store != config.StoreKeyring {
-		return fmt.Errorf("key %q would be read from the shared credentials file: add [keys.%s] with store = \"keyring\" to %s first", name, name, s.cfg.Path)
+	if err := s.Addable(name); err != nil {
+		return err
 	}
 	if err := s.SaveRing(name, k); err != nil {
 		return err

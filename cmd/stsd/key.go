@@ -64,6 +64,9 @@ func (e *env) passphrase(cfg *config.Config) *keys.Passphrase {
 }
 
 func keyAdd(ctx context.Context, e *env, st *keys.Stores, name string) error {
+	if err := st.Addable(name); err != nil {
+		return err
+	}
 	k, err := keys.ReadKey(ctx, e.stdin, "")
 	if err != nil {
 		return err
