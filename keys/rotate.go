@@ -309,7 +309,13 @@ func (r *rotation) begin(ctx context.Context) error {
 			return ctx.Err() // as a crash would: the next start recovers
 		}
 		cerr := fmt.Errorf("create a new access key for IAM user %s: %w", user, err)
-		if rerr := r.recoverCreating(ctx); rerr != nil {
+		if refused(err) {
+			// IAM answered no: nothing was made, and a key that appeared
+			// meanwhile is someone else's.
+			if derr := r.s.dropJournal(r.name); derr != nil {
+				return errors.Join(cerr, derr)
+			}
+		} else if rerr := r.recoverCreating(ctx); rerr != nil {
 			return errors.Join(cerr, rerr)
 		}
 		if isLimit(err) {
@@ -518,4 +524,15 @@ func codeOf(err error) string {
 }
 
 func isLimit(err error) bool        { return codeOf(err) == "LimitExceeded" }
+
+// refused reports whether IAM answered err as a clear refusal, so the
+// call had no effect; a server failure, a timeout or no answer may have
+// made the key all the same.
+func refused(err error) bool {
+	switch codeOf(err) {
+	case "", "ServiceFailure", "InternalFailure", "ServiceUnavailable", "UnknownError":
+		return false
+	}
+	return true
+}
 func isNoSuchEntity(err error) bool { return codeOf(err) == "NoSuchEntity" }

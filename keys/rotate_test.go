@@ -321,6 +321,15 @@ func (i *crashIAM) CreateAccessKey(ctx context.Context) (keys.Key, error) {
 	return k, err
 }
 
+func (i *crashIAM) ListAccessKeys(ctx context.Context) ([]keys.AccessKey, error) {
+	list, err := i.IAM.ListAccessKeys(ctx)
+	if i.c.after == "RaceSecondKey" {
+		i.c.after = ""
+		i.c.w.h.AddAccessKey(secondKey) // someone else's, between the list and the create
+	}
+	return list, err
+}
+
 func (i *crashIAM) LastUsed(ctx context.Context, id string) (time.Time, error) {
 	if i.c.crash("Store") { // the key is stored; nothing after it ran
 		return time.Time{}, context.Canceled
@@ -382,6 +391,10 @@ func TestRotateKilledAtEachStep(t *testing.T) {
 			if got := w.stores.Rotating("src"); got != tt.journal {
 				t.Fatalf("journal after the kill = %q; want %q", got, tt.journal)
 			}
+			// The journal holds both secrets: owner-only.
+			if fi, err := os.Stat(filepath.Join(filepath.Dir(w.creds), "state", "src.rotation.json")); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("journal = %v, %v; want mode 0600", fi, err)
+			}
 			// The stored key works at every point.
 			if _, err := w.stores.Load(t.Context(), "src"); err != nil {
 				t.Fatal(err)
@@ -408,6 +421,24 @@ func TestRotateKilledAtEachStep(t *testing.T) {
 				t.Errorf("IAM has %d keys; want 1 (nothing left behind)", n)
 			}
 		})
+	}
+}
+
+const secondKey = "AKIASECOND0000000009"
+
+// TestRotateLimitExceededRace: a second key made by someone else between
+// the check and CreateAccessKey gets LimitExceeded, names that key, and
+// is left alone.
+func TestRotateLimitExceededRace(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "keyring")
+	c := &crashCloud{Cloud: w.cloud(), after: "RaceSecondKey", cancel: func() {}, w: w}
+	_, err := w.stores.Rotate(t.Context(), "src", w.opts(c))
+	if !errors.Is(err, keys.ErrSecondKey) || !strings.Contains(err.Error(), "AKIA…0009") {
+		t.Fatalf("Rotate = %v; want ErrSecondKey naming AKIA…0009", err)
+	}
+	if n := len(w.h.AccessKeys()); n != 2 || w.stores.Rotating("src") != "" {
+		t.Errorf("IAM has %d keys, journal %q; want the other key kept and no journal", n, w.stores.Rotating("src"))
 	}
 }
 

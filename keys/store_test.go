@@ -3,9 +3,11 @@ package keys_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/keys"
 )
 
@@ -54,5 +56,25 @@ func TestAddRefusesWhatIsNotAKey(t *testing.T) {
 	w2 := newWorld(t, "credentials_file")
 	if err := w2.stores.Add(t.Context(), "src", keys.Key{ID: oldID, Secret: oldSecret}); err == nil || !strings.Contains(err.Error(), `store = "keyring"`) {
 		t.Errorf("Add to a credentials_file key = %v; want it to say to set store", err)
+	}
+}
+
+func TestCheckWarnsAboutOldKeys(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "credentials_file") // src has rotate_every: no warning
+	if err := w.stores.SaveMeta("src", keys.Meta{KeyID: oldID, Stored: w.clock().AddDate(0, 0, -100)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.stores.Warnings(); len(got) != 0 {
+		t.Errorf("Warnings with rotate_every = %q; want none", got)
+	}
+	cfg, err := config.Parse(w.cfg.Path, []byte("[profiles.p]\nsource_profile = \"src\"\n"), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := keys.New(cfg, keys.Options{StateDir: filepath.Join(filepath.Dir(w.creds), "state"), Now: w.clock})
+	got := st.Warnings()
+	if len(got) != 1 || !strings.Contains(got[0], `key "src" (AKIA…0001) is 100d old and has no rotate_every`) {
+		t.Errorf("Warnings = %q; want one about the 100-day-old key", got)
 	}
 }
