@@ -523,7 +523,7 @@ func codeOf(err error) string {
 	return ""
 }
 
-func isLimit(err error) bool        { return codeOf(err) == "LimitExceeded" }
+func isLimit(err error) bool { return codeOf(err) == "LimitExceeded" }
 
 // refused reports whether IAM answered err as a clear refusal, so the
 // call had no effect; a server failure, a timeout or no answer may have
