@@ -105,6 +105,7 @@ func (s *Supervisor) keyTurn(ctx context.Context, cloud keys.Cloud, cfg *config.
 	if kc.MFAProcess != "" {
 		o.MFACode = func(ctx context.Context) (string, error) { return mfa.RunProcess(ctx, kc.MFAProcess) }
 	}
+	o.Stored = func() { s.refreshUsers(name) }
 	var out *keys.Outcome
 	var err error
 	switch {
@@ -147,6 +148,19 @@ func (s *Supervisor) keyTurn(ctx context.Context, cloud keys.Cloud, cfg *config.
 		}
 	}
 	return time.Time{}
+}
+
+// refreshUsers asks every profile whose source is key name to refresh
+// now, so that the credentials it serves come from the newly stored key
+// before the old one is deactivated. Profiles with mfa_serial keep theirs
+// until their own refresh: a refresh now would need a code.
+func (s *Supervisor) refreshUsers(name string) {
+	v := s.cur()
+	for pn, r := range v.refreshers {
+		if p := v.cfg.Profiles[pn]; p != nil && p.SourceProfile == name && p.MFASerial == "" {
+			r.Refresh()
+		}
+	}
 }
 
 func (s *Supervisor) keyRetryAt(name string, now time.Time) time.Time {

@@ -84,6 +84,10 @@ type RotateOptions struct {
 	// MFACode gives an MFA code for IAM when the key has mfa_serial; nil
 	// when none can be had (the daemon without mfa_process).
 	MFACode func(ctx context.Context) (string, error)
+	// Stored, if set, is called once the new key is stored, before the
+	// old one is deactivated (the daemon refreshes the profiles using it,
+	// so what they serve comes from the new key).
+	Stored func()
 }
 
 // Outcome is where a rotation stopped.
@@ -403,6 +407,9 @@ func (r *rotation) stored() error {
 	}
 	_ = r.s.SaveMeta(r.name, Meta{KeyID: r.j.New.ID, Stored: now, Created: now})
 	r.log.Info("stored the new key; profiles use it from their next refresh", "event", "key_stored", "akid", redact.KeyID(r.j.New.ID))
+	if r.o.Stored != nil {
+		r.o.Stored()
+	}
 	return nil
 }
 
