@@ -94,6 +94,7 @@ func TestParseDuration(t *testing.T) {
 		{"99999999999999999999d", 0, true},
 		{"36501d", 0, true},
 		{"-1d", 0, true},
+		{"36500d2562047h", 0, true}, // past the largest Duration
 	}
 	for _, tt := range tests {
 		got, err := config.ParseDuration(tt.in)

@@ -185,6 +185,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		if err != nil || r < 0 || strings.HasPrefix(rest, "+") {
 			return 0, fmt.Errorf("duration %q: after the days write hours, minutes or seconds, e.g. \"1d12h\"", s)
 		}
+		if r > math.MaxInt64-d {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
 		d += r
 	}
 	return d, nil
