@@ -147,6 +147,11 @@ func TestPassphraseSources(t *testing.T) {
 	if _, err := pp.Get(t.Context(), "/x"); err == nil || !strings.Contains(err.Error(), "passphrase_command failed") {
 		t.Errorf("Get with a failing command = %v", err)
 	}
+	answers := []string{"typed", "typo"}
+	pp = &keys.Passphrase{Prompt: func(context.Context, string) (string, error) { a := answers[0]; answers = answers[1:]; return a, nil }}
+	if _, err := pp.Get(t.Context(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("Get for a new keyring with two different answers = %v; want refused", err)
+	}
 	pp = &keys.Passphrase{Prompt: func(context.Context, string) (string, error) { return "", errors.New("no terminal") }}
 	if _, err := pp.Get(t.Context(), "/x"); err == nil || !strings.Contains(err.Error(), "STSD_KEYRING_PASSWORD") {
 		t.Errorf("Get with no source = %v; want it to name the sources", err)

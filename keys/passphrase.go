@@ -103,7 +103,20 @@ func (p *Passphrase) find(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keyring file: no passphrase (%v): set %s, passphrase_command in [keyring], or run on a terminal", err, wire.KeyringPasswordEnv)
 	}
+	if empty(dir) {
+		// A new keyring: a typo now would lock its keys away for good.
+		again, err := prompt(ctx, "the same passphrase again (the keyring is new)")
+		if err != nil || again != v {
+			return "", errors.New("keyring file: the two passphrases differ: nothing stored")
+		}
+	}
 	return v, nil
+}
+
+// empty reports whether dir holds no keyring item yet.
+func empty(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err != nil || len(ents) == 0
 }
 
 // runPassphraseCommand runs passphrase_command with the platform shell

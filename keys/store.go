@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNotFound is returned when no key is stored under a name.
-var ErrNotFound = errors.New("no key stored under this name")
+var ErrNotFound = errors.New("not found")
 
 // Ring is one keyring backend as keys uses it: opaque items by name.
 type Ring interface {
@@ -111,7 +111,7 @@ func (s *Stores) loadRing(name string) (Key, error) {
 	}
 	data, err := r.Get(name)
 	if errors.Is(err, ErrNotFound) {
-		return Key{}, fmt.Errorf("key %q is not in the keyring: run `stsd key add %s` or `stsd key import %s`: %w", name, name, name, ErrNotFound)
+		return Key{}, fmt.Errorf("key %q: %w in the keyring: run `stsd key add %s` or `stsd key import %s`", name, ErrNotFound, name, name)
 	}
 	if err != nil {
 		return Key{}, err
@@ -133,14 +133,14 @@ func (s *Stores) loadFile(name string) (Key, error) {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Key{}, fmt.Errorf("%s does not exist: add [%s] with its key, or `stsd key add %s`: %w", path, name, name, ErrNotFound)
+		return Key{}, fmt.Errorf("%s: %w: add [%s] with its key, or `stsd key add %s`", path, ErrNotFound, name, name)
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	id, secret, ok := install.CredentialsKeys(string(data), name)
 	if !ok {
-		return Key{}, fmt.Errorf("%s has no static key under [%s] (a source through another tool's credential_process cannot be rotated or imported: stsd does not hold its secret): %w", path, name, ErrNotFound)
+		return Key{}, fmt.Errorf("key %q: %w in %s (no static key under [%s]; a source through another tool's credential_process cannot be rotated or imported: stsd does not hold its secret)", name, ErrNotFound, path, name)
 	}
 	return Key{ID: id, Secret: secret}, nil
 }
@@ -202,7 +202,7 @@ func (s *Stores) Remove(ctx context.Context, name string) error {
 	}
 	if err := r.Remove(name); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("key %q is not in the keyring: %w", name, ErrNotFound)
+			return fmt.Errorf("key %q: %w in the keyring", name, ErrNotFound)
 		}
 		return fmt.Errorf("remove key %q: %w", name, err)
 	}
