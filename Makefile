@@ -44,10 +44,14 @@ demo: build
 test: js-deps test-tools vet fmt-check cross-vet unit release-test
 
 # Debian packages the tests drive: tmux (stsd init and MFA prompts), zsh
-# and fish (the completion scripts), rpm (the .rpm's headers). Installed
-# with one apt-get update, only when one is absent; without apt-get the
-# tests that need them say why they skip.
-TEST_TOOLS := tmux:tmux zsh:zsh fish:fish rpm:rpm
+# and fish (the completion scripts), rpm (the .rpm's headers), and the
+# keyring backends the key-store tests use for real: gnome-keyring (Secret
+# Service, under dbus-run-session), pass + gnupg, keyutils (keyctl).
+# Installed with one apt-get update, only when one is absent; without
+# apt-get the tests that need them say why they skip.
+TEST_TOOLS := tmux:tmux zsh:zsh fish:fish rpm:rpm \
+	gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus secret-tool:libsecret-tools \
+	pass:pass gpg:gnupg keyctl:keyutils
 test-tools:
 	@missing=; for t in $(TEST_TOOLS); do \
 		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
@@ -114,6 +118,8 @@ bench-micro:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := \
 	./config:FuzzConfig \
+	./config:FuzzParseDuration \
+	./install:FuzzCredentialsEdits \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
 	./internal/stsclient:FuzzSTSResponse \

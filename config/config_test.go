@@ -47,6 +47,7 @@ func TestDefaults(t *testing.T) {
 		Path:     path,
 		LogLevel: "info",
 		ECS:      &config.ECS{Listen: "127.0.0.1:0", TokenDir: filepath.Join(dir, "tokens")},
+		Keyring:  config.Keyring{Backend: "auto", Collection: "login", FileDir: c.Keyring.FileDir},
 		Profiles: map[string]*config.Profile{
 			"p": {
 				Name: "p", Line: 4, SourceProfile: "src", Mode: config.ModeSession,

@@ -20,7 +20,7 @@ import (
 )
 
 var (
-	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles"}
+	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles", "keys", "keyring"}
 	ecsKeys     = []string{"listen", "token_dir"}
 	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
 	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
@@ -37,7 +37,7 @@ type listenerUse struct {
 }
 
 func (p *parser) document(root *tomlpos.Node) {
-	var profiles, credsNode *tomlpos.Node
+	var profiles, credsNode, keysNode *tomlpos.Node
 	for _, n := range root.Kids {
 		switch n.Last() {
 		case "credentials_file":
@@ -65,6 +65,10 @@ func (p *parser) document(root *tomlpos.Node) {
 			p.broker(n)
 		case "profiles":
 			profiles = n
+		case "keys":
+			keysNode = n
+		case "keyring":
+			p.keyringTable(n)
 		default:
 			p.errf(n, "%s", suggest(n.Last(), topKeys))
 		}
@@ -85,6 +89,11 @@ func (p *parser) document(root *tomlpos.Node) {
 		st.pr.CredentialsFile = p.cfg.CredentialsFile
 	}
 
+	p.keyringDefaults()
+	if keysNode != nil {
+		p.keysTable(keysNode)
+		p.keysCross(keysNode)
+	}
 	p.brokerClients()
 	for _, st := range states {
 		p.profileCross(st)

@@ -12,6 +12,7 @@ import (
 type Names struct {
 	Profiles []string // [profiles.NAME]
 	Clients  []string // [broker.clients.NAME]
+	Keys     []string // [keys.NAME]
 }
 
 // ReadNames returns the names the config file at path defines, sorted.
@@ -27,6 +28,7 @@ func ReadNames(path string) (Names, error) {
 		Broker   struct {
 			Clients map[string]toml.Primitive `toml:"clients"`
 		} `toml:"broker"`
+		Keys map[string]toml.Primitive `toml:"keys"`
 	}
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		return Names{}, err
@@ -34,5 +36,6 @@ func ReadNames(path string) (Names, error) {
 	return Names{
 		Profiles: slices.Sorted(maps.Keys(doc.Profiles)),
 		Clients:  slices.Sorted(maps.Keys(doc.Broker.Clients)),
+		Keys:     slices.Sorted(maps.Keys(doc.Keys)),
 	}, nil
 }

@@ -34,6 +34,10 @@ type Config struct {
 	ECS            *ECS // nil when [ecs] is absent
 	Broker         *Broker
 
+	// Keys by name ([keys.NAME]); Config.Key gives the default for others.
+	Keys    map[string]*Key
+	Keyring Keyring // [keyring], defaults applied
+
 	// Profiles by name. Each profile's Name field repeats its key.
 	Profiles map[string]*Profile
 

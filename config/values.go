@@ -139,16 +139,16 @@ func (p *parser) require(n *tomlpos.Node, key, msg string) {
 // elem is the dotted key of array element i.
 func elem(n *tomlpos.Node, i int) string { return fmt.Sprintf("%s[%d]", n.Name(), i) }
 
-// duration is a Go duration string in whole seconds.
+// duration is a duration string in whole seconds (ParseDuration).
 func (p *parser) duration(n *tomlpos.Node) (time.Duration, bool) {
 	s, ok := n.Value.(string)
 	if !ok {
 		p.errf(n, `must be a duration string such as "12h" or "90m", not %s`, typeName(n.Value))
 		return 0, false
 	}
-	d, err := time.ParseDuration(s)
+	d, err := ParseDuration(s)
 	if err != nil {
-		p.errf(n, `%q is not a duration; write it like "12h", "90m" or "1h30m"`, s)
+		p.errf(n, `%q is not a duration; write it like "30d", "12h", "90m" or "1d12h"`, s)
 		return 0, false
 	}
 	if d <= 0 {
@@ -160,6 +160,37 @@ func (p *parser) duration(n *tomlpos.Node) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// maxDays bounds the day unit: 100 years is never meant.
+const maxDays = 36500
+
+// ParseDuration is time.ParseDuration plus a leading day unit: "30d",
+// "1d12h" (a day is 24h). Every duration stsd reads goes through it.
+func ParseDuration(s string) (time.Duration, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i == len(s) || s[i] != 'd' {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.Atoi(s[:i])
+	if err != nil || days > maxDays {
+		return 0, fmt.Errorf("duration %q: too many days (at most %d)", s, maxDays)
+	}
+	d := time.Duration(days) * 24 * time.Hour
+	if rest := s[i+1:]; rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 || strings.HasPrefix(rest, "+") {
+			return 0, fmt.Errorf("duration %q: after the days write hours, minutes or seconds, e.g. \"1d12h\"", s)
+		}
+		if r > math.MaxInt64-d {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		d += r
+	}
+	return d, nil
 }
 
 // fmtDur prints a duration without zero units: 36h, 15m, 1h30m, 90s.

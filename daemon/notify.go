@@ -20,7 +20,7 @@ func runNotify(command string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
 	cmd := shell.Command(ctx, command)
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	cmd.Env = slices.DeleteFunc(wire.ChildEnv(os.Environ()), func(kv string) bool {
 		return strings.HasPrefix(kv, wire.ResolvingEnv+"=")
 	})
 	cmd.WaitDelay = time.Second

@@ -78,6 +78,7 @@ func (s *Supervisor) manage(g *runGroup) {
 			return
 		case req := <-s.reloadCh:
 			req.done <- s.reload(g, req.reason)
+			s.kickKeys()
 			watched = s.watch(w, watched)
 		case ev := <-events:
 			if watched[filepath.Clean(ev.Name)] && fire == nil {
@@ -87,6 +88,7 @@ func (s *Supervisor) manage(g *runGroup) {
 			fire = nil
 			if err := s.reload(g, "file changed"); err == nil {
 				s.kickFailing()
+				s.kickKeys()
 			}
 			watched = s.watch(w, watched)
 		case err := <-errs:

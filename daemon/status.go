@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stsd/stsd/keys"
 )
 
 // ProfileStatus is one profile in `stsd status` and GET /v1/status. It holds
@@ -45,6 +47,8 @@ type Status struct {
 	Profiles    []ProfileStatus `json:"profiles"`
 	// Clients are the broker's per-client credentials, as "profile/client".
 	Clients []ProfileStatus `json:"clients,omitempty"`
+	// Keys are the long-term keys: store, age, rotations.
+	Keys []keys.Info `json:"keys,omitempty"`
 }
 
 // Failing reports whether any profile is expired or in error: `stsd status`
@@ -90,7 +94,11 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, mode, p.State,
 			dash(p.KeyID), dash(p.ExpiresIn), next, dash(strings.Join(p.Endpoints, ",")), dash(p.LastError))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || len(s.Keys) == 0 {
+		return err
+	}
+	fmt.Fprintln(w)
+	return keys.WriteTable(w, s.Keys, now)
 }
 
 func dash(s string) string {

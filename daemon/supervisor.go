@@ -27,6 +27,7 @@ import (
 	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/wire"
+	"github.com/stsd/stsd/keys"
 )
 
 // Options configure a Supervisor. Zero values mean defaults.
@@ -55,6 +56,15 @@ type Options struct {
 	Load func() (*config.Config, error)
 	// WatchDebounce gathers a save's file events; default 300ms.
 	WatchDebounce time.Duration
+	// Passphrase unlocks the file keyring, asked once for the daemon's
+	// life (reloads keep it); nil: keys' default sources.
+	Passphrase *keys.Passphrase
+	// KeyCloud is what key rotations call AWS with (tests); default an
+	// stsclient.Cloud over HTTPClient.
+	KeyCloud keys.Cloud
+	// KeysDir holds key metadata and rotation journals; default the
+	// layout's state dir + "/keys".
+	KeysDir string
 }
 
 // Supervisor runs every profile's refresher, the local endpoints and the
@@ -85,6 +95,8 @@ type Supervisor struct {
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
 	reloadedAt time.Time // last successful reload
+
+	keys keyState // long-term key stores and the rotation schedule
 }
 
 // view is one consistent generation of config and refreshers.
@@ -125,17 +137,23 @@ func New(o Options) (*Supervisor, error) {
 	if o.WatchDebounce <= 0 {
 		o.WatchDebounce = defaultDebounce
 	}
+	if o.Passphrase == nil {
+		o.Passphrase = &keys.Passphrase{Command: o.Config.Keyring.PassphraseCommand}
+	}
+	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
+		clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{},
+		keys: keyState{kick: make(chan struct{}, 1)}}
 	if o.NewFetcher == nil {
 		so := stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Clock.Now}
 		if o.Store != nil {
 			so.Identities = o.Store
 		}
-		o.NewFetcher = func(cfg *config.Config, p *config.Profile) stsclient.Fetcher {
+		s.o.NewFetcher = func(cfg *config.Config, p *config.Profile) stsclient.Fetcher {
+			so := so
+			so.Keys = s.keyStores(cfg) // a rotated key is read at the next refresh
 			return stsclient.New(cfg, p, so)
 		}
 	}
-	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
-		clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{}}
 	s.metrics = newMetrics(s)
 	s.ep = newLocalEndpoints(s)
 	s.view.Store(&view{cfg: o.Config, refreshers: s.buildRefreshers(o.Config, nil)})
@@ -275,6 +293,7 @@ func (s *Supervisor) start(g *runGroup) error {
 		r.start(g)
 	}
 	g.Go(func(context.Context) { s.manage(g) })
+	g.Go(s.rotateKeys)
 	g.Go(releaseStartupMemory)
 	return nil
 }
@@ -308,6 +327,7 @@ func (s *Supervisor) Status() *Status {
 		st.Clients = append(st.Clients, ps)
 	}
 	s.clientsMu.Unlock()
+	st.Keys = s.keyInfos(context.Background())
 	return st
 }
 

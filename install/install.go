@@ -81,6 +81,7 @@ type Options struct {
 	LookupGroup func(name string) bool                         // whether a group exists
 	FreeID      func() (int, error)                            // a free uid+gid for the macOS account
 	IsRoot      func() bool                                    // whether we may install a system service
+	Exists      func(path string) bool                         // whether a file exists
 }
 
 func (o *Options) defaults() error {
@@ -101,6 +102,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Run == nil {
 		o.Run = runCommand
+	}
+	if o.Exists == nil {
+		o.Exists = func(p string) bool { _, err := os.Stat(p); return err == nil }
 	}
 	if o.LookupUser == nil {
 		o.LookupUser = func(n string) bool { _, err := user.Lookup(n); return err == nil }
@@ -151,8 +155,26 @@ func realPath(p string) string {
 
 // service is the Service o describes (without config details).
 func (o *Options) service() Service {
-	return Service{Init: o.Init, System: o.System, Executable: o.Executable, ConfigPath: o.ConfigPath, Home: o.Home}
+	s := Service{Init: o.Init, System: o.System, Executable: o.Executable, ConfigPath: o.ConfigPath, Home: o.Home}
+	if s.Init == Systemd && s.System {
+		s.KeyringCredential = keyringCredential
+		if o.Exists != nil && o.Exists(keyringCredentialEncrypted) {
+			s.KeyringCredential = keyringCredentialEncrypted
+		}
+	}
+	return s
 }
+
+// The system daemon's file-keyring passphrase, a systemd credential: a
+// root-only file systemd hands the service (LoadCredential=), or the same
+// sealed by `systemd-creds encrypt` (LoadCredentialEncrypted=), used when
+// it exists. The daemon cannot write /etc under ProtectSystem=strict, and
+// the kernel keyring it gets is new at every start, so its keys live
+// encrypted in /var/lib/stsd/keyring, unlocked with this.
+const (
+	keyringCredential          = "/etc/stsd/keyring-passphrase"
+	keyringCredentialEncrypted = "/etc/stsd/keyring-passphrase.cred"
+)
 
 // scope is the flag that selects o's scope, for messages.
 func (o *Options) scope() string {
@@ -405,6 +427,12 @@ func (o *Options) systemSetup(p *plan, s Service, cfg *config.Config) error {
 	p.cmd("the config directory: root may write, the "+acct+" group may read", "install", "-d", "-o", "root", "-g", acct, "-m", "0750", confDir)
 	for _, d := range dirs {
 		p.cmd("a directory the daemon writes", "install", "-d", "-o", d.owner, "-g", acct, "-m", d.mode, d.path)
+	}
+	if s.Init == Systemd && !o.Exists(keyringCredential) && !o.Exists(keyringCredentialEncrypted) {
+		// 32 random bytes, never on a command line; root's alone: systemd
+		// reads it and hands the daemon a private copy.
+		p.cmd("the file keyring's passphrase, a systemd credential (root-only; seal it with systemd-creds encrypt to use LoadCredentialEncrypted=)",
+			"sh", "-c", "umask 077 && head -c 32 /dev/urandom | base64 > "+keyringCredential)
 	}
 	// Files in the config directory become root:stsd 0640 so the daemon can
 	// read them and only root can change them.

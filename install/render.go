@@ -51,6 +51,10 @@ type Service struct {
 	// Origin is the systemd unit's first comment line, saying what wrote
 	// it; "" = `stsd install` (a package says it installed the unit).
 	Origin string
+	// KeyringCredential is the file holding the file keyring's passphrase
+	// for a systemd system unit; a ".cred" file is one systemd-creds
+	// sealed (LoadCredentialEncrypted=), else LoadCredential=.
+	KeyringCredential string
 }
 
 // ErrUserWindows is returned for a per-user service on Windows, which has
@@ -251,6 +255,18 @@ func renderSystemd(s Service) string {
 			"StateDirectoryMode=0700",
 			"RuntimeDirectory=stsd",
 			"RuntimeDirectoryMode=0750")
+		if c := s.KeyringCredential; c != "" {
+			load := "LoadCredential="
+			if strings.HasSuffix(c, ".cred") {
+				load = "LoadCredentialEncrypted="
+			}
+			// $CREDENTIALS_DIRECTORY/keyring-passphrase unlocks the file
+			// keyring in /var/lib/stsd (stsd reads it there).
+			w(load + "keyring-passphrase:" + c)
+		}
+		// No session bus exists for a system service: the keyring library
+		// would otherwise look for one (and may run dbus-launch) at start.
+		w("Environment=DBUS_SESSION_BUS_ADDRESS=disabled:")
 		w(systemdHardening...)
 	} else {
 		w(systemdUserHardening...)

@@ -48,6 +48,8 @@ func testServices() []struct {
 	}{
 		{"systemd-system.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml"}},
 		{"systemd-system-socket-group.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", SocketGroup: "aws-users"}},
+		{"systemd-system-keyring.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase"}},
+		{"systemd-system-keyring-sealed.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase.cred"}},
 		{"systemd-user.golden", Service{Init: Systemd, Executable: "/home/alice/bin/stsd", ConfigPath: "/home/alice/.config/stsd/config.toml", Home: "/home/alice"}},
 		{"systemd-user-odd-path.golden", Service{Init: Systemd, Executable: "/home/alice/my bin/stsd", ConfigPath: `/home/alice/50% "off"/$HOME\config.toml`, Home: "/home/alice"}},
 		{"launchd-system.golden", Service{Init: Launchd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/Library/Application Support/stsd/config.toml"}},
@@ -129,6 +131,8 @@ func TestSystemdVerify(t *testing.T) {
 	}{
 		{"system", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml"}, []string{"verify"}},
 		{"system with socket group", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", SocketGroup: "adm"}, []string{"verify"}},
+		{"system with keyring credential", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase"}, []string{"verify"}},
+		{"system with sealed keyring credential", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase.cred"}, []string{"verify"}},
 		{"user", Service{Init: Systemd, ConfigPath: "/home/a b/.config/stsd/config.toml", Home: "/home/a b"}, []string{"--user", "verify"}},
 	}
 	for _, tt := range tests {

@@ -13,29 +13,10 @@ import (
 	"github.com/stsd/stsd/broker"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
-	"github.com/stsd/stsd/internal/clidoc"
 )
 
 func cmdBroker(ctx context.Context, e *env, args []string) int {
-	names := make([]string, len(brokerTable))
-	for i, c := range brokerTable {
-		names[i] = c.name
-	}
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		clidoc.Help(e.stderr, cliTree(), "broker")
-		return exitOK
-	}
-	if len(args) == 0 {
-		fmt.Fprintf(e.stderr, "stsd broker: give a command: %s (stsd broker -h)\n", strings.Join(names, ", "))
-		return exitUsage
-	}
-	for _, c := range brokerTable {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
-		}
-	}
-	fmt.Fprintf(e.stderr, "stsd broker: unknown command %q: use %s (stsd broker -h)\n", args[0], strings.Join(names, ", "))
-	return exitUsage
+	return dispatch(ctx, e, "broker", brokerTable, args)
 }
 
 // applyClients has the running daemon reload, so a client change (a

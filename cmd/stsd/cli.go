@@ -14,6 +14,7 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/clidoc"
 	"github.com/stsd/stsd/internal/wire"
+	"github.com/stsd/stsd/keys"
 )
 
 // Set by the Makefile with -ldflags -X.
@@ -69,6 +70,7 @@ func init() {
 		{name: "start", summary: "start the OS service", run: cmdStart},
 		{name: "stop", summary: "stop the OS service", run: cmdStop},
 		{name: "configure-profile", args: "P…", summary: "point AWS profiles at stsd (credential_process)", run: cmdConfigureProfile, operands: clidoc.Profiles},
+		{name: "key", summary: "keep IAM user keys in the OS keyring and rotate them (secrets never on argv)", run: cmdKey, sub: keyTable},
 		{name: "broker", summary: "manage HTTPS broker clients (a new token is printed once)", run: cmdBroker, sub: brokerTable},
 		{name: "completion", args: "SHELL", summary: "print the shell completion script for bash, zsh, fish or powershell", run: cmdCompletion, operands: clidoc.Choice, choices: clidoc.Shells},
 		{name: "man", args: "[PAGE]", summary: "print a man page (roff): stsd (default) or stsd-credential-process", run: cmdMan, operands: clidoc.Choice, choices: manPages},
@@ -106,6 +108,29 @@ type env struct {
 	helped   bool // -h printed a command's help: exit 0
 }
 
+// dispatch runs the subcommand of `stsd NAME` that args name, from table.
+func dispatch(ctx context.Context, e *env, name string, table []command, args []string) int {
+	names := make([]string, len(table))
+	for i, c := range table {
+		names[i] = c.name
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		clidoc.Help(e.stderr, cliTree(), name)
+		return exitOK
+	}
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, "stsd %s: give a command: %s (stsd %s -h)\n", name, strings.Join(names, ", "), name)
+		return exitUsage
+	}
+	for _, c := range table {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "stsd %s: unknown command %q: use %s (stsd %s -h)\n", name, args[0], strings.Join(names, ", "), name)
+	return exitUsage
+}
+
 // lookup finds a command by name.
 func lookup(name string) (command, bool) {
 	for _, c := range commandTable {
@@ -136,6 +161,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "stsd: %s is set: stsd was started while resolving a source profile or mfa_process, which would loop; point source_profile at a profile with a long-term key\n", wire.ResolvingEnv)
 		return exitFailure
 	}
+	// STSD_KEYRING_PASSWORD leaves the environment before anything runs,
+	// so no child inherits it; keys keeps it for the file keyring.
+	keys.TakeEnv()
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	code := cmd.run(ctx, e, args[1:])
 	if e.helped {

@@ -129,8 +129,12 @@ func configNames(kind clidoc.Kind, flags map[string]string) []string {
 		return n.Profiles
 	case clidoc.Client:
 		return n.Clients
+	case clidoc.Key:
+		// Keys are named by the source_profile that holds them: those in
+		// [keys] and those the profiles name.
+		return n.Keys
 	}
-	return nil // clidoc.Key: return n.Keys once config.Names reads [keys.NAME]
+	return nil
 }
 
 func cmdMan(_ context.Context, e *env, args []string) int {

@@ -13,6 +13,7 @@ import (
 	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/resolve"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // cmdExec runs `stsd exec P -- CMD…`: CMD gets an ECS URL and a token
@@ -39,7 +40,7 @@ func cmdExec(ctx context.Context, e *env, args []string) int {
 	}
 	defer ep.Close()
 	x := envvars.ECS{URL: ep.URL, Token: ep.Token, Region: ep.Region, Expiration: ep.Expiration}
-	code, err := envvars.Run(argv, envvars.Apply(os.Environ(), envvars.Container(x)), e.stdin, e.stdout, e.stderr)
+	code, err := envvars.Run(argv, envvars.Apply(wire.ChildEnv(os.Environ()), envvars.Container(x)), e.stdin, e.stdout, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd exec: %v\n", err)
 	}

@@ -78,6 +78,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "warning: %s\n", w)
 		}
 	}
+	for _, w := range e.keyStores(cfg).Warnings() {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
 	fmt.Fprintf(e.stdout, "%s: ok, %d profile(s)\n", cfg.Path, len(cfg.Profiles))
 	return exitOK
 }

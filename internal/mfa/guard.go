@@ -148,7 +148,7 @@ func RunProcess(ctx context.Context, command string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, ProcessTimeout)
 	defer cancel()
 	cmd := shell.Command(ctx, command)
-	cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
+	cmd.Env = append(wire.ChildEnv(os.Environ()), wire.ResolvingEnv+"=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second

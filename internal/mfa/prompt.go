@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // DefaultTimeout keeps a prompt under the Go SDK's one-minute
@@ -135,6 +137,9 @@ func dialog(ctx context.Context, name string, args ...string) (string, error) {
 		return "", fmt.Errorf("mfa_prompt %s: %s is not installed", name, name)
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
+	// The small binary keeps STSD_KEYRING_PASSWORD for the stsd it may run;
+	// a dialog never gets it.
+	cmd.Env = wire.ChildEnv(os.Environ())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second

@@ -34,6 +34,7 @@ import (
 	"github.com/stsd/stsd/internal/redact"
 	"github.com/stsd/stsd/internal/shell"
 	"github.com/stsd/stsd/internal/wire"
+	"github.com/stsd/stsd/keys"
 )
 
 // DefaultTimeout bounds one STS call, including resolving the source key.
@@ -56,6 +57,15 @@ type Options struct {
 	// Identities remembers GetCallerIdentity per source key (a
 	// *cache.Store); nil means never ask.
 	Identities Identities
+	// Keys reads source keys kept in the keyring ([keys.NAME] store =
+	// "keyring"); nil means a keys.Stores of the config, made on first
+	// use.
+	Keys KeyLoader
+}
+
+// KeyLoader reads a long-term key by name (a *keys.Stores).
+type KeyLoader interface {
+	Load(ctx context.Context, name string) (keys.Key, error)
 }
 
 // Identities stores what GetCallerIdentity said about each source key.
@@ -82,8 +92,9 @@ type Client struct {
 	profile *config.Profile
 	o       Options
 
-	mu  sync.Mutex  // guards api
-	api *sts.Client // built on first use
+	mu   sync.Mutex  // guards api and keys
+	api  *sts.Client // built on first use
+	keys KeyLoader   // Options.Keys, or made on first use
 }
 
 // New returns a Client for p, a profile of cfg.
@@ -323,6 +334,14 @@ func FederationInput(p *config.Profile, client string) *sts.GetFederationTokenIn
 // credentials, which STS refuses for these calls.
 func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error) {
 	name := c.profile.SourceProfile
+	if c.cfg.Key(name).Store == config.StoreKeyring {
+		// Read at every refresh: a rotated key is used from the next one.
+		k, err := c.keyLoader().Load(ctx, name)
+		if err != nil {
+			return aws.Credentials{}, fmt.Errorf("source profile %q: %w", name, err)
+		}
+		return aws.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret, Source: "stsd keyring"}, nil
+	}
 	// Checked before every read: a file others can write could name a
 	// credential_process that would run as this user.
 	if probs := c.cfg.SharedFileProblems(); len(probs) > 0 {
@@ -363,6 +382,18 @@ func (c *Client) sourceCredentials(ctx context.Context) (aws.Credentials, error)
 	return creds, nil
 }
 
+func (c *Client) keyLoader() KeyLoader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil {
+		c.keys = c.o.Keys
+	}
+	if c.keys == nil {
+		c.keys = keys.New(c.cfg, keys.Options{Now: c.o.Now})
+	}
+	return c.keys
+}
+
 func errRoleSource(name string) error {
 	return fmt.Errorf("source profile %q uses a role, SSO or web identity: those yield temporary credentials, and STS needs an IAM user's long-term key (AKIA…) for GetSessionToken/GetFederationToken", name)
 }
@@ -370,7 +401,7 @@ func errRoleSource(name string) error {
 func (c *Client) runProcess(ctx context.Context, command string) (aws.Credentials, error) {
 	p := processcreds.NewProviderCommand(processcreds.NewCommandBuilderFunc(func(ctx context.Context) (*exec.Cmd, error) {
 		cmd := shell.Command(ctx, command)
-		cmd.Env = append(os.Environ(), wire.ResolvingEnv+"=1")
+		cmd.Env = append(wire.ChildEnv(os.Environ()), wire.ResolvingEnv+"=1")
 		cmd.Stderr = os.Stderr
 		return cmd, nil
 	}), func(o *processcreds.Options) { o.Timeout = processTimeout })
@@ -397,14 +428,18 @@ func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
 	if c.api != nil {
 		return c.api, nil
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
+	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(c.profile.Region),
 		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}), // replaced per call
 		awsconfig.WithRetryMaxAttempts(1),
 		awsconfig.WithSharedConfigFiles([]string{ConfigFile()}),
 		awsconfig.WithSharedCredentialsFiles([]string{CredentialsFile(c.cfg)}),
-		awsconfig.WithSharedConfigProfile(c.profile.SourceProfile),
-	)
+	}
+	if c.cfg.Key(c.profile.SourceProfile).Store != config.StoreKeyring {
+		// A keyring key has no section in the shared files.
+		opts = append(opts, awsconfig.WithSharedConfigProfile(c.profile.SourceProfile))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}

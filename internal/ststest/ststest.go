@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/internal/httpserve"
@@ -119,8 +120,9 @@ type Handler struct {
 	user    string
 	log     *slog.Logger
 
-	done      chan struct{} // closed by Close: releases hanging calls
-	closeOnce sync.Once
+	done       chan struct{} // closed by Close: releases hanging calls
+	closeOnce  sync.Once
+	iamHanging atomic.Int32 // IAM calls held by HangIAM
 
 	mu        sync.Mutex // guards the fields that follow
 	lifetime  time.Duration
@@ -137,8 +139,7 @@ type Handler struct {
 	denyNoMFA bool
 	signins   []SigninRequest
 	tokens    map[string]signinToken
-	// iamDenied are the IAM actions DenyIAM refuses.
-	iamDenied []string
+	iam       iamState
 }
 
 // mfaDevice is a registered MFA device.
@@ -167,6 +168,7 @@ func NewHandler(o Options) *Handler {
 		keys:     map[string]issued{},
 		roles:    map[string]Role{},
 		tokens:   map[string]signinToken{},
+		iam:      newIAMState(),
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -368,11 +370,7 @@ func (h *Handler) record(c call) (Fault, time.Duration) {
 
 // serve answers a request that carries no error fault.
 func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
-	if isIAMAction(c.action) {
-		h.serveIAM(w, c)
-		return
-	}
-	if v := c.form.Get("Version"); v != "" && v != apiVersion {
+	if v := c.form.Get("Version"); v != "" && v != apiVersion && !(iamActions[c.action] && v == iamAPIVersion) {
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+v)
 		return
 	}
@@ -382,6 +380,10 @@ func (h *Handler) serve(w http.ResponseWriter, c call, fault Fault) {
 		return
 	case ActionGetSessionToken, ActionGetFederationToken, ActionGetCallerIdentity, ActionAssumeRole:
 	default:
+		if iamActions[c.action] {
+			h.serveIAM(w, c)
+			return
+		}
 		writeError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+c.action+" for version "+apiVersion)
 		return
 	}
@@ -415,6 +417,9 @@ func (h *Handler) authenticate(c call) (identity, *apiError) {
 	defer h.mu.Unlock()
 	if h.revoked[c.akid] {
 		return identity{}, errInvalidToken
+	}
+	if e := h.iam.useLocked(c.akid, c.now); e != nil {
+		return identity{}, e
 	}
 	if c.token != "" && isTokenAction(c.action) {
 		// https://github.com/aws/aws-sdk-net/issues/1704: STS refuses session
@@ -491,6 +496,7 @@ func (h *Handler) getSessionToken(w http.ResponseWriter, c call, id identity, fa
 			e.write(w)
 			return
 		}
+		id.mfa = true
 	}
 	sid := id
 	sid.kind, sid.mfa = kindSession, in.serial != ""

@@ -72,6 +72,10 @@ func requestIDOf(v any) string {
 		return v.RequestID
 	case errorResponse:
 		return v.RequestID
+	case iamResponse:
+		return v.RequestID
+	case iamErrorResponse:
+		return v.RequestID
 	}
 	return ""
 }

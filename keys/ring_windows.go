@@ -1,0 +1,14 @@
+package keys
+
+import (
+	"errors"
+
+	"github.com/stsd/stsd/config"
+)
+
+// osBackend is this OS's own keyring for "auto": the Credential Manager.
+func osBackend() string { return "wincred" }
+
+func openKeychain(config.Keyring) (Ring, error) {
+	return nil, errors.New("keyring keychain: the macOS Keychain exists only on macOS: set [keyring] backend = \"wincred\"")
+}
