@@ -70,7 +70,7 @@ type IDs struct {
 	path string
 	now  func() time.Time
 
-	mu sync.Mutex           // guards the field that follows
+	mu sync.Mutex          // guards the field that follows
 	m  map[[32]byte]IDInfo // by the id's hash
 }
 

@@ -30,7 +30,7 @@ type Options struct {
 type Manager struct {
 	o Options
 
-	mu   sync.Mutex               // guards the field that follows
+	mu   sync.Mutex              // guards the field that follows
 	held map[netip.Addr]*holding // addresses with open listeners
 }
 
