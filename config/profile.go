@@ -1,11 +1,14 @@
 package config
 
 import (
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/stsd/stsd/config/internal/tomlpos"
+	"github.com/stsd/stsd/internal/linklocal"
 )
 
 var mfaPrompts = []string{"tty", "zenity", "kdialog", "osascript", "none"}
@@ -32,12 +35,7 @@ var profileKeys = []profileKey{
 			st.pr.RefreshBefore, st.refresh = d, k
 		}
 	}},
-	{"imds_listen", "", func(p *parser, st *profileState, k *tomlpos.Node) {
-		if s, ok := p.listener(k, true); ok {
-			st.pr.IMDSListen = s
-		}
-		st.imds = k
-	}},
+	{"imds_listen", "", (*parser).imdsListenKey},
 	{"imds_v1", "", func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.pr.IMDSV1, _ = p.boolean(k)
 		st.imdsV1 = k
@@ -47,6 +45,13 @@ var profileKeys = []profileKey{
 		st.anyLocalUser = k
 	}},
 	{"allowed_uids", "", (*parser).allowedUIDsKey},
+	{"container_cidrs", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.ContainerCIDRs, st.ctrCIDRs = p.cidrs(k), k
+	}},
+	{"replace_instance_metadata", "", func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.ReplaceInstanceMetadata, _ = p.boolean(k)
+		st.replace = k
+	}},
 
 	{"mfa_serial", ModeSession, (*parser).mfaSerialKey},
 	{"mfa_process", ModeSession, func(p *parser, st *profileState, k *tomlpos.Node) {
@@ -132,6 +137,8 @@ type profileState struct {
 	policyOK                 bool   // no problem found with policy or policy_file yet
 
 	imds, imdsV1, anyLocalUser *tomlpos.Node
+	imdsLinkLocal              bool // imds_listen is 169.254.169.254
+	ctrCIDRs, replace          *tomlpos.Node
 }
 
 // profile reads one [profiles.NAME] table: mode first, then every key, then
@@ -256,6 +263,29 @@ func (p *parser) regionKey(st *profileState, k *tomlpos.Node) {
 	}
 }
 
+// imdsListenKey reads imds_listen: a loopback address, or the instance
+// metadata address 169.254.169.254 for at most one profile (the host's
+// "instance role").
+func (p *parser) imdsListenKey(st *profileState, k *tomlpos.Node) {
+	st.imds = k
+	if s, ok := k.Value.(string); ok {
+		host, _, _ := net.SplitHostPort(s)
+		if a, err := netip.ParseAddr(host); err == nil && a.Is4() && a.IsLinkLocalUnicast() {
+			if first := p.instanceProfile; first != nil {
+				p.errf(k, "169.254.169.254 already serves profile %q (line %d): the instance address has one role; serve this profile on 127.0.0.1", first.pr.Name, first.imds.Line)
+				return
+			}
+			if s, ok := p.linkLocalListener(k, linklocal.InstanceMetadata); ok {
+				st.pr.IMDSListen, st.imdsLinkLocal, p.instanceProfile = s, true, st
+			}
+			return
+		}
+	}
+	if s, ok := p.listener(k, true); ok {
+		st.pr.IMDSListen = s
+	}
+}
+
 func (p *parser) allowedUIDsKey(st *profileState, k *tomlpos.Node) {
 	if a, ok := p.array(k, "integer uids"); ok {
 		for i, v := range a {
@@ -334,6 +364,12 @@ func (p *parser) profileEndpoints(st *profileState) {
 				p.errf(k, "has no effect without imds_listen; set imds_listen or remove this key")
 			}
 		}
+	}
+	if k := st.replace; k != nil && !st.imdsLinkLocal {
+		p.errf(k, `has no effect without imds_listen = "169.254.169.254:80"; set that or remove this key`)
+	}
+	if k := st.ctrCIDRs; k != nil && !st.imdsLinkLocal && (p.cfg.ECS == nil || p.cfg.ECS.ContainerListen == "") {
+		p.errf(k, `has no effect: containers reach stsd only on the link-local listeners; set imds_listen = "169.254.169.254:80" or [ecs] container_listen = "169.254.170.2:80", or remove this key`)
 	}
 }
 
