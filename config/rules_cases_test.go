@@ -80,7 +80,7 @@ func TestRulesListeners(t *testing.T) {
 		{name: "ecs not loopback", src: "[ecs]\nlisten = \"0.0.0.0:9911\"\n" + sess,
 			want: `config.toml:2: ecs.listen: "0.0.0.0:9911" is not a loopback address: this endpoint serves credentials to local programs, so use 127.0.0.1, [::1] or localhost`},
 		{name: "ecs unknown key", src: "[ecs]\nlisten = \"127.0.0.1:9911\"\nport = 1\n" + sess,
-			want: "config.toml:3: ecs.port: unknown key; valid keys here: listen, token_dir"},
+			want: "config.toml:3: ecs.port: unknown key; valid keys here: listen, token_dir, container_listen"},
 		{name: "ecs not a table", src: "ecs = \"127.0.0.1:9911\"\n" + sess,
 			want: "config.toml:1: ecs: must be a table ([ecs]), not a string"},
 		{name: "same address twice", src: "metrics_listen = \"127.0.0.1:9913\"\n[ecs]\nlisten = \"127.0.0.1:9913\"\n" + sess,
