@@ -172,6 +172,7 @@ func (es Errors) Unwrap() []error {
 // LinkLocal is one link-local listener of a config.
 type LinkLocal struct {
 	Addr    netip.AddrPort
+	Key     string // the key that sets it, e.g. "profiles.dev.imds_listen"
 	Profile string // the IMDS profile; "" for the ECS container listener
 	// Probe: look for a real instance metadata service first (the IMDS
 	// address, unless replace_instance_metadata).
@@ -185,12 +186,12 @@ func (c *Config) LinkLocalListeners() []LinkLocal {
 	for _, name := range c.ProfileNames() {
 		p := c.Profiles[name]
 		if ap, err := netip.ParseAddrPort(p.IMDSListen); err == nil && ap.Addr() == linklocal.InstanceMetadata {
-			out = append(out, LinkLocal{Addr: ap, Profile: name, Probe: !p.ReplaceInstanceMetadata})
+			out = append(out, LinkLocal{Addr: ap, Key: "profiles." + name + ".imds_listen", Profile: name, Probe: !p.ReplaceInstanceMetadata})
 		}
 	}
 	if c.ECS != nil && c.ECS.ContainerListen != "" {
 		if ap, err := netip.ParseAddrPort(c.ECS.ContainerListen); err == nil {
-			out = append(out, LinkLocal{Addr: ap})
+			out = append(out, LinkLocal{Addr: ap, Key: "ecs.container_listen"})
 		}
 	}
 	return out

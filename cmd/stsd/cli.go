@@ -52,6 +52,8 @@ var commandTable = []command{
 	{"exec", "P -- CMD [ARG…]", "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", cmdExec},
 	{"env", "P [--format F]", "print P's credentials as sh|fish|powershell|json assignments", cmdEnv},
 	{"env-hint", "P [--format F]", "print the IMDS/ECS environment lines for P (no secrets)", cmdEnvHint},
+	{"container-env", "P [--ttl 12h] [--format env|docker|json] | --list | --revoke ID", "mint a container id for P and print a container's env-file lines (Linux)", cmdContainerEnv},
+	{"container-run", "P [--ttl 12h] -- DOCKER-RUN-ARG…", "docker run with a container id for P, revoked when the container exits", cmdContainerRun},
 	{"install", "[--user|--system] [--init systemd|launchd|windows] [--dry-run] [--no-start]", "install (or update) and start the OS service", cmdInstall},
 	{"uninstall", "| start | stop [--user|--system]", "remove / start / stop the OS service", cmdUninstall},
 	{"start", "", "", cmdStart},
