@@ -48,6 +48,7 @@ func testServices() []struct {
 	}{
 		{"systemd-system.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml"}},
 		{"systemd-system-socket-group.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", SocketGroup: "aws-users"}},
+		{"systemd-system-link-local.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", LinkLocal: true}},
 		{"systemd-user.golden", Service{Init: Systemd, Executable: "/home/alice/bin/stsd", ConfigPath: "/home/alice/.config/stsd/config.toml", Home: "/home/alice"}},
 		{"systemd-user-odd-path.golden", Service{Init: Systemd, Executable: "/home/alice/my bin/stsd", ConfigPath: `/home/alice/50% "off"/$HOME\config.toml`, Home: "/home/alice"}},
 		{"launchd-system.golden", Service{Init: Launchd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/Library/Application Support/stsd/config.toml"}},
@@ -91,6 +92,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad group", func(s *Service) { s.System, s.SocketGroup = true, "a b" }},
 		{"relative home", func(s *Service) { s.Home = "home" }},
 		{"unknown init", func(s *Service) { s.Init = "sysv" }},
+		{"link-local user unit", func(s *Service) { s.LinkLocal = true }},
+		{"link-local launchd", func(s *Service) { s.Init, s.System, s.LinkLocal = Launchd, true, true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +132,7 @@ func TestSystemdVerify(t *testing.T) {
 	}{
 		{"system", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml"}, []string{"verify"}},
 		{"system with socket group", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", SocketGroup: "adm"}, []string{"verify"}},
+		{"system with link-local listeners", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", LinkLocal: true}, []string{"verify"}},
 		{"user", Service{Init: Systemd, ConfigPath: "/home/a b/.config/stsd/config.toml", Home: "/home/a b"}, []string{"--user", "verify"}},
 	}
 	for _, tt := range tests {
