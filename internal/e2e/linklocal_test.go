@@ -1,0 +1,399 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stsd/stsd/internal/netns"
+)
+
+// llConfig serves dev on the instance address and both profiles on the
+// container address; dev is readable from the container at 192.0.2.2
+// only, other from 198.51.100.0/24 only.
+const llConfig = `
+[ecs]
+listen = "127.0.0.1:0"
+container_listen = "169.254.170.2:80"
+
+[profiles.dev]
+source_profile = "src"
+duration = "1h"
+region = "us-east-1"
+imds_listen = "169.254.169.254:80"
+container_cidrs = ["192.0.2.2/32"]
+
+[profiles.other]
+source_profile = "src"
+duration = "1h"
+container_cidrs = ["198.51.100.0/24"]
+`
+
+// agentRefusal is the ECS agent's answer to an id it does not know.
+const agentRefusal = `{"code":"InvalidIdInRequest","message":"CredentialsV2Request: Credentials not found","HTTPErrorCode":400}`
+
+// llWorld is a "host" network namespace running stsd on the link-local
+// addresses and the STS stand-in on 192.0.2.1, and a "container"
+// namespace linked to it by a veth pair (192.0.2.2 and 192.0.2.3, default
+// route through the host), as a bridged container is.
+type llWorld struct {
+	*world
+	host, ctr *netns.NS
+	stsURL    string
+}
+
+func newLLWorld(t *testing.T, config string) *llWorld {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed: the link-local tests probe with it")
+	}
+	host, ctr := netns.New(t), netns.New(t)
+	_, ctrIf := netns.Link(host, "192.0.2.1/24", ctr, "192.0.2.2/24")
+	ctr.IP("addr", "add", "192.0.2.3/24", "dev", ctrIf)
+	ctr.IP("route", "add", "default", "via", "192.0.2.1")
+	sts := host.Command(filepath.Join(binDir, "fakests"), "-listen", "192.0.2.1:0")
+	out, _ := sts.StdoutPipe()
+	sts.Stderr = io.Discard
+	if err := sts.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sts.Process.Signal(syscall.SIGTERM); sts.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "STS_URL=")
+	if err != nil || !ok {
+		t.Fatalf("fakests in the host namespace: %q %v", line, err)
+	}
+	return &llWorld{world: newWorld(t, url, config), host: host, ctr: ctr, stsURL: url}
+}
+
+// nsDaemon is one `stsd run` in the host namespace.
+type nsDaemon struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+// startDaemon runs `stsd run` in the host namespace until the test ends
+// or stop/kill is called, and waits for its socket.
+func (w *llWorld) startDaemon(t *testing.T) *nsDaemon {
+	t.Helper()
+	cmd := w.host.Command(filepath.Join(binDir, "stsd"), "run")
+	cmd.Env, cmd.Dir = w.env, w.dir
+	d := &nsDaemon{cmd: cmd, logs: &bytes.Buffer{}}
+	cmd.Stderr = d.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.kill() })
+	sock := filepath.Join(w.dir, "r", "stsd", "stsd.sock")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return d
+		}
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			d.kill()
+			t.Fatalf("stsd run did not listen on %s:\n%s", sock, d.logs)
+		}
+	}
+}
+
+// stop sends SIGTERM and wants a clean exit.
+func (d *nsDaemon) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Errorf("stsd run exited with %v:\n%s", err, d.logs)
+	}
+}
+
+func (d *nsDaemon) kill() {
+	if d.cmd.ProcessState == nil {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	}
+}
+
+// cleanEnv is what a client gets: no AWS variable but the STS endpoint
+// and the region (botocore never takes the region from IMDS), a HOME with
+// no AWS files, plus extra.
+func (w *llWorld) cleanEnv(t *testing.T, extra ...string) []string {
+	home := t.TempDir()
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_ENDPOINT_URL_STS=" + w.stsURL, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1"}, extra...)
+}
+
+// runIn runs name in ns with env and returns stdout, stderr and the exit
+// code.
+func runIn(t *testing.T, ns *netns.NS, env []string, name string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := ns.Command(name, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// key is dev's current access key id, as the daemon hands it out.
+func (w *llWorld) key(t *testing.T) string {
+	t.Helper()
+	out, errOut, code := w.run(t, "stsd", "credential-process", "--profile", "dev")
+	var c struct{ AccessKeyId string }
+	if code != 0 || json.Unmarshal([]byte(out), &c) != nil || c.AccessKeyId == "" {
+		t.Fatalf("stsd credential-process: %d %s", code, errOut)
+	}
+	return c.AccessKeyId
+}
+
+// mint runs `stsd container-env P` and returns the id and the env lines.
+func (w *llWorld) mint(t *testing.T, profile string) (string, []string) {
+	t.Helper()
+	out, errOut, code := w.run(t, "stsd", "container-env", profile)
+	if code != 0 {
+		t.Fatalf("stsd container-env %s: %d %s", profile, code, errOut)
+	}
+	lines := strings.Fields(out)
+	id := ""
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/"); ok {
+			id = v
+		}
+	}
+	if len(id) < 26 || !strings.Contains(out, "AWS_REGION=us-east-1\n") || !strings.Contains(out, "AWS_DEFAULT_REGION=us-east-1\n") {
+		t.Fatalf("stsd container-env %s printed %q", profile, out)
+	}
+	return id, lines
+}
+
+// curl fetches url in ns (from the address src, when set) and returns the
+// status and body.
+func curl(t *testing.T, ns *netns.NS, src, method, url string, hdr ...string) (string, string) {
+	t.Helper()
+	args := []string{"-s", "-m", "5", "-X", method, "-w", "\n%{http_code}", url}
+	if src != "" {
+		args = append(args, "--interface", src)
+	}
+	for _, h := range hdr {
+		args = append(args, "-H", h)
+	}
+	out, _, _ := runIn(t, ns, []string{"PATH=" + os.Getenv("PATH")}, "curl", args...)
+	i := strings.LastIndexByte(out, '\n')
+	if i < 0 {
+		return out, ""
+	}
+	return out[i+1:], out[:i]
+}
+
+const boto3Script = `import boto3
+s = boto3.Session()
+c = s.get_credentials()
+print(c.method, c.get_frozen_credentials().access_key, s.client('sts').get_caller_identity()['Account'])`
+
+// TestLinkLocalEndpoints: in a namespace standing for a host, stsd serves
+// 169.254.169.254:80 and 169.254.170.2:80, putting both addresses on lo.
+// The aws CLI and boto3 there get credentials with no metadata or
+// container variable at all, and a child running as nobody is refused. In
+// a second namespace standing for a bridged container, boto3,
+// aws-sdk-go-v2 and the JS SDK v3 get credentials through the relative
+// URI `stsd container-env` prints; a wrong, revoked or other profile's id
+// and a source outside container_cidrs get the agent's refusal and no
+// credential; after a refresh the container gets the new key; at exit
+// the addresses are gone.
+func TestLinkLocalEndpoints(t *testing.T) {
+	w := newLLWorld(t, llConfig)
+	d := w.startDaemon(t)
+	key := w.key(t)
+	hostAddrs := w.host.Output("-4", "addr", "show", "dev", "lo")
+	for _, want := range []string{"169.254.169.254/32", "169.254.170.2/32", "lo:stsd"} {
+		if !strings.Contains(hostAddrs, want) {
+			t.Fatalf("host lo lacks %s:\n%s", want, hostAddrs)
+		}
+	}
+
+	t.Run("host/aws-cli", func(t *testing.T) {
+		if !haveAWS(t) {
+			t.Skip("aws CLI not installed")
+		}
+		out, errOut, code := runIn(t, w.host, w.cleanEnv(t), "aws", "sts", "get-caller-identity", "--output", "json")
+		if code != 0 || !strings.Contains(out, `"Account": "123456789012"`) {
+			t.Fatalf("aws sts get-caller-identity in the host namespace: %d %s %s", code, out, errOut)
+		}
+	})
+	t.Run("host/boto3", func(t *testing.T) {
+		if !haveBoto3() {
+			t.Skip("boto3 not installed")
+		}
+		out, errOut, code := runIn(t, w.host, w.cleanEnv(t), "python3", "-c", boto3Script)
+		if code != 0 || strings.TrimSpace(out) != "iam-role "+key+" 123456789012" {
+			t.Fatalf("boto3 in the host namespace: %d %q %s; want iam-role %s", code, out, errOut, key)
+		}
+	})
+	t.Run("host/nobody refused", func(t *testing.T) {
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Skip("setpriv (util-linux) not installed")
+		}
+		out, _, _ := runIn(t, w.host, []string{"PATH=" + os.Getenv("PATH")}, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"curl", "-s", "-w", "\n%{http_code}", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token")
+		if !strings.HasSuffix(out, "\n403") {
+			t.Errorf("IMDS token PUT as nobody: %q; want 403", out)
+		}
+	})
+
+	id, _ := w.mint(t, "dev")
+	ctrEnv := w.cleanEnv(t, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/"+id)
+	containerClients(t, w, ctrEnv, key)
+
+	t.Run("container refusals", func(t *testing.T) {
+		revoked, _ := w.mint(t, "dev")
+		if out, errOut, code := w.run(t, "stsd", "container-env", "--revoke", revoked); code != 0 || !strings.Contains(out, "revoked") {
+			t.Fatalf("container-env --revoke: %d %s %s", code, out, errOut)
+		}
+		other, _ := w.mint(t, "other")
+		for _, tt := range []struct{ name, src, id string }{
+			{"wrong id", "192.0.2.2", "WRONG" + id[5:]},
+			{"revoked id", "192.0.2.2", revoked},
+			{"another profile's id", "192.0.2.2", other},
+			{"outside container_cidrs", "192.0.2.3", id},
+		} {
+			status, body := curl(t, w.ctr, tt.src, "GET", "http://169.254.170.2/v2/credentials/"+tt.id)
+			if status != "400" || body != agentRefusal {
+				t.Errorf("%s: %s %q; want 400 %s", tt.name, status, body, agentRefusal)
+			}
+		}
+		// IMDS answers a container only from container_cidrs.
+		if status, _ := curl(t, w.ctr, "192.0.2.3", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "403" {
+			t.Errorf("IMDS from outside container_cidrs: %s; want 403", status)
+		}
+		if status, tok := curl(t, w.ctr, "192.0.2.2", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "200" || tok == "" {
+			t.Errorf("IMDS from container_cidrs: %s; want 200", status)
+		}
+		// The list shows ids shortened, never whole.
+		out, _, _ := w.run(t, "stsd", "container-env", "--list")
+		if !strings.Contains(out, id[:4]+"…"+id[len(id)-4:]) || strings.Contains(out, id) || strings.Contains(out, revoked[:4]+"…") {
+			t.Errorf("container-env --list:\n%s", out)
+		}
+	})
+
+	t.Run("refresh reaches the container", func(t *testing.T) {
+		if out, errOut, code := w.run(t, "stsd", "refresh", "dev"); code != 0 {
+			t.Fatalf("stsd refresh: %d %s %s", code, out, errOut)
+		}
+		newKey := key
+		for deadline := time.Now().Add(15 * time.Second); newKey == key; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no new key after stsd refresh")
+			}
+			newKey = w.key(t)
+		}
+		if !haveBoto3() {
+			t.Skip("boto3 not installed")
+		}
+		out, errOut, code := runIn(t, w.ctr, ctrEnv, "python3", "-c", boto3Script)
+		if code != 0 || strings.TrimSpace(out) != "container-role "+newKey+" 123456789012" {
+			t.Errorf("boto3 in the container after a refresh: %d %q %s; want the new key %s", code, out, errOut, newKey)
+		}
+	})
+
+	d.stop(t)
+	for _, s := range []string{id, "fakeSecret"} {
+		if strings.Contains(d.logs.String(), s) {
+			t.Errorf("the daemon log holds %q", s)
+		}
+	}
+	for _, event := range []string{"event=linklocal_added", "event=container_id_refused", "reason=outside_container_cidrs", "reason=uid_not_allowed", "event=container_id_issued", "event=container_id_revoked", "event=linklocal_removed"} {
+		if !strings.Contains(d.logs.String(), event) {
+			t.Errorf("daemon log lacks %s", event)
+		}
+	}
+	if after := w.host.Output("-4", "addr", "show", "dev", "lo"); strings.Contains(after, "169.254.") {
+		t.Errorf("addresses left on lo after stsd stopped:\n%s", after)
+	}
+}
+
+// containerClients runs boto3, aws-sdk-go-v2 and the JS SDK v3 in the
+// container namespace with env; each must get key.
+func containerClients(t *testing.T, w *llWorld, env []string, key string) {
+	t.Run("container/boto3", func(t *testing.T) {
+		if !haveBoto3() {
+			t.Skip("boto3 not installed")
+		}
+		out, errOut, code := runIn(t, w.ctr, env, "python3", "-c", boto3Script)
+		if code != 0 || strings.TrimSpace(out) != "container-role "+key+" 123456789012" {
+			t.Fatalf("boto3 in the container: %d %q %s; want container-role %s", code, out, errOut, key)
+		}
+	})
+	t.Run("container/go-sdk-v2", func(t *testing.T) {
+		out, errOut, code := runIn(t, w.ctr, append(env, childEnv+"=go-sdk"), os.Args[0], "-test.run=^TestGoSDKChild$")
+		if code != 0 || !strings.Contains(out, "key="+key+" account=123456789012") {
+			t.Fatalf("aws-sdk-go-v2 in the container: %d %s %s; want key %s", code, out, errOut, key)
+		}
+	})
+	for _, mode := range []string{"chain", "container"} {
+		t.Run("container/js-"+mode, func(t *testing.T) {
+			haveNode(t)
+			script, _ := filepath.Abs(filepath.Join(jsDir(), "clients.mjs"))
+			out, errOut, code := runIn(t, w.ctr, env, "node", script, mode)
+			if code != 0 || !strings.Contains(out, `"accessKeyId":"`+key+`"`) || !strings.Contains(out, `"account":"123456789012"`) {
+				t.Fatalf("node clients.mjs %s in the container: %d %s %s", mode, code, out, errOut)
+			}
+		})
+	}
+}
+
+// TestGoSDKChild is aws-sdk-go-v2's default chain run inside a test's
+// container namespace: it prints the key it got and the account STS
+// (AWS_ENDPOINT_URL_STS) names.
+func TestGoSDKChild(t *testing.T) {
+	if os.Getenv(childEnv) != "go-sdk" {
+		t.Skip("child helper")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key, account, err := goSDKIdentity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("key=%s account=%s\n", key, account)
+}
+
+// goSDKIdentity resolves credentials through aws-sdk-go-v2's default chain
+// and calls GetCallerIdentity with them.
+func goSDKIdentity(ctx context.Context) (key, account string, err error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	out, err := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(os.Getenv("AWS_ENDPOINT_URL_STS")) }).
+		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", "", err
+	}
+	return creds.AccessKeyID, aws.ToString(out.Account), nil
+}
