@@ -397,3 +397,110 @@ func goSDKIdentity(ctx context.Context) (key, account string, err error) {
 	}
 	return creds.AccessKeyID, aws.ToString(out.Account), nil
 }
+
+// loAddrs is the host namespace's lo addresses.
+func (w *llWorld) loAddrs() string { return w.host.Output("-4", "addr", "show", "dev", "lo") }
+
+// TestLinkLocalAddressLifecycle: the address stsd adds is removed at exit;
+// after a SIGKILL it stays, carrying stsd's label, and the next start
+// adopts it and removes it at its exit; an address that was there before
+// is used and left alone. Where a real instance metadata service answers
+// (a third namespace stands for the cloud's), stsd refuses to start
+// unless replace_instance_metadata = true, and `stsd check` says so; a
+// server already on port 80 is "in use" to `stsd check`.
+func TestLinkLocalAddressLifecycle(t *testing.T) {
+	const cfg = "[profiles.dev]\nsource_profile = \"src\"\nduration = \"1h\"\nimds_listen = \"169.254.169.254:80\"\n"
+	w := newLLWorld(t, cfg)
+	imdsUp := func(t *testing.T) {
+		t.Helper()
+		if status, _ := curl(t, w.host, "", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "200" {
+			t.Fatalf("IMDS token PUT: %s; want 200", status)
+		}
+	}
+
+	t.Run("sigkill leftover adopted at the next start", func(t *testing.T) {
+		d := w.startDaemon(t)
+		imdsUp(t)
+		d.kill()
+		if a := w.loAddrs(); !strings.Contains(a, "169.254.169.254/32") || !strings.Contains(a, "lo:stsd") {
+			t.Fatalf("after SIGKILL the labelled address should remain:\n%s", a)
+		}
+		d = w.startDaemon(t)
+		imdsUp(t)
+		d.stop(t)
+		if !strings.Contains(d.logs.String(), "event=linklocal_adopted") {
+			t.Errorf("the next start did not adopt the leftover:\n%s", d.logs)
+		}
+		if a := w.loAddrs(); strings.Contains(a, "169.254.169.254") {
+			t.Errorf("the leftover was not removed at exit:\n%s", a)
+		}
+	})
+	t.Run("address there before is left alone", func(t *testing.T) {
+		w.host.IP("addr", "add", "169.254.169.254/32", "dev", "lo")
+		defer w.host.IP("addr", "del", "169.254.169.254/32", "dev", "lo")
+		d := w.startDaemon(t)
+		imdsUp(t)
+		d.stop(t)
+		if a := w.loAddrs(); !strings.Contains(a, "169.254.169.254/32") {
+			t.Errorf("stsd removed an address it did not add:\n%s", a)
+		}
+	})
+	t.Run("port 80 in use", func(t *testing.T) {
+		ln := w.host.Command("python3", "-c", "import socket,sys,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',80));s.listen();print('up',flush=True);sys.stdin.read()")
+		stdin, _ := ln.StdinPipe()
+		out, _ := ln.StdoutPipe()
+		if err := ln.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { stdin.Close(); ln.Wait() }()
+		bufio.NewReader(out).ReadString('\n')
+		_, errOut, code := runIn(t, w.host, w.env, filepath.Join(binDir, "stsd"), "check")
+		if code != 2 || !strings.Contains(errOut, "profiles.dev.imds_listen: 169.254.169.254:80 is in use: something already listens on 0.0.0.0:80") {
+			t.Errorf("stsd check with port 80 taken: %d %s", code, errOut)
+		}
+	})
+	t.Run("real metadata service", func(t *testing.T) {
+		cloud := netns.New(t)
+		netns.Link(w.host, "198.51.100.1/24", cloud, "198.51.100.2/24")
+		cloud.IP("addr", "add", "169.254.169.254/32", "dev", "lo")
+		w.host.IP("route", "add", "169.254.169.254/32", "via", "198.51.100.2")
+		srv := cloud.Command("python3", "-m", "http.server", "--bind", "169.254.169.254", "80")
+		srv.Stdout, srv.Stderr = io.Discard, io.Discard
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { srv.Process.Kill(); srv.Wait() }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if status, _ := curl(t, w.host, "", "GET", "http://169.254.169.254/"); status == "200" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the cloud's metadata stand-in did not come up")
+			}
+		}
+		_, errOut, code := runIn(t, w.host, w.env, filepath.Join(binDir, "stsd"), "check")
+		if code != 2 || !strings.Contains(errOut, "a real instance metadata service answers at 169.254.169.254") {
+			t.Errorf("stsd check with a real metadata service: %d %s", code, errOut)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		run := exec.CommandContext(ctx, "ip", "netns", "exec", w.host.Name, filepath.Join(binDir, "stsd"), "run")
+		run.Env, run.Dir = w.env, w.dir
+		out, err := run.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "replace_instance_metadata = true") {
+			t.Errorf("stsd run where a metadata service answers: %v\n%s", err, out)
+		}
+		if a := w.loAddrs(); strings.Contains(a, "169.254.169.254") {
+			t.Errorf("a refused start left the address:\n%s", a)
+		}
+		writeFile(t, filepath.Join(w.dir, "h/.config/stsd/config.toml"), cfg+"replace_instance_metadata = true\n")
+		d := w.startDaemon(t)
+		if status, _ := curl(t, w.host, "", "GET", "http://169.254.169.254/"); status != "401" {
+			t.Errorf("with replace_instance_metadata the host should reach stsd (401: no token), got %s", status)
+		}
+		d.stop(t)
+		if status, _ := curl(t, w.host, "", "GET", "http://169.254.169.254/"); status != "200" {
+			t.Errorf("after stsd stopped the host should reach its metadata service again, got %s", status)
+		}
+	})
+}

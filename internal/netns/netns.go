@@ -75,7 +75,8 @@ func (n *NS) run(name string, args ...string) {
 // interface names, a's first. Deleting either namespace deletes the pair.
 func Link(a *NS, aAddr string, b *NS, bAddr string) (string, string) {
 	a.t.Helper()
-	ia, ib := "v"+a.Name[5:], "v"+b.Name[5:]
+	// Named for both ends, so one namespace may have several links.
+	ia, ib := "v"+a.Name[5:11]+b.Name[5:11], "v"+b.Name[5:11]+a.Name[5:11]
 	a.run("ip", "link", "add", ia, "netns", a.Name, "type", "veth", "peer", "name", ib, "netns", b.Name)
 	a.IP("addr", "add", aAddr, "dev", ia)
 	a.IP("link", "set", ia, "up")
