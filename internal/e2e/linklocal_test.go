@@ -504,3 +504,153 @@ func TestLinkLocalAddressLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// capsScript records the capability sets it runs with in caps-<what> beside
+// itself, then does a child's job: a source credential_process (a
+// long-term key), an mfa_process (a code), or notify_command (nothing).
+const capsScript = `#!/bin/sh
+grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status > "$(dirname "$0")/caps-$1.tmp"
+mv "$(dirname "$0")/caps-$1.tmp" "$(dirname "$0")/caps-$1"
+case $1 in
+src) printf '{"Version":1,"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}' ;;
+mfa) echo 123456 ;;
+esac
+`
+
+// TestLinkLocalCapabilities: stsd runs as nobody with only CAP_NET_ADMIN
+// and CAP_NET_BIND_SERVICE in its ambient set, as the system unit starts
+// it. It adds 169.254.169.254 to lo, serves port 80 and removes the
+// address at exit; yet its own threads hold no effective, inheritable or
+// ambient capability, and its children (a source credential_process,
+// mfa_process, notify_command) start with none at all. Without the
+// capabilities `stsd check` says which are missing.
+func TestLinkLocalCapabilities(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run stsd as nobody with capabilities")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	host := netns.New(t)
+	sts := host.Command(filepath.Join(binDir, "fakests"))
+	out, _ := sts.StdoutPipe()
+	if err := sts.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sts.Process.Signal(syscall.SIGTERM); sts.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	stsURL := strings.TrimPrefix(strings.TrimSpace(line), "STS_URL=")
+
+	dir, err := os.MkdirTemp("", "e2ecap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	home := filepath.Join(dir, "h")
+	mkdir(t, home+"/.aws", home+"/.config/stsd", dir+"/r")
+	script := filepath.Join(dir, "caps.sh")
+	if err := os.WriteFile(script, []byte(capsScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, home+"/.aws/config", "[profile src]\ncredential_process = "+script+" src\n")
+	writeFile(t, home+"/.config/stsd/config.toml", `
+[profiles.dev]
+source_profile = "src"
+duration = "1h"
+imds_listen = "169.254.169.254:80"
+allowed_uids = [0]
+
+[profiles.ask]
+source_profile = "src"
+mfa_serial = "arn:aws:iam::123456789012:mfa/alice"
+mfa_prompt = "none"
+notify_command = "`+script+` notify"
+
+[profiles.code]
+source_profile = "src"
+mfa_serial = "arn:aws:iam::123456789012:mfa/bob"
+mfa_process = "`+script+` mfa"
+`)
+	if err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err == nil {
+			err = os.Lchown(p, 65534, 65534)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config",
+		"XDG_CACHE_HOME=" + home + "/.cache", "XDG_STATE_HOME=" + home + "/.local/state", "XDG_RUNTIME_DIR=" + dir + "/r",
+		"AWS_ENDPOINT_URL_STS=" + stsURL, "AWS_DEFAULT_REGION=us-east-1"}
+	asNobody := func(caps bool, args ...string) *exec.Cmd {
+		pre := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+		if caps {
+			pre = append(pre, "--inh-caps=+net_admin,+net_bind_service", "--ambient-caps=+net_admin,+net_bind_service")
+		}
+		cmd := host.Command("setpriv", append(append(pre, filepath.Join(binDir, "stsd")), args...)...)
+		cmd.Env, cmd.Dir = env, dir
+		return cmd
+	}
+
+	if out, err := asNobody(false, "check").CombinedOutput(); err == nil || !strings.Contains(string(out), "needs CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, which this process lacks") {
+		t.Errorf("stsd check without capabilities: %v\n%s", err, out)
+	}
+	if out, err := asNobody(true, "check").CombinedOutput(); err != nil {
+		t.Errorf("stsd check with the capabilities: %v\n%s", err, out)
+	}
+
+	run := asNobody(true, "run")
+	var logs bytes.Buffer
+	run.Stderr = &logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &nsDaemon{cmd: run, logs: &logs}
+	t.Cleanup(d.kill)
+	waitUntil(t, "the daemon's IMDS", func() bool {
+		status, _ := curl(t, host, "", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60")
+		return status == "200"
+	}, &logs)
+	_, tok := curl(t, host, "", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60")
+	if status, body := curl(t, host, "", "GET", "http://169.254.169.254/latest/meta-data/iam/security-credentials/dev", "X-aws-ec2-metadata-token: "+tok); status != "200" || !strings.Contains(body, `"Code" : "Success"`) {
+		t.Errorf("IMDS credentials from the daemon running as nobody: %s", status)
+	}
+
+	// The daemon's own threads: uid nobody, only a permitted set.
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", run.Process.Pid))
+	if len(threads) < 2 {
+		t.Fatalf("daemon threads: %v", threads)
+	}
+	for _, th := range threads {
+		b, _ := os.ReadFile(th)
+		st := string(b)
+		for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "CapInh:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000", "CapPrm:\t0000000000001400"} {
+			if !strings.Contains(st, want) {
+				t.Errorf("daemon thread %s lacks %q:\n%s", th, want, st)
+			}
+		}
+	}
+	for _, child := range []string{"src", "notify", "mfa"} {
+		path := filepath.Join(dir, "caps-"+child)
+		waitUntil(t, "the "+child+" child", func() bool { _, err := os.Stat(path); return err == nil }, &logs)
+		b, _ := os.ReadFile(path)
+		if n := strings.Count(string(b), "\t0000000000000000"); n != 4 {
+			t.Errorf("child %s ran with capabilities:\n%s", child, b)
+		}
+	}
+	d.stop(t)
+	if a := host.Output("-4", "addr", "show", "dev", "lo"); strings.Contains(a, "169.254.169.254") {
+		t.Errorf("the daemon running as nobody left the address:\n%s\n%s", a, logs.String())
+	}
+}
+
+// waitUntil polls cond for up to 15 s.
+func waitUntil(t *testing.T, what string, cond func() bool, logs *bytes.Buffer) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up:\n%s", what, logs)
+		}
+	}
+}
