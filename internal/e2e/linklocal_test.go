@@ -654,3 +654,78 @@ func waitUntil(t *testing.T, what string, cond func() bool, logs *bytes.Buffer) 
 		}
 	}
 }
+
+// dockerStub stands for docker: it records its arguments, fetches the
+// container credentials from inside the container namespace as a
+// container would, and runs until the test creates its exit file (or
+// kills it).
+const dockerStub = `#!/bin/sh
+printf '%s\n' "$@" > "$STUB_DIR/args"
+echo $$ > "$STUB_DIR/pid"
+echo "$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" > "$STUB_DIR/uri"
+ip netns exec "$STUB_NS" curl -s -o /dev/null -w '%{http_code}' "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" > "$STUB_DIR/during.tmp"
+mv "$STUB_DIR/during.tmp" "$STUB_DIR/during"
+while [ ! -e "$STUB_DIR/exit" ]; do sleep 0.05; done
+exit 3
+`
+
+// TestContainerRun: `stsd container-run P -- ARGS` runs docker (a stub on
+// PATH) as `docker run -e NAME… ARGS` with the id only in its
+// environment; the id works while docker runs and is revoked when it
+// exits, also when it is killed.
+func TestContainerRun(t *testing.T) {
+	w := newLLWorld(t, llConfig)
+	w.startDaemon(t)
+	stubs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stubs, "docker"), []byte(dockerStub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		kill     bool
+		wantCode int
+	}{{"exits", false, 3}, {"killed", true, 128 + int(syscall.SIGKILL)}} {
+		t.Run(tt.name, func(t *testing.T) {
+			sd := t.TempDir()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			cmd := w.cmd(ctx, "stsd", "container-run", "dev", "--", "--rm", "alpine", "sh")
+			cmd.Env = append(cmd.Env, "PATH="+stubs+":"+os.Getenv("PATH"), "STUB_DIR="+sd, "STUB_NS="+w.ctr.Name)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the docker stub", func() bool { _, err := os.Stat(filepath.Join(sd, "during")); return err == nil }, &stderr)
+			read := func(name string) string {
+				b, _ := os.ReadFile(filepath.Join(sd, name))
+				return strings.TrimSpace(string(b))
+			}
+			uri := read("uri")
+			if got := read("during"); got != "200" {
+				t.Errorf("the container's fetch while docker runs: %s; want 200", got)
+			}
+			if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri); status != "200" {
+				t.Errorf("the id while docker runs: %s; want 200", status)
+			}
+			wantArgs := "run\n-e\nAWS_CONTAINER_CREDENTIALS_RELATIVE_URI\n-e\nAWS_REGION\n-e\nAWS_DEFAULT_REGION\n--rm\nalpine\nsh"
+			if args := read("args"); args != wantArgs || strings.Contains(args, strings.TrimPrefix(uri, "/v2/credentials/")) {
+				t.Errorf("docker args:\n%s\nwant:\n%s", args, wantArgs)
+			}
+			if tt.kill {
+				var pid int
+				fmt.Sscan(read("pid"), &pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			} else {
+				writeFile(t, filepath.Join(sd, "exit"), "")
+			}
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); tt.wantCode != 0 && (!ok || ee.ExitCode() != tt.wantCode) {
+				t.Errorf("container-run exit: %v; want %d\n%s", err, tt.wantCode, stderr.String())
+			}
+			if status, body := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri); status != "400" || body != agentRefusal {
+				t.Errorf("the id after docker ended: %s %s; want it revoked", status, body)
+			}
+		})
+	}
+}
