@@ -26,8 +26,10 @@ import (
 )
 
 // llConfig serves dev on the instance address and both profiles on the
-// container address; dev is readable from the container at 192.0.2.2
-// only, other from 198.51.100.0/24 only.
+// container address; dev is readable from containers in 192.0.2.0/28
+// (which holds the host's own end of the link, 192.0.2.1, as
+// 172.17.0.0/16 holds docker0's 172.17.0.1), other from 198.51.100.0/24
+// only.
 const llConfig = `
 [ecs]
 listen = "127.0.0.1:0"
@@ -38,7 +40,7 @@ source_profile = "src"
 duration = "1h"
 region = "us-east-1"
 imds_listen = "169.254.169.254:80"
-container_cidrs = ["192.0.2.2/32"]
+container_cidrs = ["192.0.2.0/28"]
 
 [profiles.other]
 source_profile = "src"
@@ -51,7 +53,7 @@ const agentRefusal = `{"code":"InvalidIdInRequest","message":"CredentialsV2Reque
 
 // llWorld is a "host" network namespace running stsd on the link-local
 // addresses and the STS stand-in on 192.0.2.1, and a "container"
-// namespace linked to it by a veth pair (192.0.2.2 and 192.0.2.3, default
+// namespace linked to it by a veth pair (192.0.2.2 and 192.0.2.20, default
 // route through the host), as a bridged container is.
 type llWorld struct {
 	*world
@@ -66,7 +68,7 @@ func newLLWorld(t *testing.T, config string) *llWorld {
 	}
 	host, ctr := netns.New(t), netns.New(t)
 	_, ctrIf := netns.Link(host, "192.0.2.1/24", ctr, "192.0.2.2/24")
-	ctr.IP("addr", "add", "192.0.2.3/24", "dev", ctrIf)
+	ctr.IP("addr", "add", "192.0.2.20/24", "dev", ctrIf)
 	ctr.IP("route", "add", "default", "via", "192.0.2.1")
 	sts := host.Command(filepath.Join(binDir, "fakests"), "-listen", "192.0.2.1:0")
 	out, _ := sts.StdoutPipe()
@@ -264,6 +266,24 @@ func TestLinkLocalEndpoints(t *testing.T) {
 
 	id, _ := w.mint(t, "dev")
 	ctrEnv := w.cleanEnv(t, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/"+id)
+	t.Run("host/nobody from an address in container_cidrs", func(t *testing.T) {
+		// A local user is a local caller whatever its source: the uid check
+		// applies, never the container rule, even with a live id.
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Skip("setpriv (util-linux) not installed")
+		}
+		asNobody := func(args ...string) string {
+			out, _, _ := runIn(t, w.host, []string{"PATH=" + os.Getenv("PATH")}, "setpriv",
+				append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-w", "\n%{http_code}", "--interface", "192.0.2.1"}, args...)...)
+			return out
+		}
+		if out := asNobody("http://169.254.170.2/v2/credentials/" + id); out != agentRefusal+"\n400" {
+			t.Errorf("container id as nobody from 192.0.2.1: %q; want the agent's refusal", out)
+		}
+		if out := asNobody("-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token"); !strings.HasSuffix(out, "\n403") {
+			t.Errorf("IMDS as nobody from 192.0.2.1: %q; want 403", out)
+		}
+	})
 	containerClients(t, w, ctrEnv, key)
 
 	t.Run("container refusals", func(t *testing.T) {
@@ -276,7 +296,7 @@ func TestLinkLocalEndpoints(t *testing.T) {
 			{"wrong id", "192.0.2.2", "WRONG" + id[5:]},
 			{"revoked id", "192.0.2.2", revoked},
 			{"another profile's id", "192.0.2.2", other},
-			{"outside container_cidrs", "192.0.2.3", id},
+			{"outside container_cidrs", "192.0.2.20", id},
 		} {
 			status, body := curl(t, w.ctr, tt.src, "GET", "http://169.254.170.2/v2/credentials/"+tt.id)
 			if status != "400" || body != agentRefusal {
@@ -284,7 +304,7 @@ func TestLinkLocalEndpoints(t *testing.T) {
 			}
 		}
 		// IMDS answers a container only from container_cidrs.
-		if status, _ := curl(t, w.ctr, "192.0.2.3", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "403" {
+		if status, _ := curl(t, w.ctr, "192.0.2.20", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "403" {
 			t.Errorf("IMDS from outside container_cidrs: %s; want 403", status)
 		}
 		if status, tok := curl(t, w.ctr, "192.0.2.2", "PUT", "http://169.254.169.254/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 60"); status != "200" || tok == "" {
