@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +122,21 @@ func (ep *localEndpoints) reconcile(g *runGroup, cfg *config.Config) error {
 	}
 	ep.retire(cfg, b)
 	ep.start(g, cfg, b)
+	ep.sweep(cfg)
 	return nil
+}
+
+// sweep removes crashed daemons' link-local leftovers cfg does not use
+// and nothing listens on.
+func (ep *localEndpoints) sweep(cfg *config.Config) {
+	var keep []netip.Addr
+	for _, l := range cfg.LinkLocalListeners() {
+		keep = append(keep, l.Addr.Addr())
+	}
+	listening := peercred.Listeners()
+	ep.ll.Sweep(keep, func(a netip.Addr) bool {
+		return slices.ContainsFunc(listening, func(ap netip.AddrPort) bool { return ap.Addr() == a })
+	})
 }
 
 // bind binds what is new, or moved to another address, and loads the ECS

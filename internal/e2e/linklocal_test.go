@@ -423,8 +423,9 @@ func (w *llWorld) loAddrs() string { return w.host.Output("-4", "addr", "show", 
 
 // TestLinkLocalAddressLifecycle: the address stsd adds is removed at exit;
 // after a SIGKILL it stays, carrying stsd's label, and the next start
-// adopts it and removes it at its exit; an address that was there before
-// is used and left alone. Where a real instance metadata service answers
+// adopts it and removes it at its exit (or removes it at once when the
+// config no longer uses it); an address that was there before is used and
+// left alone. Where a real instance metadata service answers
 // (a third namespace stands for the cloud's), stsd refuses to start
 // unless replace_instance_metadata = true, and `stsd check` says so; a
 // server already on port 80 is "in use" to `stsd check`.
@@ -453,6 +454,14 @@ func TestLinkLocalAddressLifecycle(t *testing.T) {
 		}
 		if a := w.loAddrs(); strings.Contains(a, "169.254.169.254") {
 			t.Errorf("the leftover was not removed at exit:\n%s", a)
+		}
+	})
+	t.Run("a leftover the config no longer uses is swept", func(t *testing.T) {
+		w.host.IP("addr", "add", "169.254.170.2/32", "dev", "lo", "label", "lo:stsd")
+		d := w.startDaemon(t)
+		d.stop(t)
+		if a := w.loAddrs(); strings.Contains(a, "169.254.170.2") {
+			t.Errorf("a crashed daemon's unused leftover stayed:\n%s", a)
 		}
 	})
 	t.Run("address there before is left alone", func(t *testing.T) {

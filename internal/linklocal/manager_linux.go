@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,6 +174,34 @@ func (l *listener) Close() error {
 	err := l.Listener.Close()
 	l.once.Do(l.release)
 	return err
+}
+
+// Sweep removes the leftovers of crashed daemons this config no longer
+// uses: Known addresses on lo carrying stsd's label that are not in keep
+// and on which nothing listens (inUse). It needs CAP_NET_ADMIN, which a
+// daemon without link-local listeners is not given: then it removes
+// nothing, and says so at debug level.
+func (m *Manager) Sweep(keep []netip.Addr, inUse func(netip.Addr) bool) {
+	addrs, err := listAddrs()
+	if err != nil {
+		return
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range addrs {
+		if a.label != Label || a.ifindex != lo.Index || !Known(a.ip) || m.held[a.ip] != nil || slices.Contains(keep, a.ip) || inUse(a.ip) {
+			continue
+		}
+		if err := privileged(func() error { return delAddr(a.ip, a.ifindex) }); err != nil {
+			m.o.Logger.Debug("leftover link-local address not removed", "event", "linklocal_leftover", "addr", a.ip.String(), "err", err)
+			continue
+		}
+		m.o.Logger.Info("removed a link-local address a previous stsd left", "event", "linklocal_removed", "addr", a.ip.String(), "reason", "leftover")
+	}
 }
 
 // Present reports the label of ip on this host, and whether it is there.

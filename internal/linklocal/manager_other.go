@@ -29,6 +29,9 @@ func New(Options) *Manager { return &Manager{} }
 // Listen fails: ErrUnsupported.
 func (*Manager) Listen(context.Context, Bind) (net.Listener, error) { return nil, ErrUnsupported }
 
+// Sweep has nothing to remove here.
+func (*Manager) Sweep([]netip.Addr, func(netip.Addr) bool) {}
+
 // DropInherited has nothing to do: no capabilities here.
 func DropInherited() error { return nil }
 

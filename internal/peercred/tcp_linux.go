@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -137,6 +138,13 @@ func parseProcAddr(s []byte) (netip.AddrPort, error) {
 // or ::): what `stsd check` calls "in use".
 func Listening(ap netip.AddrPort) bool {
 	ap = unmap(ap)
+	return slices.Contains(Listeners(), ap)
+}
+
+// Listeners lists the addresses TCP sockets of this network namespace
+// listen on.
+func Listeners() []netip.AddrPort {
+	var out []netip.AddrPort
 	for _, path := range procTCP {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -149,10 +157,10 @@ func Listening(ap netip.AddrPort) bool {
 			if len(f) < 4 || string(f[3]) != "0A" { // TCP_LISTEN
 				continue
 			}
-			if l, err := parseProcAddr(f[1]); err == nil && l == ap {
-				return true
+			if l, err := parseProcAddr(f[1]); err == nil {
+				out = append(out, l)
 			}
 		}
 	}
-	return false
+	return out
 }

@@ -19,3 +19,6 @@ func lookupPeer(_, _ netip.AddrPort) (int, error) {
 
 // Listening: no socket tables to read here.
 func Listening(netip.AddrPort) bool { return false }
+
+// Listeners: no socket tables to read here.
+func Listeners() []netip.AddrPort { return nil }
