@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -19,7 +20,7 @@ func cmdContainerEnv(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("container-env")
 	ttl := fs.Duration("ttl", 0, "how long the id works (default 12h; 1m..720h)")
 	format := fs.String("format", "env", "env|docker|json")
-	revoke := fs.String("revoke", "", "revoke this id (whole, or as --list shows it)")
+	revoke := fs.String("revoke", "", "revoke this id (whole, as --list shows it, or - to read it from stdin)")
 	list := fs.Bool("list", false, "list the ids you may see (shortened)")
 	pos, ok := e.parse(fs, args)
 	if !ok {
@@ -52,7 +53,12 @@ func cmdContainerEnv(ctx context.Context, e *env, args []string) int {
 		}
 		writeContainerIDs(e, ids)
 	case *revoke != "":
-		info, err := c.RevokeContainerID(ctx, *revoke)
+		id := *revoke
+		if id == "-" { // keeps a whole id out of the process list
+			line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+			id = strings.TrimSpace(line)
+		}
+		info, err := c.RevokeContainerID(ctx, id)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "stsd container-env --revoke: %v\n", err)
 			return exitFailure

@@ -288,8 +288,10 @@ func TestLinkLocalEndpoints(t *testing.T) {
 
 	t.Run("container refusals", func(t *testing.T) {
 		revoked, _ := w.mint(t, "dev")
-		if out, errOut, code := w.run(t, "stsd", "container-env", "--revoke", revoked); code != 0 || !strings.Contains(out, "revoked") {
-			t.Fatalf("container-env --revoke: %d %s %s", code, out, errOut)
+		rev := w.cmd(t.Context(), "stsd", "container-env", "--revoke", "-")
+		rev.Stdin = strings.NewReader(revoked + "\n")
+		if out, err := rev.CombinedOutput(); err != nil || !strings.Contains(string(out), "revoked") {
+			t.Fatalf("container-env --revoke -: %v %s", err, out)
 		}
 		other, _ := w.mint(t, "other")
 		for _, tt := range []struct{ name, src, id string }{
