@@ -700,13 +700,19 @@ while [ ! -e "$STUB_DIR/exit" ]; do sleep 0.05; done
 exit 3
 `
 
-// TestContainerRun: `stsd container-run P -- ARGS` runs docker (a stub on
-// PATH) as `docker run -e NAME… ARGS` with the id only in its
-// environment; the id works while docker runs and is revoked when it
-// exits, also when it is killed.
+// TestContainerRun: ids survive a daemon restart; `stsd container-run P --
+// ARGS` runs docker (a stub on PATH) as `docker run -e NAME… ARGS` with
+// the id only in its environment; the id works while docker runs and is
+// revoked when it exits, also when it is killed.
 func TestContainerRun(t *testing.T) {
 	w := newLLWorld(t, llConfig)
+	d := w.startDaemon(t)
+	id, _ := w.mint(t, "dev")
+	d.stop(t)
 	w.startDaemon(t)
+	if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2/v2/credentials/"+id); status != "200" {
+		t.Errorf("an id minted before a restart: %s; want 200", status)
+	}
 	stubs := t.TempDir()
 	if err := os.WriteFile(filepath.Join(stubs, "docker"), []byte(dockerStub), 0o755); err != nil {
 		t.Fatal(err)
