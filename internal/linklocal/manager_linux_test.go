@@ -137,3 +137,28 @@ func loAddrsIn() string {
 	}
 	return b.String()
 }
+
+// TestDeleteMatchesLabel: removal names stsd's label, and the kernel
+// compares it, so even a delete aimed at someone else's address (same
+// address, other label, or none) cannot take it.
+func TestDeleteMatchesLabel(t *testing.T) {
+	for _, label := range []string{"lo", "lo:other"} {
+		ns := netns.New(t)
+		ns.IP("addr", "add", "169.254.170.2/32", "dev", "lo", "label", label)
+		var err error
+		ns.Do(func() {
+			lo, lerr := net.InterfaceByName("lo")
+			if lerr != nil {
+				t.Error(lerr)
+				return
+			}
+			err = delAddr(ContainerCredentials, lo.Index)
+		})
+		if err == nil {
+			t.Errorf("delete of an address labelled %q succeeded", label)
+		}
+		if !strings.Contains(loAddrs(ns), "169.254.170.2") {
+			t.Errorf("an address labelled %q was removed", label)
+		}
+	}
+}
