@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsd/stsd/internal/netns"
+	"github.com/stsd/stsd/internal/nobody"
 )
 
 // llConfig serves dev on the instance address and both profiles on the
@@ -282,6 +283,16 @@ func TestLinkLocalEndpoints(t *testing.T) {
 		}
 		if out := asNobody("-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token"); !strings.HasSuffix(out, "\n403") {
 			t.Errorf("IMDS as nobody from 192.0.2.1: %q; want 403", out)
+		}
+		// Nor can it borrow a container's address: IP_FREEBIND lets a local
+		// socket bind a source it does not have, but the kernel routes no
+		// local packet from it (only IP_TRANSPARENT, which needs
+		// CAP_NET_ADMIN, would), and any answer would go to that address's
+		// owner: no connection either way.
+		out, errOut, _ := runIn(t, w.host, []string{"PATH=" + os.Getenv("PATH"), childEnv + "=freebind 192.0.2.5 " + id},
+			"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", nobody.TestBinary(t), "-test.run=^TestFreebindChild$")
+		if !strings.HasPrefix(out, "no connection: ") || !strings.Contains(out, "connect: ") {
+			t.Errorf("a freebind socket as nobody from 192.0.2.5: %q %s; want a bound socket that cannot connect", out, errOut)
 		}
 	})
 	containerClients(t, w, ctrEnv, key)
@@ -765,4 +776,32 @@ func TestContainerRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFreebindChild connects from a source address this host does not
+// have (IP_FREEBIND, which needs no privilege) to the container listener
+// and asks for an id's credentials; it prints what it got, or "no
+// connection".
+func TestFreebindChild(t *testing.T) {
+	args := strings.Fields(os.Getenv(childEnv))
+	if len(args) != 3 || args[0] != "freebind" {
+		t.Skip("child helper")
+	}
+	d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(args[1])},
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_FREEBIND, 1) })
+			return serr
+		}}
+	c, err := d.Dial("tcp4", "169.254.170.2:80")
+	if err != nil {
+		// bind took the source; connect is what fails.
+		fmt.Printf("no connection: %v\n", err)
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET /v2/credentials/%s HTTP/1.0\r\nHost: 169.254.170.2\r\n\r\n", args[2])
+	b, _ := io.ReadAll(c)
+	fmt.Println(string(b))
 }

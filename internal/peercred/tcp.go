@@ -66,8 +66,10 @@ func TCPUID(r *http.Request) (int, error) {
 // 169.254.170.2) from an address that is none of this network namespace's
 // own, so it crossed from another namespace (a bridged container) and no
 // socket or uid of it can be found here. A local process can only connect
-// from this namespace's addresses (a TCP handshake from a forged source
-// never completes here), so a local caller is never taken for a container.
+// from this namespace's addresses (the kernel routes no local packet from
+// another source without IP_TRANSPARENT, which needs CAP_NET_ADMIN, and
+// an answer would go to that address's owner), so a local caller is never
+// taken for a container: it keeps the uid check.
 // Looked up once per connection.
 func ContainerPeer(r *http.Request) (netip.Addr, bool) {
 	ci, ok := r.Context().Value(connKey{}).(*connInfo)
