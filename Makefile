@@ -130,6 +130,8 @@ FUZZ_TARGETS := \
 	./imds:FuzzIMDSToken \
 	./ecs:FuzzEndpoint \
 	./ecs:FuzzECSAuthorization \
+	./ecs:FuzzContainerEndpoint \
+	./ecs:FuzzIDsFile \
 	./broker:FuzzProxyHeader \
 	./credproc:FuzzResponse \
 	./install:FuzzSetProfileKey \

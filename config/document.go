@@ -16,12 +16,13 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/config/internal/tomlpos"
+	"github.com/stsd/stsd/internal/linklocal"
 	"github.com/stsd/stsd/internal/paths"
 )
 
 var (
 	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles", "keys", "keyring"}
-	ecsKeys     = []string{"listen", "token_dir"}
+	ecsKeys     = []string{"listen", "token_dir", "container_listen"}
 	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
 	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
 	logLevels   = []string{"debug", "info", "warn", "error"}
@@ -121,6 +122,10 @@ func (p *parser) ecs(n *tomlpos.Node) {
 			if s, ok := p.filePath(k); ok {
 				e.TokenDir = s
 			}
+		case "container_listen":
+			if s, ok := p.linkLocalListener(k, linklocal.ContainerCredentials); ok {
+				e.ContainerListen = s
+			}
 		default:
 			p.errf(k, "%s", suggest(k.Last(), ecsKeys))
 		}
@@ -219,6 +224,31 @@ func (p *parser) listener(n *tomlpos.Node, loopbackOnly bool) (string, bool) {
 		use.host = strings.ToLower(host)
 	}
 	p.listeners = append(p.listeners, use)
+	return s, true
+}
+
+// linkLocalListener checks a link-local listen address: want, literally,
+// with a port SDKs can reach (they use 80); only where stsd can manage
+// the address and tell its callers apart (Linux).
+func (p *parser) linkLocalListener(n *tomlpos.Node, want netip.Addr) (string, bool) {
+	s, ok := p.str(n)
+	if !ok {
+		return "", false
+	}
+	example := want.String() + ":80"
+	ap, err := netip.ParseAddrPort(s)
+	switch {
+	case err != nil || ap.Addr() != want:
+		p.errf(n, "%q must be %s with a port: the SDKs look there without being told; write %q", s, want, example)
+		return "", false
+	case ap.Port() == 0:
+		p.errf(n, "%q has port 0: the SDKs look at a fixed port; write %q", s, example)
+		return "", false
+	case !p.linkLocal:
+		p.errf(n, "%s", linklocal.ErrUnsupported)
+		return "", false
+	}
+	p.listeners = append(p.listeners, listenerUse{n: n, host: want.String(), port: int(ap.Port())})
 	return s, true
 }
 

@@ -97,6 +97,10 @@ type parser struct {
 	// tcpPeerCheck is whether this OS can tell which user opened a TCP
 	// connection (Linux); without it imds_listen needs imds_any_local_user.
 	tcpPeerCheck bool
+	// linkLocal is whether this OS has link-local listeners (Linux).
+	linkLocal bool
+	// instanceProfile is the profile serving 169.254.169.254, once one does.
+	instanceProfile *profileState
 
 	cfg   *Config
 	errs  Errors
@@ -119,6 +123,7 @@ func newParser(name string, data []byte, o Options) *parser {
 		data:         data,
 		o:            o,
 		tcpPeerCheck: tcpPeerCheck,
+		linkLocal:    linkLocalSupported,
 	}
 }
 

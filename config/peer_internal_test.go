@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestIMDSWithoutPeerCheck covers macOS and Windows, where no TCP peer uid
 // lookup exists, from any OS.
@@ -33,5 +36,22 @@ func TestIMDSWithoutPeerCheck(t *testing.T) {
 				t.Errorf("run() error = %q; want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLinkLocalUnsupported covers macOS and Windows, which have no
+// link-local listeners, from any OS: the config says why.
+func TestLinkLocalUnsupported(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		"[profiles.p]\nsource_profile = \"src\"\nimds_listen = \"169.254.169.254:80\"\n",
+		"[ecs]\nlisten = \"127.0.0.1:9911\"\ntoken_dir = \"/tmp/x\"\ncontainer_listen = \"169.254.170.2:80\"\n[profiles.p]\nsource_profile = \"src\"\n",
+	} {
+		p := newParser("config.toml", []byte(src), Options{})
+		p.linkLocal = false
+		_, err := p.run()
+		if err == nil || !strings.Contains(err.Error(), "link-local listeners") || !strings.Contains(err.Error(), "need Linux") || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("run() = %v; want one line saying link-local listeners need Linux", err)
+		}
 	}
 }

@@ -2,12 +2,15 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stsd/stsd/config/internal/tomlpos"
+	"github.com/stsd/stsd/internal/linklocal"
 )
 
 var mfaPrompts = []string{"tty", "zenity", "kdialog", "osascript", "none"}
@@ -43,12 +46,7 @@ var profileKeys = []profileKey{
 			st.pr.RefreshBefore, st.refresh = d, k
 		}
 	}},
-	{"imds_listen", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
-		if s, ok := p.listener(k, true); ok {
-			st.pr.IMDSListen = s
-		}
-		st.imds = k
-	}},
+	{"imds_listen", nil, (*parser).imdsListenKey},
 	{"imds_v1", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
 		st.pr.IMDSV1, _ = p.boolean(k)
 		st.imdsV1 = k
@@ -58,6 +56,13 @@ var profileKeys = []profileKey{
 		st.anyLocalUser = k
 	}},
 	{"allowed_uids", nil, (*parser).allowedUIDsKey},
+	{"container_cidrs", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.ContainerCIDRs, st.ctrCIDRs = p.cidrs(k), k
+	}},
+	{"replace_instance_metadata", nil, func(p *parser, st *profileState, k *tomlpos.Node) {
+		st.pr.ReplaceInstanceMetadata, _ = p.boolean(k)
+		st.replace = k
+	}},
 
 	{"mfa_serial", mfaKey, (*parser).mfaSerialKey},
 	{"mfa_process", mfaKey, func(p *parser, st *profileState, k *tomlpos.Node) {
@@ -181,10 +186,12 @@ type profileState struct {
 
 	imds, imdsV1, anyLocalUser *tomlpos.Node
 
-	sessionTmpl string        // role_session_name as written (the default when absent)
-	consoleTmpl string        // console_name as written (the default when absent)
-	consoleARNs *tomlpos.Node // console_policy_arns
-	transitive  *tomlpos.Node // transitive_tag_keys
+	sessionTmpl       string        // role_session_name as written (the default when absent)
+	consoleTmpl       string        // console_name as written (the default when absent)
+	consoleARNs       *tomlpos.Node // console_policy_arns
+	transitive        *tomlpos.Node // transitive_tag_keys
+	imdsLinkLocal     bool          // imds_listen is 169.254.169.254
+	ctrCIDRs, replace *tomlpos.Node
 }
 
 // profile reads one [profiles.NAME] table: mode first, then every key, then
@@ -331,6 +338,29 @@ func (p *parser) regionKey(st *profileState, k *tomlpos.Node) {
 	}
 }
 
+// imdsListenKey reads imds_listen: a loopback address, or the instance
+// metadata address 169.254.169.254 for at most one profile (the host's
+// "instance role").
+func (p *parser) imdsListenKey(st *profileState, k *tomlpos.Node) {
+	st.imds = k
+	if s, ok := k.Value.(string); ok {
+		host, _, _ := net.SplitHostPort(s)
+		if a, err := netip.ParseAddr(host); err == nil && a.Is4() && a.IsLinkLocalUnicast() {
+			if first := p.instanceProfile; first != nil {
+				p.errf(k, "169.254.169.254 already serves profile %q (line %d): the instance address has one role; serve this profile on 127.0.0.1", first.pr.Name, first.imds.Line)
+				return
+			}
+			if s, ok := p.linkLocalListener(k, linklocal.InstanceMetadata); ok {
+				st.pr.IMDSListen, st.imdsLinkLocal, p.instanceProfile = s, true, st
+			}
+			return
+		}
+	}
+	if s, ok := p.listener(k, true); ok {
+		st.pr.IMDSListen = s
+	}
+}
+
 func (p *parser) allowedUIDsKey(st *profileState, k *tomlpos.Node) {
 	if a, ok := p.array(k, "integer uids"); ok {
 		for i, v := range a {
@@ -412,6 +442,12 @@ func (p *parser) profileEndpoints(st *profileState) {
 				p.errf(k, "has no effect without imds_listen; set imds_listen or remove this key")
 			}
 		}
+	}
+	if k := st.replace; k != nil && !st.imdsLinkLocal {
+		p.errf(k, `has no effect without imds_listen = "169.254.169.254:80"; set that or remove this key`)
+	}
+	if k := st.ctrCIDRs; k != nil && !st.imdsLinkLocal && (p.cfg.ECS == nil || p.cfg.ECS.ContainerListen == "") {
+		p.errf(k, `has no effect: containers reach stsd only on the link-local listeners; set imds_listen = "169.254.169.254:80" or [ecs] container_listen = "169.254.170.2:80", or remove this key`)
 	}
 }
 

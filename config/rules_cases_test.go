@@ -80,7 +80,7 @@ func TestRulesListeners(t *testing.T) {
 		{name: "ecs not loopback", src: "[ecs]\nlisten = \"0.0.0.0:9911\"\n" + sess,
 			want: `config.toml:2: ecs.listen: "0.0.0.0:9911" is not a loopback address: this endpoint serves credentials to local programs, so use 127.0.0.1, [::1] or localhost`},
 		{name: "ecs unknown key", src: "[ecs]\nlisten = \"127.0.0.1:9911\"\nport = 1\n" + sess,
-			want: "config.toml:3: ecs.port: unknown key; valid keys here: listen, token_dir"},
+			want: "config.toml:3: ecs.port: unknown key; valid keys here: listen, token_dir, container_listen"},
 		{name: "ecs not a table", src: "ecs = \"127.0.0.1:9911\"\n" + sess,
 			want: "config.toml:1: ecs: must be a table ([ecs]), not a string"},
 		{name: "same address twice", src: "metrics_listen = \"127.0.0.1:9913\"\n[ecs]\nlisten = \"127.0.0.1:9913\"\n" + sess,
@@ -538,5 +538,37 @@ func TestRulesConsole(t *testing.T) {
 			want: `config.toml:1: signin_endpoint: "ftp://signin.aws.amazon.com/federation" is not an http(s) URL; write e.g. "https://signin.aws.amazon.com/federation"`},
 		{name: "signin endpoint type", src: "signin_endpoint = 1\n" + sess,
 			want: "config.toml:1: signin_endpoint: must be a string, not an integer"},
+	})
+}
+
+func TestRulesLinkLocal(t *testing.T) {
+	t.Parallel()
+	ecsLL := "[ecs]\nlisten = \"127.0.0.1:9911\"\ntoken_dir = \"/tmp/x\"\ncontainer_listen = \"169.254.170.2:80\"\n"
+	runRules(t, []ruleTest{
+		{name: "instance address", src: sess + "imds_listen = \"169.254.169.254:80\"\ncontainer_cidrs = [\"172.17.0.0/16\"]\n"},
+		{name: "instance address replaces", src: sess + "imds_listen = \"169.254.169.254:80\"\nreplace_instance_metadata = true\n"},
+		{name: "instance address on two profiles", src: sess + "imds_listen = \"169.254.169.254:80\"\n[profiles.q]\nsource_profile = \"src\"\nimds_listen = \"169.254.169.254:80\"\n",
+			want: `config.toml:6: profiles.q.imds_listen: 169.254.169.254 already serves profile "p" (line 3): the instance address has one role; serve this profile on 127.0.0.1`},
+		{name: "other link-local address", src: sess + "imds_listen = \"169.254.169.253:80\"\n",
+			want: `config.toml:3: profiles.p.imds_listen: "169.254.169.253:80" must be 169.254.169.254 with a port: the SDKs look there without being told; write "169.254.169.254:80"`},
+		{name: "instance address port zero", src: sess + "imds_listen = \"169.254.169.254:0\"\n",
+			want: `config.toml:3: profiles.p.imds_listen: "169.254.169.254:0" has port 0: the SDKs look at a fixed port; write "169.254.169.254:80"`},
+		{name: "link-local and loopback listeners share a port number", src: "metrics_listen = \"127.0.0.1:9913\"\n" + sess + "imds_listen = \"169.254.169.254:80\"\n" + ecsLL,
+			wantWarn: ""},
+		{name: "system needs uids", src: sess + "imds_listen = \"169.254.169.254:80\"\n", system: true,
+			want: "config.toml:3: profiles.p.imds_listen: the system layout needs allowed_uids for imds_listen (the daemon's own uid is no user's); list the uids that may read this profile"},
+		{name: "replace without the instance address", src: sess + "imds_listen = \"127.0.0.1:9912\"\nreplace_instance_metadata = true\n",
+			want: `config.toml:4: profiles.p.replace_instance_metadata: has no effect without imds_listen = "169.254.169.254:80"; set that or remove this key`},
+		{name: "replace type", src: sess + "imds_listen = \"169.254.169.254:80\"\nreplace_instance_metadata = \"yes\"\n",
+			want: "config.toml:4: profiles.p.replace_instance_metadata: must be true or false, not a string"},
+		{name: "container cidrs with the container listener", src: ecsLL + sess + "container_cidrs = [\"172.17.0.0/16\", \"192.0.2.0/24\"]\n"},
+		{name: "container cidrs without a link-local listener", src: sess + "imds_listen = \"127.0.0.1:9912\"\ncontainer_cidrs = [\"172.17.0.0/16\"]\n",
+			want: `config.toml:4: profiles.p.container_cidrs: has no effect: containers reach stsd only on the link-local listeners; set imds_listen = "169.254.169.254:80" or [ecs] container_listen = "169.254.170.2:80", or remove this key`},
+		{name: "container cidrs not a prefix", src: ecsLL + sess + "container_cidrs = [\"172.17.0.1/16\", \"docker0\"]\n",
+			want: "config.toml:7: profiles.p.container_cidrs[0]: \"172.17.0.1/16\" has address bits set past /16; write \"172.17.0.0/16\"\nconfig.toml:7: profiles.p.container_cidrs[1]: \"docker0\" is not a CIDR prefix; write e.g. \"10.0.0.5/32\" or \"10.20.0.0/16\""},
+		{name: "container listen not the ecs address", src: "[ecs]\nlisten = \"127.0.0.1:9911\"\ntoken_dir = \"/tmp/x\"\ncontainer_listen = \"127.0.0.1:80\"\n" + sess,
+			want: `config.toml:4: ecs.container_listen: "127.0.0.1:80" must be 169.254.170.2 with a port: the SDKs look there without being told; write "169.254.170.2:80"`},
+		{name: "ecs listen stays loopback", src: "[ecs]\nlisten = \"169.254.170.2:80\"\ntoken_dir = \"/tmp/x\"\n" + sess,
+			want: `config.toml:2: ecs.listen: "169.254.170.2:80" is not a loopback address: this endpoint serves credentials to local programs, so use 127.0.0.1, [::1] or localhost`},
 	})
 }

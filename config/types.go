@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/internal/linklocal"
 )
 
 // Mode selects the STS call a profile makes.
@@ -49,7 +51,10 @@ type Config struct {
 // ECS is the optional ECS-compatible endpoint.
 type ECS struct {
 	Listen   string // loopback host:port
-	TokenDir string // absolute; <profile>.token files
+	TokenDir string // absolute; <profile>.token files, and the container ids' hashes
+	// ContainerListen is the container listener (Linux): "169.254.170.2:80",
+	// where SDKs resolve AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; "" = none.
+	ContainerListen string
 }
 
 // Broker is the optional HTTPS broker ([broker]) that serves federation
@@ -129,6 +134,12 @@ type Profile struct {
 	IMDSV1           bool
 	IMDSAnyLocalUser bool
 	AllowedUIDs      []int // empty = the daemon's uid
+	// ContainerCIDRs may read the profile from containers over the
+	// link-local listeners; empty = no container may.
+	ContainerCIDRs []netip.Prefix
+	// ReplaceInstanceMetadata serves imds_listen = 169.254.169.254 even
+	// where a real instance metadata service answers.
+	ReplaceInstanceMetadata bool
 
 	// CredentialsFile repeats Config.CredentialsFile so a profile alone
 	// determines its fingerprint.
@@ -180,6 +191,34 @@ func (es Errors) Unwrap() []error {
 	out := make([]error, len(es))
 	for i, e := range es {
 		out[i] = e
+	}
+	return out
+}
+
+// LinkLocal is one link-local listener of a config.
+type LinkLocal struct {
+	Addr    netip.AddrPort
+	Key     string // the key that sets it, e.g. "profiles.dev.imds_listen"
+	Profile string // the IMDS profile; "" for the ECS container listener
+	// Probe: look for a real instance metadata service first (the IMDS
+	// address, unless replace_instance_metadata).
+	Probe bool
+}
+
+// LinkLocalListeners lists the config's link-local listeners: the one
+// profile's imds_listen on 169.254.169.254 and [ecs] container_listen.
+func (c *Config) LinkLocalListeners() []LinkLocal {
+	var out []LinkLocal
+	for _, name := range c.ProfileNames() {
+		p := c.Profiles[name]
+		if ap, err := netip.ParseAddrPort(p.IMDSListen); err == nil && ap.Addr() == linklocal.InstanceMetadata {
+			out = append(out, LinkLocal{Addr: ap, Key: "profiles." + name + ".imds_listen", Profile: name, Probe: !p.ReplaceInstanceMetadata})
+		}
+	}
+	if c.ECS != nil && c.ECS.ContainerListen != "" {
+		if ap, err := netip.ParseAddrPort(c.ECS.ContainerListen); err == nil {
+			out = append(out, LinkLocal{Addr: ap, Key: "ecs.container_listen"})
+		}
 	}
 	return out
 }

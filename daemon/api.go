@@ -45,6 +45,9 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathRefresh+"{p}", s.profileOnly(s.handleRefresh))
 	mux.HandleFunc("POST "+wire.PathMFA+"{p}", s.profileOnly(s.handleMFA))
 	mux.HandleFunc("POST "+wire.PathExecToken+"{p}", s.profileOnly(s.handleExecToken))
+	mux.HandleFunc("POST "+wire.PathContainerID+"{p}", s.profileOnly(s.handleMintContainerID))
+	mux.HandleFunc("GET "+wire.PathContainerIDs, s.knownOnly(s.handleContainerIDs))
+	mux.HandleFunc("POST "+wire.PathContainerRevoke, s.knownOnly(s.handleRevokeContainerID))
 	mux.HandleFunc("POST "+wire.PathClear+"{p}", s.adminOnly(s.handleClear))
 	mux.HandleFunc("GET "+wire.PathStatus, s.adminOnly(s.handleStatus))
 	mux.HandleFunc("POST "+wire.PathReload, s.adminOnly(s.handleReload))
@@ -72,6 +75,18 @@ func (s *Supervisor) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.admin(peer(r)) {
 			writeError(w, http.StatusForbidden, wire.CodeAccessDenied, "only the daemon's user or root may do this")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// knownOnly admits any caller whose uid is known; the handler decides
+// what each may see.
+func (s *Supervisor) knownOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if peer(r) < 0 {
+			writeError(w, http.StatusForbidden, wire.CodeAccessDenied, "this caller's uid is unknown")
 			return
 		}
 		h(w, r)

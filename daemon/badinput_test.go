@@ -93,7 +93,7 @@ func TestBadHTTPInput(t *testing.T) {
 		{"imds no token", send(h.imds, req("GET", credsPath)), 401, "Unauthorized", "an IMDSv2 token is required: PUT /latest/api/token first"},
 		{"imds forged token", send(h.imds, req("GET", credsPath, "X-aws-ec2-metadata-token: AQAEAFAKEFAKEFAKEFAKE==\r\n")), 401, "Unauthorized", "the IMDSv2 token is invalid or expired"},
 		{"imds proxied", send(h.imds, req("GET", credsPath, tokenHdr, "X-Forwarded-For: 10.0.0.1\r\n")), 403, "AccessDenied", "requests through a proxy (X-Forwarded-For) are refused"},
-		{"imds foreign host", send(h.imds, strings.Replace(req("GET", credsPath, tokenHdr), "Host: 127.0.0.1", "Host: evil.example", 1)), 403, "AccessDenied", "the Host header must be localhost, a 127.0.0.0/8 address or [::1]"},
+		{"imds foreign host", send(h.imds, strings.Replace(req("GET", credsPath, tokenHdr), "Host: 127.0.0.1", "Host: evil.example", 1)), 403, "AccessDenied", "the Host header must be localhost, a 127.0.0.0/8 address, [::1] or the link-local address of this listener"},
 		{"imds unknown role", send(h.imds, req("GET", "/latest/meta-data/iam/security-credentials/prod", tokenHdr)), 404, "NotFound", "not found"},
 		{"imds wrong method", send(h.imds, req("POST", credsPath, tokenHdr)), 405, "MethodNotAllowed", "POST is not allowed here"},
 		// ECS.

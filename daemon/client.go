@@ -210,3 +210,50 @@ func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, err
 	}
 	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: resp.Body}, nil
 }
+
+// MintContainerID asks for a container id scoped to profile, valid for
+// ttl (0: the daemon's default).
+func (c *Client) MintContainerID(ctx context.Context, profile string, ttl time.Duration) (*wire.ContainerIDReply, error) {
+	body := ""
+	if ttl > 0 {
+		b, _ := json.Marshal(wire.ContainerIDRequest{TTL: ttl.String()})
+		body = string(b)
+	}
+	b, err := c.do(ctx, http.MethodPost, wire.PathContainerID+url.PathEscape(profile), body)
+	if err != nil {
+		return nil, err
+	}
+	var reply wire.ContainerIDReply
+	if err := json.Unmarshal(b, &reply); err != nil || reply.ID == "" {
+		return nil, errors.New("daemon container id: bad reply")
+	}
+	return &reply, nil
+}
+
+// ContainerIDs lists the container ids this caller may see, shortened.
+func (c *Client) ContainerIDs(ctx context.Context) ([]wire.ContainerIDInfo, error) {
+	b, err := c.do(ctx, http.MethodGet, wire.PathContainerIDs, "")
+	if err != nil {
+		return nil, err
+	}
+	var list wire.ContainerIDList
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("daemon container ids: %w", err)
+	}
+	return list.IDs, nil
+}
+
+// RevokeContainerID ends a container id at once: given whole or in the
+// shortened form a list shows.
+func (c *Client) RevokeContainerID(ctx context.Context, id string) (*wire.ContainerIDInfo, error) {
+	body, _ := json.Marshal(wire.ContainerIDRevoke{ID: id})
+	b, err := c.do(ctx, http.MethodPost, wire.PathContainerRevoke, string(body))
+	if err != nil {
+		return nil, err
+	}
+	var info wire.ContainerIDInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("daemon container id revoke: %w", err)
+	}
+	return &info, nil
+}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,21 +16,29 @@ import (
 	"github.com/stsd/stsd/ecs"
 	"github.com/stsd/stsd/imds"
 	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/linklocal"
 	"github.com/stsd/stsd/internal/peercred"
 )
 
 // localEndpoints are the local credential servers: one IMDS listener per
-// profile with imds_listen, and the ECS listener when [ecs] is set. A
-// reload reconciles them with the new config: a listener whose address is
-// unchanged stays bound and gets a new handler; others close or open.
+// profile with imds_listen, the ECS listener when [ecs] is set, and the
+// container listener with [ecs] container_listen. A reload reconciles them
+// with the new config: a listener whose address is unchanged stays bound
+// and gets a new handler; others close or open. Listeners on link-local
+// addresses (169.254.169.254, 169.254.170.2) are opened through ll, which
+// puts the address on lo and removes it when the listener closes.
 type localEndpoints struct {
-	s *Supervisor
+	s  *Supervisor
+	ll *linklocal.Manager
 	// mu guards the fields that follow (reconcile writes, readers look up).
-	mu      sync.Mutex
-	imds    map[string]*liveServer // by profile
-	ecs     *liveServer            // nil without [ecs]
-	tokens  *ecs.Tokens            // nil without [ecs]
-	ecsBase string                 // "http://127.0.0.1:PORT" as bound
+	mu        sync.Mutex
+	imds      map[string]*liveServer // by profile
+	ecs       *liveServer            // nil without [ecs]
+	tokens    *ecs.Tokens            // nil without [ecs]
+	ecsBase   string                 // "http://127.0.0.1:PORT" as bound
+	container *liveServer            // nil without container_listen
+	ids       *ecs.IDs               // container ids; nil without container_listen
+	idsPath   string
 }
 
 // liveServer is one running endpoint whose handler can be swapped.
@@ -44,7 +55,8 @@ func (l *liveServer) set(h http.Handler) { l.h.Store(&h) }
 
 // endpointProfile is what the local endpoints need to know about p.
 func endpointProfile(p *config.Profile) httpserve.Profile {
-	return httpserve.Profile{Name: p.Name, Region: p.Region, AllowedUIDs: p.AllowedUIDs, AnyLocalUser: p.IMDSAnyLocalUser}
+	return httpserve.Profile{Name: p.Name, Region: p.Region, AllowedUIDs: p.AllowedUIDs, AnyLocalUser: p.IMDSAnyLocalUser,
+		ContainerCIDRs: p.ContainerCIDRs}
 }
 
 // brokerOnly: a profile whose federated name uses {client} is minted per
@@ -52,7 +64,17 @@ func endpointProfile(p *config.Profile) httpserve.Profile {
 func brokerOnly(p *config.Profile) bool { return strings.Contains(p.FederationName, "{client}") }
 
 func newLocalEndpoints(s *Supervisor) *localEndpoints {
-	return &localEndpoints{s: s, imds: map[string]*liveServer{}}
+	return &localEndpoints{s: s, imds: map[string]*liveServer{}, ll: linklocal.New(linklocal.Options{Logger: s.o.Logger})}
+}
+
+// listen binds addr: through ll when it is a link-local address (probing
+// for a real instance metadata service first when probe is set), else on
+// loopback as usual.
+func (ep *localEndpoints) listen(ctx context.Context, addr string, probe bool) (net.Listener, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil && linklocal.Known(ap.Addr()) {
+		return ep.ll.Listen(ctx, linklocal.Bind{Addr: ap, Probe: probe})
+	}
+	return net.Listen("tcp", addr)
 }
 
 func (ep *localEndpoints) imdsOptions(p *config.Profile) imds.Options {
@@ -69,7 +91,10 @@ func (ep *localEndpoints) ecsOptions() ecs.Options {
 type binding struct {
 	imds        map[string]net.Listener // new or moved IMDS listeners, by profile
 	ecs         net.Listener            // a new or moved ECS listener
+	container   net.Listener            // a new or moved container listener
 	tokens      *ecs.Tokens
+	ids         *ecs.IDs
+	idsPath     string
 	ecsProfiles []ecs.Profile
 }
 
@@ -77,8 +102,10 @@ func (b *binding) close() {
 	for _, ln := range b.imds {
 		ln.Close()
 	}
-	if b.ecs != nil {
-		b.ecs.Close()
+	for _, ln := range []net.Listener{b.ecs, b.container} {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 }
 
@@ -88,19 +115,33 @@ func (b *binding) close() {
 func (ep *localEndpoints) reconcile(g *runGroup, cfg *config.Config) error {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	b, err := ep.bind(cfg)
+	b, err := ep.bind(g.ctx, cfg)
 	if err != nil {
 		b.close()
 		return err
 	}
 	ep.retire(cfg, b)
 	ep.start(g, cfg, b)
+	ep.sweep(cfg)
 	return nil
+}
+
+// sweep removes crashed daemons' link-local leftovers cfg does not use
+// and nothing listens on.
+func (ep *localEndpoints) sweep(cfg *config.Config) {
+	var keep []netip.Addr
+	for _, l := range cfg.LinkLocalListeners() {
+		keep = append(keep, l.Addr.Addr())
+	}
+	listening := peercred.Listeners()
+	ep.ll.Sweep(keep, func(a netip.Addr) bool {
+		return slices.ContainsFunc(listening, func(ap netip.AddrPort) bool { return ap.Addr() == a })
+	})
 }
 
 // bind binds what is new, or moved to another address, and loads the ECS
 // token files.
-func (ep *localEndpoints) bind(cfg *config.Config) (*binding, error) {
+func (ep *localEndpoints) bind(ctx context.Context, cfg *config.Config) (*binding, error) {
 	b := &binding{imds: map[string]net.Listener{}}
 	for _, name := range cfg.ProfileNames() {
 		p := cfg.Profiles[name]
@@ -110,7 +151,7 @@ func (ep *localEndpoints) bind(cfg *config.Config) (*binding, error) {
 		if old := ep.imds[name]; old != nil && old.listen == p.IMDSListen {
 			continue
 		}
-		ln, err := net.Listen("tcp", p.IMDSListen)
+		ln, err := ep.listen(ctx, p.IMDSListen, !p.ReplaceInstanceMetadata)
 		if err != nil {
 			return b, fmt.Errorf("imds_listen of profile %q: %w", name, err)
 		}
@@ -142,7 +183,32 @@ func (ep *localEndpoints) bind(cfg *config.Config) (*binding, error) {
 		}
 		b.ecs = ln
 	}
-	return b, nil
+	return b, ep.bindContainer(ctx, e, b)
+}
+
+// bindContainer opens the container ids and binds container_listen when
+// they are new or moved.
+func (ep *localEndpoints) bindContainer(ctx context.Context, e *config.ECS, b *binding) error {
+	if e.ContainerListen == "" {
+		return nil
+	}
+	b.idsPath = filepath.Join(e.TokenDir, ecs.IDsFile)
+	b.ids = ep.ids
+	if b.ids == nil || ep.idsPath != b.idsPath {
+		ids, err := ecs.OpenIDs(b.idsPath, ep.s.o.Clock.Now)
+		if err != nil {
+			return err
+		}
+		b.ids = ids
+	}
+	if ep.container == nil || ep.container.listen != e.ContainerListen {
+		ln, err := ep.listen(ctx, e.ContainerListen, false)
+		if err != nil {
+			return fmt.Errorf("ecs container_listen: %w", err)
+		}
+		b.container = ln
+	}
+	return nil
 }
 
 // retire stops what cfg drops or moves, and gives what stays cfg's
@@ -165,6 +231,14 @@ func (ep *localEndpoints) retire(cfg *config.Config, b *binding) {
 		ep.ecs.set(ecs.New(ep.s, b.ecsProfiles, b.tokens, ep.ecsOptions()))
 	}
 	ep.tokens = b.tokens
+	if ep.container != nil && (cfg.ECS == nil || cfg.ECS.ContainerListen != ep.container.listen) {
+		ep.container.stop()
+		ep.container = nil
+	}
+	if ep.container != nil {
+		ep.container.set(ecs.NewContainer(ep.s, b.ecsProfiles, b.ids, ep.ecsOptions()))
+	}
+	ep.ids, ep.idsPath = b.ids, b.idsPath
 }
 
 // start serves the listeners bind made.
@@ -176,6 +250,9 @@ func (ep *localEndpoints) start(g *runGroup, cfg *config.Config, b *binding) {
 	if b.ecs != nil {
 		ep.ecs = ep.serve(g, "ecs", cfg.ECS.Listen, b.ecs, ecs.New(ep.s, b.ecsProfiles, b.tokens, ep.ecsOptions()))
 		ep.ecsBase = "http://" + b.ecs.Addr().String()
+	}
+	if b.container != nil {
+		ep.container = ep.serve(g, "ecs-container", cfg.ECS.ContainerListen, b.container, ecs.NewContainer(ep.s, b.ecsProfiles, b.ids, ep.ecsOptions()))
 	}
 }
 
@@ -226,5 +303,18 @@ func (ep *localEndpoints) addrs(p *config.Profile) []string {
 	if ep.ecs != nil && !brokerOnly(p) {
 		out = append(out, "ecs "+ep.ecs.ln.Addr().String())
 	}
+	if ep.container != nil && !brokerOnly(p) {
+		out = append(out, "ecs-container "+ep.container.ln.Addr().String())
+	}
 	return out
+}
+
+// containerIDs returns the container ids, or nil without container_listen.
+func (ep *localEndpoints) containerIDs() *ecs.IDs {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.container == nil {
+		return nil
+	}
+	return ep.ids
 }

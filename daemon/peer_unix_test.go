@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -82,8 +83,50 @@ func TestPeerChild(t *testing.T) {
 		paths = []string{"/v1/credentials/dev"}
 	}
 	for _, p := range paths {
-		code, body := get(t, socketClient(sock), p)
+		var code int
+		var body []byte
+		if post, ok := strings.CutPrefix(p, "POST:"); ok {
+			resp, err := socketClient(sock).Post("http://stsd"+post, "application/json", strings.NewReader(`{"ttl":"1h"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code = resp.StatusCode
+		} else {
+			code, body = get(t, socketClient(sock), p)
+		}
 		os.Stdout.WriteString(p + " status=" + strconv.Itoa(code) + " " + strings.TrimSpace(string(body)) + "\n")
+	}
+}
+
+// TestContainerIDWhoMay: minting a container id for a profile needs what
+// reading it needs. A caller that may connect but not read dev (nobody)
+// is refused; once allowed_uids lists it, it gets as far as this daemon's
+// missing container listener. Listing shows it nothing it may not read.
+func TestContainerIDWhoMay(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a child as nobody")
+	}
+	for _, tt := range []struct {
+		name, profile, want string
+	}{
+		{"not allowed", sessionProfile, "POST:/v1/container-id/dev status=403"},
+		{"allowed", sessionProfile + "allowed_uids = [65534]\n", "POST:/v1/container-id/dev status=409"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := serveOpenSocket(t, tt.profile)
+			cmd := exec.Command(nobody.TestBinary(t), "-test.run=^TestPeerChild$")
+			cmd.Env = append(os.Environ(), "STSD_PEER_CHILD="+sock, "STSD_PEER_PATHS=POST:/v1/container-id/dev /v1/container-ids")
+			nobody.Run(cmd)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), `/v1/container-ids status=200 {"ids":[]}`) {
+				t.Errorf("nobody got:\n%s\nwant %s", out, tt.want)
+			}
+		})
 	}
 }
 

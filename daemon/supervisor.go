@@ -405,6 +405,9 @@ func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {
 	}
 	if cfg.ECS != nil {
 		out = append(out, "ecs "+cfg.ECS.Listen)
+		if cfg.ECS.ContainerListen != "" {
+			out = append(out, "ecs-container "+cfg.ECS.ContainerListen)
+		}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -47,7 +48,7 @@ func New(src Source, profiles []Profile, tokens *Tokens, o Options) http.Handler
 	// The caller and token checks need the profile from the path, so they
 	// run inside the route; the order is still proxy headers → Host →
 	// caller → token → handler.
-	r.Handle(Path("{profile}"), peercred.Require(o.Logger, o.PeerUID, h.rule, deny, h.auth(http.HandlerFunc(h.credentials)))).
+	r.Handle(Path("{profile}"), peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: h.rule, Deny: deny}.Require(h.auth(http.HandlerFunc(h.credentials)))).
 		Methods(http.MethodGet, http.MethodHead)
 	return httpserve.AccessLog(httpserve.Log{Logger: o.Logger, Now: o.Now, Endpoint: "ecs", OnRequest: o.OnRequest},
 		httpserve.RejectProxyHeaders(httpserve.CheckHost(r)))
@@ -117,6 +118,9 @@ type Options struct {
 	// PeerUID returns the uid at the other end of the request's TCP
 	// connection; default peercred.TCPUID where the OS can tell.
 	PeerUID func(*http.Request) (int, error)
+	// ContainerPeer tells a caller from another network namespace (a
+	// container) on a link-local listener; default peercred.ContainerPeer.
+	ContainerPeer func(*http.Request) (netip.Addr, bool)
 	// OnRequest, if set, is told "ecs" and the status of every request.
 	OnRequest func(endpoint string, status int)
 	// ShutdownTimeout bounds in-flight requests when an ephemeral endpoint
@@ -129,11 +133,14 @@ func (o Options) withDefaults() Options {
 	if o.PeerUID == nil && peercred.Supported {
 		o.PeerUID = peercred.TCPUID
 	}
+	if o.ContainerPeer == nil {
+		o.ContainerPeer = peercred.ContainerPeer
+	}
 	return o
 }
 
 // deny is the caller check's refusal.
 func deny(w http.ResponseWriter, profile string) {
 	httpserve.WriteError(w, http.StatusForbidden, httpserve.CodeForbidden,
-		"this user may not read profile "+strconv.Quote(profile)+": add its uid to the profile's allowed_uids")
+		"this caller may not read profile "+strconv.Quote(profile)+": add its uid to the profile's allowed_uids (a container: its address to container_cidrs)")
 }

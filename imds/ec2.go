@@ -112,7 +112,7 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	// Order: proxy headers → Host → caller → token → handler.
 	return httpserve.AccessLog(httpserve.Log{Logger: log, Now: o.Now, Endpoint: "imds", OnRequest: o.OnRequest},
 		httpserve.RejectProxyHeaders(httpserve.CheckHost(
-			peercred.Require(o.Logger, o.PeerUID, fixed, deny, h.auth(r)))))
+			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(h.auth(r)))))
 }
 
 // auth requires a valid token on everything but the token PUT itself. With

@@ -1,10 +1,14 @@
 package imds
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -447,5 +451,46 @@ func TestNoSecretsInLogs(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs carry a secret or token (%d chars)", len(secret))
 		}
+	}
+}
+
+// TestContainerCaller: a container (a caller from another network
+// namespace on 169.254.169.254) is answered only from an address in the
+// profile's container_cidrs, whatever allowed_uids and
+// imds_any_local_user say; the Host check takes the listener's own
+// address there.
+func TestContainerCaller(t *testing.T) {
+	t.Parallel()
+	cidrs := []netip.Prefix{netip.MustParsePrefix("172.17.0.0/16")}
+	for _, tt := range []struct {
+		name  string
+		cidrs []netip.Prefix
+		any   bool
+		from  string
+		host  string
+		want  int
+	}{
+		{"inside container_cidrs", cidrs, false, "172.17.0.2", "169.254.169.254", 200},
+		{"outside container_cidrs", cidrs, false, "10.0.0.2", "169.254.169.254", 403},
+		{"no container_cidrs", nil, false, "172.17.0.2", "169.254.169.254", 403},
+		{"any local user is no container", nil, true, "172.17.0.2", "169.254.169.254", 403},
+		{"a name for the address", cidrs, false, "172.17.0.2", "metadata.example", 403},
+		{"the other link-local address", cidrs, false, "172.17.0.2", "169.254.170.2", 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := testOptions(t, newClock(), testUID)
+			o.ContainerPeer = func(*http.Request) (netip.Addr, bool) { return netip.MustParseAddr(tt.from), true }
+			h := NewIMDS(newSource("dev"), Profile{Name: "dev", AllowedUIDs: []int{testUID}, AnyLocalUser: tt.any, ContainerCIDRs: tt.cidrs}, o)
+			r := httptest.NewRequest("PUT", "http://169.254.169.254"+pathToken, nil)
+			r.Host = tt.host
+			r.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.TCPAddrFromAddrPort(netip.MustParseAddrPort("169.254.169.254:80"))))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("PUT token from container %s, Host %s = %d; want %d (%s)", tt.from, tt.host, w.Code, tt.want, w.Body)
+			}
+		})
 	}
 }

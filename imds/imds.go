@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// elsewhere there is none and the caller check is skipped (config
 	// requires imds_any_local_user).
 	PeerUID func(*http.Request) (int, error)
+	// ContainerPeer tells a caller from another network namespace (a
+	// container) on a link-local listener; default peercred.ContainerPeer.
+	ContainerPeer func(*http.Request) (netip.Addr, bool)
 	// OnRequest, if set, is told "imds" and the status of every request
 	// (metrics).
 	OnRequest func(endpoint string, status int)
@@ -49,11 +53,14 @@ func (o Options) withDefaults() Options {
 	if o.PeerUID == nil && peercred.Supported {
 		o.PeerUID = peercred.TCPUID
 	}
+	if o.ContainerPeer == nil {
+		o.ContainerPeer = peercred.ContainerPeer
+	}
 	return o
 }
 
 // deny is the caller check's refusal.
 func deny(w http.ResponseWriter, profile string) {
 	httpserve.WriteError(w, http.StatusForbidden, httpserve.CodeForbidden,
-		"this user may not read profile \""+profile+"\": add its uid to the profile's allowed_uids")
+		"this caller may not read profile \""+profile+"\": add its uid to the profile's allowed_uids (a container: its address to container_cidrs)")
 }

@@ -254,6 +254,7 @@ func Install(ctx context.Context, o Options) error {
 	}
 	s := o.service()
 	s.SocketGroup = cfg.SocketGroup
+	s.LinkLocal = len(cfg.LinkLocalListeners()) > 0
 	text, err := Render(s)
 	if err != nil {
 		return err

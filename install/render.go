@@ -45,6 +45,10 @@ type Service struct {
 	// SocketGroup is the config's socket_group; a systemd system unit adds
 	// it to SupplementaryGroups so the daemon may hand the socket to it.
 	SocketGroup string
+	// LinkLocal: the config has link-local listeners (169.254.169.254,
+	// 169.254.170.2), so a systemd system unit grants CAP_NET_ADMIN and
+	// CAP_NET_BIND_SERVICE (and only then).
+	LinkLocal bool
 	// Home is the user's home directory, for per-user services (where
 	// their file and log go).
 	Home string
@@ -121,6 +125,9 @@ func (s Service) check() error {
 	if !s.System && s.Init != Windows && !path.IsAbs(s.Home) {
 		return fmt.Errorf("home directory %q is not absolute", s.Home)
 	}
+	if s.LinkLocal && (s.Init != Systemd || !s.System) {
+		return errors.New("link-local listeners (169.254.169.254, 169.254.170.2) need the Linux system service, which alone can grant CAP_NET_ADMIN and CAP_NET_BIND_SERVICE: use --system --init systemd, or listen on 127.0.0.1")
+	}
 	if s.SocketGroup != "" && !validName(s.SocketGroup) {
 		return fmt.Errorf("socket_group %q is not a valid group name", s.SocketGroup)
 	}
@@ -187,10 +194,25 @@ var systemdHardening = []string{
 	"RestrictNamespaces=yes",
 	"LockPersonality=yes",
 	"SystemCallArchitectures=native",
-	"CapabilityBoundingSet=",
-	"AmbientCapabilities=",
-	// AF_NETLINK: sock_diag, to find which user opened a loopback connection.
+	// AF_NETLINK: sock_diag, to find which user opened a loopback
+	// connection, and rtnetlink for link-local addresses.
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+}
+
+// systemdCapabilities are the system unit's capabilities: none, unless the
+// config has link-local listeners. Those need CAP_NET_ADMIN (add the
+// address to lo, and remove it at exit) and CAP_NET_BIND_SERVICE (port
+// 80); the unit grants them as ambient capabilities, which pass to
+// children, so stsd clears its ambient, inheritable and effective sets
+// first thing and raises the two from its permitted set on one thread at
+// a time: mfa_process, a source credential_process and notify_command get
+// none. The process itself stays the stsd user, never root.
+func systemdCapabilities(linkLocal bool) []string {
+	if !linkLocal {
+		return []string{"CapabilityBoundingSet=", "AmbientCapabilities="}
+	}
+	return []string{"CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE",
+		"AmbientCapabilities=CAP_NET_ADMIN CAP_NET_BIND_SERVICE"}
 }
 
 // systemdUserHardening is what a user manager can apply without user
@@ -268,6 +290,7 @@ func renderSystemd(s Service) string {
 		// would otherwise look for one (and may run dbus-launch) at start.
 		w("Environment=DBUS_SESSION_BUS_ADDRESS=disabled:")
 		w(systemdHardening...)
+		w(systemdCapabilities(s.LinkLocal)...)
 	} else {
 		w(systemdUserHardening...)
 	}

@@ -50,6 +50,7 @@ func testServices() []struct {
 		{"systemd-system-socket-group.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", SocketGroup: "aws-users"}},
 		{"systemd-system-keyring.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase"}},
 		{"systemd-system-keyring-sealed.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase.cred"}},
+		{"systemd-system-link-local.golden", Service{Init: Systemd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/etc/stsd/config.toml", LinkLocal: true}},
 		{"systemd-user.golden", Service{Init: Systemd, Executable: "/home/alice/bin/stsd", ConfigPath: "/home/alice/.config/stsd/config.toml", Home: "/home/alice"}},
 		{"systemd-user-odd-path.golden", Service{Init: Systemd, Executable: "/home/alice/my bin/stsd", ConfigPath: `/home/alice/50% "off"/$HOME\config.toml`, Home: "/home/alice"}},
 		{"launchd-system.golden", Service{Init: Launchd, System: true, Executable: "/usr/local/bin/stsd", ConfigPath: "/Library/Application Support/stsd/config.toml"}},
@@ -93,6 +94,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad group", func(s *Service) { s.System, s.SocketGroup = true, "a b" }},
 		{"relative home", func(s *Service) { s.Home = "home" }},
 		{"unknown init", func(s *Service) { s.Init = "sysv" }},
+		{"link-local user unit", func(s *Service) { s.LinkLocal = true }},
+		{"link-local launchd", func(s *Service) { s.Init, s.System, s.LinkLocal = Launchd, true, true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +136,7 @@ func TestSystemdVerify(t *testing.T) {
 		{"system with socket group", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", SocketGroup: "adm"}, []string{"verify"}},
 		{"system with keyring credential", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase"}, []string{"verify"}},
 		{"system with sealed keyring credential", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", KeyringCredential: "/etc/stsd/keyring-passphrase.cred"}, []string{"verify"}},
+		{"system with link-local listeners", Service{Init: Systemd, System: true, ConfigPath: "/etc/stsd/config.toml", LinkLocal: true}, []string{"verify"}},
 		{"user", Service{Init: Systemd, ConfigPath: "/home/a b/.config/stsd/config.toml", Home: "/home/a b"}, []string{"--user", "verify"}},
 	}
 	for _, tt := range tests {

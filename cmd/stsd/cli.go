@@ -13,6 +13,7 @@ import (
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/clidoc"
+	"github.com/stsd/stsd/internal/envvars"
 	"github.com/stsd/stsd/internal/wire"
 	"github.com/stsd/stsd/keys"
 )
@@ -44,6 +45,8 @@ type command struct {
 	choices  []string
 	sub      []command // subcommands; run then dispatches to them
 	hidden   bool      // not in help, man pages or completion
+	// flags overrides flagValues for this command's flags of the same name.
+	flags map[string]clidoc.Flag
 }
 
 // commandTable lists every command in help order. It is set in init
@@ -64,6 +67,9 @@ func init() {
 		{name: "exec", args: "P -- CMD [ARG…]", summary: "run CMD with an ECS endpoint + token scoped to P (revoked when CMD exits)", run: cmdExec, operands: clidoc.ProfileCommand},
 		{name: "env", args: "P", summary: "print P's credentials as environment assignments", run: cmdEnv, operands: clidoc.Profile},
 		{name: "env-hint", args: "P", summary: "print the IMDS/ECS environment lines for P (no secrets)", run: cmdEnvHint, operands: clidoc.Profile},
+		{name: "container-env", args: "P", summary: "mint a container id for P and print a container's env-file lines (--list, --revoke ID; Linux)", run: cmdContainerEnv, operands: clidoc.Profile,
+			flags: map[string]clidoc.Flag{"format": {Value: clidoc.Choice, Choices: envvars.ContainerFormats}}},
+		{name: "container-run", args: "P -- DOCKER-RUN-ARG…", summary: "docker run with a container id for P, revoked when the container exits (Linux)", run: cmdContainerRun, operands: clidoc.Profile},
 		{name: "console", args: "P", summary: "open the AWS console signed in as P (--print: print the URL, a secret)", run: cmdConsole, operands: clidoc.Profile},
 		{name: "install", summary: "install (or update) and start the OS service", run: cmdInstall},
 		{name: "uninstall", summary: "remove the OS service (the config, cache and state stay)", run: cmdUninstall},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -35,6 +36,18 @@ var flagValues = map[string]clidoc.Flag{
 	"init":        {Value: clidoc.Choice, Choices: []string{"systemd", "launchd", "windows"}},
 	"log-level":   {Value: clidoc.Choice, Choices: []string{"debug", "info", "warn", "error"}},
 	"log-format":  {Value: clidoc.Choice, Choices: []string{"text", "json"}},
+	"ttl":         {Placeholder: "DURATION"},
+	"revoke":      {Placeholder: "ID"},
+}
+
+// flagKinds is flagValues with r's own overrides.
+func flagKinds(r command) map[string]clidoc.Flag {
+	if len(r.flags) == 0 {
+		return flagValues
+	}
+	kinds := maps.Clone(flagValues)
+	maps.Copy(kinds, r.flags)
+	return kinds
 }
 
 // commonFlags are the flags every command's FlagSet has (env.flags).
@@ -64,7 +77,7 @@ func treeOf(rows []command, common []string) []clidoc.Command {
 		if len(r.sub) > 0 {
 			c.Sub = treeOf(r.sub, common)
 		} else if fs := flagSetOf(r); fs != nil {
-			c.Flags = clidoc.FlagsOf(fs, common, flagValues)
+			c.Flags = clidoc.FlagsOf(fs, common, flagKinds(r))
 		}
 		out = append(out, c)
 	}

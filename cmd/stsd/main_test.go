@@ -30,6 +30,11 @@ func TestUsageAndVersion(t *testing.T) {
 		{"bad flag", []string{"status", "--nope"}, 2, "", "flag provided but not defined: -nope"},
 		{"refresh needs a profile", []string{"refresh"}, 2, "", "give exactly one profile"},
 		{"credential-process needs a profile", []string{"credential-process"}, 2, "", "--profile PROFILE"},
+		{"container-env needs one mode", []string{"container-env"}, 2, "", "stsd container-env PROFILE [--ttl 12h]"},
+		{"container-env profile and list", []string{"container-env", "dev", "--list"}, 2, "", "stsd container-env PROFILE"},
+		{"container-env format", []string{"container-env", "dev", "--format", "sh"}, 2, "", "--format env|docker|json"},
+		{"container-run needs --", []string{"container-run", "dev", "alpine"}, 2, "", "stsd container-run PROFILE [--ttl 12h] -- DOCKER-RUN-ARG"},
+		{"container-run needs a profile", []string{"container-run", "--", "alpine"}, 2, "", "stsd container-run PROFILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/credproc"
+	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/internal/mfa"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/stsclient"
@@ -81,8 +83,30 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	for _, w := range e.keyStores(cfg).Warnings() {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
+	if problems := e.checkLinkLocal(ctx, cfg); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(e.stderr, p)
+		}
+		return exitUsage
+	}
 	fmt.Fprintf(e.stdout, "%s: ok, %d profile(s)\n", cfg.Path, len(cfg.Profiles))
 	return exitOK
+}
+
+// checkLinkLocal is what would keep the link-local listeners from
+// starting in this process; a running daemon's own listeners are no
+// problem.
+func (e *env) checkLinkLocal(ctx context.Context, cfg *config.Config) []string {
+	if len(cfg.LinkLocalListeners()) == 0 {
+		return nil
+	}
+	var serving []string
+	if _, st, err := dial(ctx, e); err == nil {
+		for _, p := range st.Profiles {
+			serving = append(serving, p.Endpoints...)
+		}
+	}
+	return daemon.CheckLinkLocal(ctx, cfg, serving)
 }
 
 // cmdCredentialProcess is the full binary's credential_process: the daemon

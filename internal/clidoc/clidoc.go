@@ -50,6 +50,9 @@ type Flag struct {
 	Bool    bool
 	Value   Kind     // what the value is (not for Bool)
 	Choices []string // the values when Value is Choice
+	// Placeholder stands for the value in a synopsis; "" for the default
+	// (the choices, FILE, P,… or the flag's name in capitals).
+	Placeholder string
 }
 
 // FlagsOf describes every flag of fs except those named in skip, each
@@ -65,8 +68,8 @@ func FlagsOf(fs *flag.FlagSet, skip []string, kinds map[string]Flag) []Flag {
 			d.Bool = true
 		} else {
 			k := kinds[f.Name]
-			d.Value, d.Choices = k.Value, k.Choices
-			if f.DefValue != "" && f.DefValue != "0" {
+			d.Value, d.Choices, d.Placeholder = k.Value, k.Choices, k.Placeholder
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" {
 				d.Default = f.DefValue
 			}
 		}
@@ -77,6 +80,9 @@ func FlagsOf(fs *flag.FlagSet, skip []string, kinds map[string]Flag) []Flag {
 
 // placeholder is the word that stands for f's value in a synopsis.
 func (f Flag) placeholder() string {
+	if f.Placeholder != "" {
+		return f.Placeholder
+	}
 	if len(f.Choices) > 0 {
 		return strings.Join(f.Choices, "|")
 	}

@@ -236,3 +236,57 @@ func fishQuote(s string) string {
 func psQuote(s string) string {
 	return "'" + strings.NewReplacer("'", "''", "‘", "‘‘", "’", "’’", "‚", "‚‚", "‛", "‛‛").Replace(s) + "'"
 }
+
+// ContainerID is the environment of a container given a container id:
+// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, which botocore, aws-sdk-go-v2
+// and JS v3 resolve against http://169.254.170.2 (sending no
+// Authorization), and the region; without the variables that would win
+// over it or name another endpoint.
+func ContainerID(uri, region string) Env {
+	e := Env{Set: []Var{{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", uri}}}
+	e.Set = append(e.Set, regionVars(region)...)
+	e.Unset = append([]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}, staticKeys...)
+	return e
+}
+
+// ContainerFormats are the formats WriteContainer knows.
+var ContainerFormats = []string{"env", "docker", "json"}
+
+// WriteContainer prints the variables e sets (a container starts without
+// the host's environment, so there is nothing to unset) as env: KEY=VALUE
+// lines, what `docker run --env-file` and a compose env_file take; docker:
+// `-e KEY=VALUE` flags on one line, for `docker run $(…)` (which puts them
+// in docker's command line, visible to every local user); or json.
+func WriteContainer(w io.Writer, format string, e Env) error {
+	var b bytes.Buffer
+	switch format {
+	case "env", "":
+		for _, v := range e.Set {
+			fmt.Fprintf(&b, "%s=%s\n", v.Name, v.Value)
+		}
+	case "docker":
+		flags := make([]string, len(e.Set))
+		for i, v := range e.Set {
+			flags[i] = "-e " + shQuote(v.Name+"="+v.Value)
+		}
+		b.WriteString(strings.Join(flags, " ") + "\n")
+	case "json":
+		return Write(w, "json", Env{Set: e.Set})
+	default:
+		return fmt.Errorf("unknown format %q: use %s", format, strings.Join(ContainerFormats, ", "))
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// DockerRun is the command line of `docker run` passing e's variables by
+// name only (`-e NAME`: docker copies the value from its own environment,
+// so no value shows in its command line), then args.
+func DockerRun(e Env, args []string) []string {
+	argv := []string{"docker", "run"}
+	for _, v := range e.Set {
+		argv = append(argv, "-e", v.Name)
+	}
+	return append(argv, args...)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -241,4 +242,34 @@ func TestRunHelper(t *testing.T) {
 		os.Exit(99)
 	}
 	os.Exit(code)
+}
+
+// TestContainerIDFormats: what `stsd container-env` prints, and the
+// docker command line `stsd container-run` builds, which names the
+// variables only.
+func TestContainerIDFormats(t *testing.T) {
+	t.Parallel()
+	e := ContainerID("/v2/credentials/ABCDEFGHIJKLMNOPQRSTUVWXYZ", "eu-west-1")
+	tests := []struct{ format, want string }{
+		{"env", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/ABCDEFGHIJKLMNOPQRSTUVWXYZ\nAWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1\n"},
+		{"docker", "-e AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/ABCDEFGHIJKLMNOPQRSTUVWXYZ -e AWS_REGION=eu-west-1 -e AWS_DEFAULT_REGION=eu-west-1\n"},
+		{"json", "{\n  \"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\": \"/v2/credentials/ABCDEFGHIJKLMNOPQRSTUVWXYZ\",\n  \"AWS_REGION\": \"eu-west-1\",\n  \"AWS_DEFAULT_REGION\": \"eu-west-1\"\n}\n"},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		if err := WriteContainer(&b, tt.format, e); err != nil || b.String() != tt.want {
+			t.Errorf("WriteContainer(%s) = %q, %v; want %q", tt.format, b.String(), err, tt.want)
+		}
+	}
+	if err := WriteContainer(io.Discard, "sh", e); err == nil {
+		t.Error("WriteContainer(sh) = nil; want an unknown-format error")
+	}
+	argv := strings.Join(DockerRun(e, []string{"--rm", "alpine"}), " ")
+	if want := "docker run -e AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -e AWS_REGION -e AWS_DEFAULT_REGION --rm alpine"; argv != want {
+		t.Errorf("DockerRun = %q; want %q", argv, want)
+	}
+	env := strings.Join(Apply([]string{"AWS_PROFILE=x", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:1/", "HOME=/h"}, e), " ")
+	if strings.Contains(env, "AWS_PROFILE") || strings.Contains(env, "FULL_URI") || !strings.Contains(env, "HOME=/h") {
+		t.Errorf("Apply(ContainerID) = %q", env)
+	}
 }

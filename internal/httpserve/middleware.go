@@ -3,10 +3,14 @@ package httpserve
 import (
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/stsd/stsd/internal/linklocal"
+	"github.com/stsd/stsd/internal/redact"
 )
 
 // The local endpoints' checks run in this fixed order on every request,
@@ -14,8 +18,10 @@ import (
 //
 //  1. RejectProxyHeaders  any X-Forwarded-For, Forwarded or X-Real-IP → 403:
 //     a proxy is relaying the request
-//  2. CheckHost           Host not literally loopback → 403 (DNS rebinding)
-//  3. peercred.Require    peer uid not allowed for the profile → 403 + audit
+//  2. CheckHost           Host not literally loopback (or the link-local
+//     listener's own address) → 403 (DNS rebinding)
+//  3. peercred.Check      a local caller's uid, or a container's address,
+//     not allowed for the profile → 403 + audit
 //  4. the endpoint's own token check → 401 or 403
 //  5. the handler
 //
@@ -118,7 +124,7 @@ func AccessLog(l Log, next http.Handler) http.Handler {
 			l.OnRequest(l.Endpoint, sw.Status)
 		}
 		l.Logger.Info("request", "event", "http_request", "endpoint", l.Endpoint,
-			"method", r.Method, "path", r.URL.Path, "status", sw.Status,
+			"method", r.Method, "path", redact.Path(r.URL.Path), "status", sw.Status,
 			"bytes", sw.Bytes, "remote", r.RemoteAddr, "duration", l.Now().Sub(start))
 	})
 }
@@ -143,17 +149,44 @@ func RejectProxyHeaders(next http.Handler) http.Handler {
 }
 
 // CheckHost refuses a Host header that is not literally localhost, a
-// 127.0.0.0/8 address or [::1], with an optional port. Names are never
-// resolved: a page whose name was rebound to 127.0.0.1 (DNS rebinding, cf.
-// 99designs/aws-vault#578) still sends its own name.
+// 127.0.0.0/8 address or [::1], with an optional port; on a link-local
+// listener its own address (169.254.169.254, 169.254.170.2: what SDKs
+// send there) is accepted too. Names are never resolved: a page whose
+// name was rebound to 127.0.0.1 (DNS rebinding, cf. 99designs/aws-vault#578)
+// still sends its own name.
 func CheckHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !LoopbackHost(r.Host) {
-			WriteError(w, http.StatusForbidden, CodeForbidden, "the Host header must be localhost, a 127.0.0.0/8 address or [::1]")
+		if !LoopbackHost(r.Host) && !ownLinkLocalHost(r) {
+			WriteError(w, http.StatusForbidden, CodeForbidden, "the Host header must be localhost, a 127.0.0.0/8 address, [::1] or the link-local address of this listener")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ownLinkLocalHost reports whether r came to a link-local listener and
+// names that listener's address literally, with an optional port.
+func ownLinkLocalHost(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	t, ok := la.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	own := t.AddrPort().Addr().Unmap()
+	if !linklocal.Known(own) {
+		return false
+	}
+	host, port := r.Host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host, port = host[:i], host[i:]
+	}
+	if port != "" && !validPort(port) {
+		return false
+	}
+	return host == own.String()
 }
 
 // LoopbackHost reports whether a Host header is a loopback literal (or

@@ -1,6 +1,7 @@
 package httpserve
 
 import (
+	"net/netip"
 	"os"
 
 	"github.com/stsd/stsd/internal/peercred"
@@ -13,8 +14,12 @@ type Profile struct {
 	// AllowedUIDs may read the profile (the Linux peer check); empty means
 	// the uid of this process.
 	AllowedUIDs []int
-	// AnyLocalUser turns the peer check off (imds_any_local_user).
+	// AnyLocalUser turns the uid check of local callers off
+	// (imds_any_local_user).
 	AnyLocalUser bool
+	// ContainerCIDRs may read the profile from containers over the
+	// link-local listeners (container_cidrs; empty: no container may).
+	ContainerCIDRs []netip.Prefix
 }
 
 // WithDefaults fills in the region and the allowed uids.
@@ -28,7 +33,7 @@ func (p Profile) WithDefaults() Profile {
 	return p
 }
 
-// Rule is who may read p, for peercred.Require.
+// Rule is who may read p, for peercred.Check.
 func (p Profile) Rule() peercred.Rule {
-	return peercred.Rule{Profile: p.Name, AllowedUIDs: p.AllowedUIDs, Anyone: p.AnyLocalUser}
+	return peercred.Rule{Profile: p.Name, AllowedUIDs: p.AllowedUIDs, Anyone: p.AnyLocalUser, ContainerCIDRs: p.ContainerCIDRs}
 }

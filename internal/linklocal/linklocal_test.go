@@ -1,6 +1,7 @@
 package linklocal
 
 import (
+	"log/slog"
 	"net/netip"
 	"testing"
 )
@@ -16,3 +17,5 @@ func TestKnown(t *testing.T) {
 		}
 	}
 }
+
+func testLog(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(t.Output(), nil)) }

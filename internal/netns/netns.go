@@ -12,8 +12,11 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // NS is one named network namespace (`ip netns`).
@@ -72,11 +75,48 @@ func (n *NS) run(name string, args ...string) {
 // interface names, a's first. Deleting either namespace deletes the pair.
 func Link(a *NS, aAddr string, b *NS, bAddr string) (string, string) {
 	a.t.Helper()
-	ia, ib := "v"+a.Name[5:], "v"+b.Name[5:]
+	// Named for both ends, so one namespace may have several links.
+	ia, ib := "v"+a.Name[5:11]+b.Name[5:11], "v"+b.Name[5:11]+a.Name[5:11]
 	a.run("ip", "link", "add", ia, "netns", a.Name, "type", "veth", "peer", "name", ib, "netns", b.Name)
 	a.IP("addr", "add", aAddr, "dev", ia)
 	a.IP("link", "set", ia, "up")
 	b.IP("addr", "add", bAddr, "dev", ib)
 	b.IP("link", "set", ib, "up")
 	return ia, ib
+}
+
+// Do runs f on a thread of this process that has entered the namespace:
+// sockets f opens live there. The thread is never given back to the Go
+// runtime (it ends with f's goroutine), so nothing else runs in the
+// namespace by accident. Do waits for f.
+func (n *NS) Do(f func()) {
+	n.t.Helper()
+	fd, err := unix.Open("/var/run/netns/"+n.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		n.t.Fatalf("open namespace %s: %v", n.Name, err)
+	}
+	defer unix.Close(fd)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			done <- err
+			return
+		}
+		defer func() { done <- nil }()
+		f()
+	}()
+	if err := <-done; err != nil {
+		n.t.Fatalf("enter namespace %s: %v", n.Name, err)
+	}
+}
+
+// Output runs `ip -n NAME args…` and returns its output.
+func (n *NS) Output(args ...string) string {
+	n.t.Helper()
+	out, err := exec.Command("ip", append([]string{"-n", n.Name}, args...)...).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

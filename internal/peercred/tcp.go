@@ -13,6 +13,9 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/stsd/stsd/internal/linklocal"
+	"github.com/stsd/stsd/internal/redact"
 )
 
 // ErrNoPeer means the request did not come over a connection whose
@@ -21,13 +24,17 @@ var ErrNoPeer = errors.New("peer unknown: not a connection with peercred.ConnCon
 
 type connKey struct{}
 
-// connInfo is one accepted connection; its peer uid is looked up once, on
-// the first request (not in the accept loop).
+// connInfo is one accepted connection; its peer uid and whether it comes
+// from a container are looked up once, on the first request (not in the
+// accept loop).
 type connInfo struct {
 	local, remote netip.AddrPort
 	once          sync.Once
 	uid           int
 	err           error
+
+	ctrOnce   sync.Once
+	container bool
 }
 
 // ConnContext records a TCP connection's addresses for TCPUID; use it as
@@ -54,38 +61,112 @@ func TCPUID(r *http.Request) (int, error) {
 	return ci.uid, ci.err
 }
 
+// ContainerPeer reports the peer address of r's connection when it is a
+// container's: the connection came to a link-local listener (169.254.169.254,
+// 169.254.170.2) from an address that is none of this network namespace's
+// own, so it crossed from another namespace (a bridged container) and no
+// socket or uid of it can be found here. A local process can only connect
+// from this namespace's addresses (the kernel routes no local packet from
+// another source without IP_TRANSPARENT, which needs CAP_NET_ADMIN, and
+// an answer would go to that address's owner), so a local caller is never
+// taken for a container: it keeps the uid check.
+// Looked up once per connection.
+func ContainerPeer(r *http.Request) (netip.Addr, bool) {
+	ci, ok := r.Context().Value(connKey{}).(*connInfo)
+	if !ok || !ci.local.IsValid() || !ci.remote.IsValid() {
+		return netip.Addr{}, false
+	}
+	ci.ctrOnce.Do(func() {
+		ci.container = linklocal.Known(ci.local.Addr()) && !isOwnAddr(ci.remote.Addr())
+	})
+	return ci.remote.Addr().Unmap(), ci.container
+}
+
+// isOwnAddr reports whether a is loopback or one of this network
+// namespace's addresses; when they cannot be listed it answers true, so
+// an unknown caller is treated as local and must pass the uid check.
+func isOwnAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true
+	}
+	for _, ad := range addrs {
+		if n, ok := ad.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Rule is who may read the profile a request asks for.
 type Rule struct {
 	Profile     string
 	AllowedUIDs []int
-	Anyone      bool // no check (imds_any_local_user)
+	Anyone      bool // no uid check for local callers (imds_any_local_user)
+	// ContainerCIDRs are the container addresses that may read the
+	// profile over a link-local listener (container_cidrs; empty: none).
+	ContainerCIDRs []netip.Prefix
 }
 
-// Require admits only requests whose peer uid (from uid) the request's
-// rule allows; a refused caller gets 403 and an audit line. With uid nil
-// (an OS without a TCP peer check) every caller passes: the config then
-// demands imds_any_local_user, and ECS still checks its tokens. deny
-// writes the refusal.
-func Require(log *slog.Logger, uid func(*http.Request) (int, error), rule func(*http.Request) Rule,
-	deny func(w http.ResponseWriter, profile string), next http.Handler) http.Handler {
+// Check is one endpoint's caller check.
+type Check struct {
+	Log *slog.Logger
+	// UID returns the uid at the other end of a local caller's TCP
+	// connection; nil where the OS cannot tell (every local caller passes:
+	// the config then demands imds_any_local_user, and ECS still checks
+	// its tokens).
+	UID func(*http.Request) (int, error)
+	// Container returns the address of a caller from another network
+	// namespace (ContainerPeer); nil: no caller is one.
+	Container func(*http.Request) (netip.Addr, bool)
+	// Rule is who may read the profile r asks for.
+	Rule func(r *http.Request) Rule
+	// Deny writes the refusal.
+	Deny func(w http.ResponseWriter, profile string)
+}
+
+// Require admits only the callers the request's rule allows: a container
+// (Container) only from an address in the rule's ContainerCIDRs, whatever
+// else the rule says; a local caller only with an allowed uid (UID). A
+// refused caller gets Deny's answer and an audit line.
+func (c Check) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ru := rule(r)
-		if uid == nil || ru.Anyone {
+		ru := c.Rule(r)
+		if c.Container != nil {
+			if a, ok := c.Container(r); ok {
+				if !slices.ContainsFunc(ru.ContainerCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+					c.refuse(w, r, ru, "reason", "outside_container_cidrs")
+					return
+				}
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		if c.UID == nil || ru.Anyone {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := uid(r)
-		if err != nil || !slices.Contains(ru.AllowedUIDs, u) {
-			args := []any{"event", "caller_refused", "profile", ru.Profile, "remote", r.RemoteAddr, "path", r.URL.Path}
-			if err != nil {
-				args = append(args, "err", err)
-			} else {
-				args = append(args, "uid", u)
-			}
-			log.Warn("caller refused", args...)
-			deny(w, ru.Profile)
-			return
+		u, err := c.UID(r)
+		switch {
+		case err != nil:
+			c.refuse(w, r, ru, "reason", "peer_unknown", "err", err)
+		case !slices.Contains(ru.AllowedUIDs, u):
+			c.refuse(w, r, ru, "reason", "uid_not_allowed", "uid", u)
+		default:
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// refuse writes the audit line and the refusal.
+func (c Check) refuse(w http.ResponseWriter, r *http.Request, ru Rule, args ...any) {
+	args = append([]any{"event", "caller_refused", "profile", ru.Profile, "remote", r.RemoteAddr, "path", redact.Path(r.URL.Path)}, args...)
+	c.Log.Warn("caller refused", args...)
+	c.Deny(w, ru.Profile)
 }

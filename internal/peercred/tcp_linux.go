@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 )
 
@@ -130,4 +131,36 @@ func parseProcAddr(s []byte) (netip.AddrPort, error) {
 	}
 	addr, _ := netip.AddrFromSlice(raw)
 	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
+}
+
+// Listening reports whether a TCP socket of this network namespace
+// listens on exactly ap (a wildcard listener is its own address, 0.0.0.0
+// or ::): what `stsd check` calls "in use".
+func Listening(ap netip.AddrPort) bool {
+	ap = unmap(ap)
+	return slices.Contains(Listeners(), ap)
+}
+
+// Listeners lists the addresses TCP sockets of this network namespace
+// listen on.
+func Listeners() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, path := range procTCP {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 0, 4096), 1<<20)
+		for sc.Scan() {
+			f := bytes.Fields(sc.Bytes())
+			if len(f) < 4 || string(f[3]) != "0A" { // TCP_LISTEN
+				continue
+			}
+			if l, err := parseProcAddr(f[1]); err == nil {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }

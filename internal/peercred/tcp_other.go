@@ -16,3 +16,9 @@ const Supported = false
 func lookupPeer(_, _ netip.AddrPort) (int, error) {
 	return -1, errors.New("peer lookup: not supported on this OS")
 }
+
+// Listening: no socket tables to read here.
+func Listening(netip.AddrPort) bool { return false }
+
+// Listeners: no socket tables to read here.
+func Listeners() []netip.AddrPort { return nil }

@@ -15,6 +15,10 @@ const (
 	PathClear       = "/v1/clear/"       // POST: drop the cached credentials
 	PathStatus      = "/v1/status"       // GET
 	PathReload      = "/v1/reload"       // POST
+
+	PathContainerID     = "/v1/container-id/"       // POST {p}: mint a container id (ContainerIDRequest)
+	PathContainerIDs    = "/v1/container-ids"       // GET: the ids the caller may see (ContainerIDList), shortened
+	PathContainerRevoke = "/v1/container-id-revoke" // POST: revoke an id (ContainerIDRevoke)
 )
 
 // Error codes of the control API's {"Code","Message"} bodies.
@@ -34,6 +38,8 @@ const (
 	CodeNoReload       = "NoReload"
 	CodeInvalidConfig  = "InvalidConfig"
 	CodeBadBody        = "BadBody"
+	CodeNoContainer    = "NoContainerListener"
+	CodeNoSuchID       = "NoSuchContainerID"
 )
 
 // Error is the control API's error body. Message never holds a secret.
@@ -65,4 +71,39 @@ type ExecTokenReply struct {
 	URL        string    `json:"url"` // AWS_CONTAINER_CREDENTIALS_FULL_URI
 	Region     string    `json:"region"`
 	Expiration time.Time `json:"expiration"` // of the current credentials
+}
+
+// ContainerIDRequest is the body of POST /v1/container-id/{p}.
+type ContainerIDRequest struct {
+	TTL string `json:"ttl,omitempty"` // a Go duration; "" = the default (12h)
+}
+
+// ContainerIDReply answers POST /v1/container-id/{p}: the id, shown this
+// once (only its hash is kept).
+type ContainerIDReply struct {
+	ID      string    `json:"id"`
+	Ref     string    `json:"ref"` // the id shortened, as lists show it
+	URI     string    `json:"uri"` // AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+	Profile string    `json:"profile"`
+	Region  string    `json:"region"`
+	Expires time.Time `json:"expires"`
+}
+
+// ContainerIDInfo is one id in a list, without the id.
+type ContainerIDInfo struct {
+	Ref     string    `json:"ref"`
+	Profile string    `json:"profile"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// ContainerIDList answers GET /v1/container-ids.
+type ContainerIDList struct {
+	IDs []ContainerIDInfo `json:"ids"`
+}
+
+// ContainerIDRevoke is the body of POST /v1/container-id-revoke: the
+// whole id, or the shortened form a list shows.
+type ContainerIDRevoke struct {
+	ID string `json:"id"`
 }

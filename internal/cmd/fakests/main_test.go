@@ -84,7 +84,8 @@ func TestRunUsage(t *testing.T) {
 	}{
 		{"allInterfaces", []string{"-listen", "0.0.0.0:0"}},
 		{"emptyHost", []string{"-listen", ":0"}},
-		{"publicIP", []string{"-listen", "192.0.2.1:0"}},
+		{"publicIP", []string{"-listen", "203.0.113.1:0"}},
+		{"privateIP", []string{"-listen", "10.0.0.1:0"}},
 		{"hostname", []string{"-listen", "example.com:0"}},
 		{"noPort", []string{"-listen", "127.0.0.1"}},
 		{"badFlag", []string{"-nope"}},

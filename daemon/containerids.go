@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/stsd/stsd/ecs"
+	"github.com/stsd/stsd/internal/wire"
+)
+
+// maxContainerBody bounds a container-id request's body.
+const maxContainerBody = 1 << 10
+
+// Container ids on the control API. Who may:
+//   - mint an id for p: whoever may read p (p's allowed_uids, the daemon's
+//     user, root), as for credentials;
+//   - list: each caller sees the ids of the profiles it may read;
+//   - revoke: an id of a profile the caller may read; any other id is
+//     answered as an unknown one.
+
+// handleMintContainerID mints a container id scoped to the profile.
+func (s *Supervisor) handleMintContainerID(w http.ResponseWriter, r *http.Request, ref *Refresher) {
+	p := ref.profile
+	if brokerOnly(p) {
+		writeError(w, http.StatusNotFound, wire.CodeUnknownProfile, "profile "+quote(p.Name)+" is served by the broker only")
+		return
+	}
+	ids := s.ep.containerIDs()
+	if ids == nil {
+		writeError(w, http.StatusConflict, wire.CodeNoContainer, `this daemon has no container listener: set [ecs] container_listen = "169.254.170.2:80" (Linux)`)
+		return
+	}
+	var req wire.ContainerIDRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	ttl := ecs.DefaultIDTTL
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, wire.CodeBadBody, "ttl "+quote(req.TTL)+" is not a duration such as 12h or 30m")
+			return
+		}
+		ttl = d
+	}
+	id, info, err := ids.Mint(p.Name, ttl)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadBody, err.Error())
+		return
+	}
+	s.o.Logger.Info("container id issued", "event", "container_id_issued", "profile", p.Name, "id", info.Ref,
+		"uid", peer(r), "expires", info.Expires)
+	writeJSON(w, wire.ContainerIDReply{ID: id, Ref: info.Ref, URI: ecs.ContainerPath(id), Profile: p.Name,
+		Region: p.Region, Expires: info.Expires})
+}
+
+// handleContainerIDs lists the live ids of the profiles the caller may
+// read (an id of a profile no longer served: only the daemon's user and
+// root see it).
+func (s *Supervisor) handleContainerIDs(w http.ResponseWriter, r *http.Request) {
+	out := wire.ContainerIDList{IDs: []wire.ContainerIDInfo{}}
+	if ids := s.ep.containerIDs(); ids != nil {
+		may := s.mayReadName(peer(r))
+		for _, info := range ids.List() {
+			if may(info.Profile) {
+				out.IDs = append(out.IDs, wire.ContainerIDInfo(info))
+			}
+		}
+	}
+	writeJSON(w, out)
+}
+
+// handleRevokeContainerID revokes an id the caller may see.
+func (s *Supervisor) handleRevokeContainerID(w http.ResponseWriter, r *http.Request) {
+	ids := s.ep.containerIDs()
+	if ids == nil {
+		writeError(w, http.StatusConflict, wire.CodeNoContainer, `this daemon has no container listener: set [ecs] container_listen = "169.254.170.2:80" (Linux)`)
+		return
+	}
+	var req wire.ContainerIDRevoke
+	if !readJSON(w, r, &req) {
+		return
+	}
+	uid := peer(r)
+	info, err := ids.Revoke(req.ID, s.mayReadName(uid))
+	switch {
+	case errors.Is(err, ecs.ErrNoID), errors.Is(err, ecs.ErrAmbiguousID):
+		writeError(w, http.StatusNotFound, wire.CodeNoSuchID, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, wire.CodeBadBody, err.Error())
+		return
+	}
+	s.o.Logger.Info("container id revoked", "event", "container_id_revoked", "profile", info.Profile, "id", info.Ref, "uid", uid)
+	writeJSON(w, wire.ContainerIDInfo(info))
+}
+
+// mayReadName says which profiles uid may read, by name; a profile this
+// daemon no longer serves only the daemon's user and root may.
+func (s *Supervisor) mayReadName(uid int) func(string) bool {
+	cur := s.cur()
+	return func(name string) bool {
+		if ref := cur.refreshers[name]; ref != nil {
+			return s.mayRead(uid, ref)
+		}
+		return s.admin(uid)
+	}
+}
+
+// readJSON decodes a small JSON body into v (an empty body leaves v as it
+// is), or answers 400 and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxContainerBody+1))
+	if err == nil && len(b) > maxContainerBody {
+		err = errors.New("too long")
+	}
+	if err == nil && len(b) > 0 {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadBody, "the request body is not the JSON this call takes")
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
