@@ -37,18 +37,27 @@ case "$*" in
 esac
 `)
 	os.Chmod(filepath.Join(bin, "ykman"), 0o700)
-	for i, kv := range w.env {
-		if strings.HasPrefix(kv, "PATH=") {
-			w.env[i] = "PATH=" + bin + ":" + strings.TrimPrefix(kv, "PATH=")
+	env := w.env[:0]
+	for _, kv := range w.env {
+		switch {
+		case strings.HasPrefix(kv, "PATH="):
+			kv = "PATH=" + bin + ":" + strings.TrimPrefix(kv, "PATH=")
+		case strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS="), strings.HasPrefix(kv, "PASSWORD_STORE_DIR="):
+			continue // the keyring auto picks is the file, wherever this runs
 		}
+		env = append(env, kv)
 	}
-	w.env = append(w.env, "AWS_ENDPOINT_URL_IAM="+sts.URL)
+	w.env = env
+	// The key store here is the encrypted file (no session bus, no pass
+	// store); its passphrase comes from the environment.
+	w.env = append(w.env, "AWS_ENDPOINT_URL_IAM="+sts.URL, "STSD_KEYRING_PASSWORD=correct horse battery staple")
 	return w, sts
 }
 
 // initPrompts are init's questions in this world, in order.
 var initPrompts = []string{
 	"Which key should stsd use [src]:",
+	"Move the key of [src] into the keyring (file) [Y/n]:",
 	"Name of the new stsd (and AWS) profile [src-sts]:",
 	"STS region [us-east-1]:",
 	"How long each set of credentials lasts (15m..36h) [12h]:",
@@ -66,10 +75,15 @@ func TestInitOnTerminal(t *testing.T) {
 	}
 	w, sts := initWorld(t)
 	tm := newTerm(t, w, "trap true INT; "+binDir+"/stsd init; echo rc=$?")
-	for i, answer := range []string{"src", "dev", "eu-west-1", "1h", "", "", "y"} {
+	for i, answer := range []string{"src", "", "dev", "eu-west-1", "1h", "", "", "y"} {
 		tm.waitFor(initPrompts[i])
 		tm.typeLine(answer)
 	}
+	// init took the passphrase from the environment and passes it to no
+	// child: the AWS CLI's credential_process (no daemon runs) asks for it
+	// on the terminal, as it would a user.
+	tm.waitFor("passphrase of the stsd keyring in ")
+	tm.typeLine("correct horse battery staple")
 	tm.waitFor("rc=")
 	screen := tm.screen()
 	if !strings.Contains(screen, "rc=0") || !strings.Contains(screen, `"Arn": "arn:aws:iam::123456789012:user/alice"`) {
@@ -77,10 +91,18 @@ func TestInitOnTerminal(t *testing.T) {
 	}
 	home := filepath.Join(w.dir, "h")
 	cfg, _ := os.ReadFile(filepath.Join(home, ".config/stsd/config.toml"))
-	for _, want := range []string{"[profiles.dev]", `source_profile = "src"`, `region = "eu-west-1"`, `duration = "1h"`, `mfa_serial = "` + mfaSerial + `"`, `mfa_process = "ykman oath accounts code -s 'Amazon Web Services:alice@123456789012'"`} {
+	for _, want := range []string{"[profiles.dev]", `source_profile = "src"`, "[keys.src]\n# The key lives in the OS keyring", `store = "keyring"`, `region = "eu-west-1"`, `duration = "1h"`, `mfa_serial = "` + mfaSerial + `"`, `mfa_process = "ykman oath accounts code -s 'Amazon Web Services:alice@123456789012'"`} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("config lacks %s:\n%s", want, cfg)
 		}
+	}
+	// The key left the credentials file for the keyring, which the AWS
+	// CLI's call above read it from.
+	if creds, _ := os.ReadFile(filepath.Join(home, ".aws/credentials")); strings.Contains(string(creds), "[src]") || strings.Contains(string(creds), "AKIA") {
+		t.Errorf("~/.aws/credentials still holds the key:\n%s", creds)
+	}
+	if items, _ := filepath.Glob(filepath.Join(home, ".local/state/stsd/keyring/*")); len(items) != 1 {
+		t.Errorf("the file keyring holds %v; want the one key", items)
 	}
 	awsCfg, _ := os.ReadFile(filepath.Join(home, ".aws/config"))
 	if want := "credential_process = " + binDir + "/stsd-credential-process --profile dev"; !strings.Contains(string(awsCfg), want) {
@@ -136,7 +158,7 @@ func TestInitCtrlCChangesNothing(t *testing.T) {
 			writeFile(t, filepath.Join(w.dir, "h/.config/stsd/config.toml"), "# mine\n[profiles.old]\nsource_profile = \"src\"\n")
 			before := snapshot(t, w)
 			tm := newTerm(t, w, "trap true INT; "+binDir+"/stsd init; echo rc=$?")
-			for _, p := range initPrompts[:6] {
+			for _, p := range initPrompts[:len(initPrompts)-1] {
 				tm.waitFor(p)
 				tm.typeLine("")
 			}

@@ -19,13 +19,13 @@ import (
 // apply carries the plan out, in order, stopping at the first failure.
 func (o *Options) apply(ctx context.Context, p *plan) error {
 	fmt.Fprintln(o.Out)
-	if p.move {
-		if err := o.Custody.Move(ctx, p.source); err != nil {
-			return fmt.Errorf("move the key of [%s] into %s: %w", p.source, o.Custody.Store(), err)
-		}
-		fmt.Fprintf(o.Out, "Moved the key of [%s] into %s.\n", p.source, o.Custody.Store())
+	if p.keyring {
+		o.moveKey(ctx, p)
 	}
 	if err := writeConfig(o.ConfigPath, p.newConfig); err != nil {
+		if p.keyring {
+			return fmt.Errorf("write %s: %w; the key of [%s] is in %s now: add [keys.%s] with store = \"keyring\" to the config", o.ConfigPath, err, p.source, o.Custody.Store(), p.source)
+		}
 		return fmt.Errorf("write %s: %w", o.ConfigPath, err)
 	}
 	fmt.Fprintf(o.Out, "Wrote %s.\n", o.ConfigPath)
@@ -48,6 +48,24 @@ func (o *Options) apply(ctx context.Context, p *plan) error {
 	}
 	o.startService(ctx, p)
 	return o.Verify(ctx, p.profile, p.region)
+}
+
+// moveKey moves the key into the key store as the new config says. When
+// that fails the key stays in the shared credentials file and the config
+// is written without its [keys] table: init goes on, and says how to move
+// the key later.
+func (o *Options) moveKey(ctx context.Context, p *plan) {
+	cfg, err := config.Parse(o.ConfigPath, p.newConfig, config.Options{})
+	if err == nil {
+		err = o.Custody.Move(ctx, cfg, p.source)
+	}
+	if err == nil {
+		fmt.Fprintf(o.Out, "Moved the key of [%s] into %s.\n", p.source, o.Custody.Store())
+		return
+	}
+	fmt.Fprintf(o.Out, "The key of [%s] stays in %s: moving it into %s failed (%v). Fix that, add [keys.%s] with store = \"keyring\" to the config, and run `stsd key import %s`.\n", p.source, p.credsFile, o.Custody.Store(), err, p.source, p.source)
+	p.keyring = false
+	p.compose()
 }
 
 // writeConfig writes the config atomically: a new file 0600 in a 0700

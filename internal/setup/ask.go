@@ -19,11 +19,19 @@ var errClosed = errors.New("the input ended before every question was answered: 
 // asker asks questions on a terminal. Every question has a default,
 // taken on an empty answer and, with yes, without asking.
 type asker struct {
-	ctx   context.Context
-	out   io.Writer
-	yes   bool
-	in    io.Reader
-	lines chan string // lines read from in, closed at EOF
+	ctx  context.Context
+	out  io.Writer
+	yes  bool
+	in   io.Reader
+	want chan struct{} // asks the reader for one line
+	got  chan read     // that line
+	eof  bool          // the input ended (the reader is gone)
+}
+
+// read is one line the reader read, or why it could not.
+type read struct {
+	line string
+	err  error
 }
 
 // question is one question: its prompt, its default, and check, which
@@ -36,18 +44,21 @@ type question struct {
 	check  func(string) (string, error)
 }
 
-// readLines starts the one reader of in. A read cannot be interrupted, so
-// it runs on its own and ask selects between it and ctx.
-func (a *asker) readLines() {
-	a.lines = make(chan string)
+// startReader starts the one reader of in. A read cannot be interrupted,
+// so it runs on its own and line selects between it and ctx. It reads a
+// line only when asked: between questions no read is pending, so a
+// program init runs (the AWS CLI asking for a passphrase or an MFA code
+// on the terminal) gets what is typed to it.
+func (a *asker) startReader() {
+	a.want, a.got = make(chan struct{}), make(chan read, 1)
 	go func() {
-		defer close(a.lines)
 		r := bufio.NewReader(a.in)
-		for {
+		for range a.want {
 			l, err := r.ReadString('\n')
-			if l != "" || err == nil {
-				a.lines <- strings.TrimRight(l, "\r\n")
+			if l != "" {
+				err = nil // the last line, without its newline
 			}
+			a.got <- read{strings.TrimRight(l, "\r\n"), err}
 			if err != nil {
 				return
 			}
@@ -56,17 +67,26 @@ func (a *asker) readLines() {
 }
 
 func (a *asker) line() (string, error) {
-	if a.lines == nil {
-		a.readLines()
+	if a.eof {
+		return "", errClosed
+	}
+	if a.want == nil {
+		a.startReader()
 	}
 	select {
 	case <-a.ctx.Done():
 		return "", ErrInterrupted
-	case l, ok := <-a.lines:
-		if !ok {
+	case a.want <- struct{}{}:
+	}
+	select {
+	case <-a.ctx.Done():
+		return "", ErrInterrupted
+	case r := <-a.got:
+		if r.err != nil {
+			a.eof = true
 			return "", errClosed
 		}
-		return l, nil
+		return r.line, nil
 	}
 }
 

@@ -18,6 +18,9 @@ type answers struct {
 	duration   string
 	mfaSerial  string // "" = no MFA
 	mfaProcess string // "" = codes are typed
+	// keyring: the key moves into the keyring; the config gets its
+	// [keys.SOURCE] table.
+	keyring bool
 	// credentialsFile is written when it is not the default, so a
 	// service (which does not see the shell's variables) reads it too.
 	credentialsFile string
@@ -50,7 +53,11 @@ func section(a answers) string {
 		fmt.Fprintf(&b, "%s = %s\n", key, tomlString(value))
 	}
 	fmt.Fprintf(&b, "\n[profiles.%s]\n", tomlKey(a.profile))
-	w(fmt.Sprintf("The IAM user's long-term key (%s), in the shared credentials file.\nOnly stsd reads it; programs get short-lived credentials.", redact.KeyID(a.keyID)), "source_profile", a.source)
+	where := "in the shared credentials file"
+	if a.keyring {
+		where = "in the OS keyring ([keys." + tomlKey(a.source) + "] below; `stsd key list`)"
+	}
+	w(fmt.Sprintf("The IAM user's long-term key (%s), %s.\nOnly stsd reads it; programs get short-lived credentials.", redact.KeyID(a.keyID), where), "source_profile", a.source)
 	w("session: GetSessionToken, credentials for whatever the user may do.\nfederation (GetFederationToken) scopes them with a policy instead.", "mode", "session")
 	w("How long each set of credentials lasts: 15m..36h (an account root key: 1h).\nstsd refreshes them before they expire.", "duration", a.duration)
 	w("The STS regional endpoint.", "region", a.region)
@@ -64,6 +71,10 @@ func section(a answers) string {
 		}
 	}
 	b.WriteString("# imds_listen = \"127.0.0.1:9912\"   # an IMDSv2 endpoint, for programs without profiles\n")
+	if a.keyring {
+		fmt.Fprintf(&b, "\n[keys.%s]\n", tomlKey(a.source))
+		w("The key lives in the OS keyring, not in the shared credentials file.\n`stsd key rotate` rotates it; rotate_every = \"30d\" would do it on a schedule.", "store", "keyring")
+	}
 	return b.String()
 }
 

@@ -54,14 +54,21 @@ func (o *Options) askSource(a *asker, p *plan) error {
 	return nil
 }
 
-// askCustody offers to move the key into a key store, when there is one.
+// askCustody offers to move the key into a key store, when there is one
+// and the existing config does not name the key already.
 func (o *Options) askCustody(a *asker, p *plan) error {
 	if o.Custody == nil {
 		fmt.Fprintf(a.out, "The key stays in %s (this stsd has no key store to move it to).\n", p.credsFile)
 		return nil
 	}
+	if p.oldConfig != nil {
+		if names, err := config.ReadNames(o.ConfigPath); err == nil && slices.Contains(names.Keys, p.source) {
+			fmt.Fprintf(a.out, "%s has [keys.%s] already: its store stays as it is (`stsd key import %s` moves a key into the keyring).\n", o.ConfigPath, p.source, p.source)
+			return nil
+		}
+	}
 	ok, err := a.confirm(fmt.Sprintf("Move the key of [%s] into %s", p.source, o.Custody.Store()), true)
-	p.move = ok
+	p.keyring = ok
 	return err
 }
 
@@ -193,21 +200,27 @@ func (o *Options) askService(a *asker, p *plan) error {
 	return err
 }
 
+// compose sets p.newConfig from the answers: a new file, or the existing
+// one with the profile appended (its bytes kept).
+func (p *plan) compose() {
+	if p.oldConfig == nil {
+		p.newConfig = []byte(header(p.answers) + section(p.answers))
+		return
+	}
+	old := string(p.oldConfig)
+	if old != "" && !strings.HasSuffix(old, "\n") {
+		old += "\n"
+	}
+	p.newConfig = []byte(old + section(p.answers))
+}
+
 // errKept is a declined change to an existing config.
 var errKept = errors.New("the config was kept as it was: nothing was changed")
 
 // askConfig composes the config file and, when one exists, shows the
 // change and asks before it may be made.
 func (o *Options) askConfig(a *asker, p *plan) error {
-	if p.oldConfig == nil {
-		p.newConfig = []byte(header(p.answers) + section(p.answers))
-	} else {
-		old := string(p.oldConfig)
-		if old != "" && !strings.HasSuffix(old, "\n") {
-			old += "\n"
-		}
-		p.newConfig = []byte(old + section(p.answers))
-	}
+	p.compose()
 	if errs := parseErrors(o.ConfigPath, p.newConfig); len(errs) > 0 {
 		return fmt.Errorf("the config would not load: %w", errs)
 	}

@@ -19,14 +19,16 @@ import (
 )
 
 // Custody moves a long-term key out of the shared credentials file into
-// a key store (the keyring). It is the seam for key custody: until a
-// store exists, Options.Custody is nil and init leaves keys where they are.
+// a key store (the keyring); nil Options.Custody leaves keys where they
+// are.
 type Custody interface {
 	// Store names where Move puts keys, for the question ("the keyring").
 	Store() string
-	// Move puts profile's key into the store and takes it out of the
-	// shared credentials file; source_profile keeps naming it.
-	Move(ctx context.Context, profile string) error
+	// Move puts profile's key into the store, as cfg (the config init is
+	// about to write, naming the key's store) says, and takes it out of
+	// the shared credentials file; source_profile keeps naming it. When
+	// it fails the file still holds the key.
+	Move(ctx context.Context, cfg *config.Config, profile string) error
 }
 
 // Options configure Run. Zero values mean defaults.
@@ -85,7 +87,6 @@ func (o *Options) defaults() error {
 // plan is everything init will do, settled before anything is done.
 type plan struct {
 	answers
-	move        bool   // move the key into o.Custody
 	oldConfig   []byte // the config file as it was (nil: none)
 	newConfig   []byte
 	service     bool // install and start the user service
@@ -147,7 +148,7 @@ func (o *Options) ask(a *asker) (*plan, error) {
 func (o *Options) show(p *plan) {
 	w := o.Out
 	fmt.Fprintln(w, "\nThe plan:")
-	if p.move {
+	if p.keyring {
 		fmt.Fprintf(w, "  - move the key of [%s] into %s\n", p.source, o.Custody.Store())
 	}
 	verb := "write"

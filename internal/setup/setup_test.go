@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/install"
 	"github.com/stsd/stsd/internal/stsclient"
 	"github.com/stsd/stsd/internal/testhome"
@@ -16,10 +17,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testhome.Main(m)) }
 
-type fakeCustody struct{ moved []string }
+type fakeCustody struct {
+	moved []string
+	fail  error
+}
 
 func (f *fakeCustody) Store() string { return "the test store" }
-func (f *fakeCustody) Move(_ context.Context, p string) error {
+func (f *fakeCustody) Move(_ context.Context, cfg *config.Config, p string) error {
+	if cfg.Key(p).Store != config.StoreKeyring {
+		return errors.New("the config does not put the key in the keyring")
+	}
+	if f.fail != nil {
+		return f.fail
+	}
 	f.moved = append(f.moved, p)
 	return nil
 }
@@ -81,9 +91,34 @@ func TestRunAddsToExistingConfig(t *testing.T) {
 	if len(custody.moved) != 1 || custody.moved[0] != "work-long-term" {
 		t.Errorf("moved = %v", custody.moved)
 	}
+	if !strings.Contains(string(got), "[keys.work-long-term]\n# The key lives in the OS keyring") || !strings.Contains(string(got), `store = "keyring"`) {
+		t.Errorf("config lacks the key's [keys] table:\n%s", got)
+	}
 	aws, _ := os.ReadFile(os.Getenv("AWS_CONFIG_FILE"))
 	if !strings.Contains(string(aws), "[profile work]\ncredential_process = ") {
 		t.Errorf("AWS config:\n%s", aws)
+	}
+}
+
+// TestRunKeyStaysWhenTheMoveFails: a key store that refuses the key (a
+// locked keyring) leaves the key in the credentials file and the config
+// without a [keys] table, init goes on and says how to move it later.
+func TestRunKeyStaysWhenTheMoveFails(t *testing.T) {
+	o, _, out := world(t, "")
+	o.Yes = true
+	o.Custody = &fakeCustody{fail: errors.New("keyring secret-service: the collection is locked")}
+	if err := Run(t.Context(), o); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(o.ConfigPath)
+	if strings.Contains(string(got), "[keys.") || !strings.Contains(string(got), "in the shared credentials file") {
+		t.Errorf("config:\n%s", got)
+	}
+	if _, err := config.Parse(o.ConfigPath, got, config.Options{}); err != nil {
+		t.Errorf("the config does not load: %v", err)
+	}
+	if want := "The key of [work-long-term] stays in " + os.Getenv("AWS_SHARED_CREDENTIALS_FILE") + ": moving it into the test store failed (keyring secret-service: the collection is locked)"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
 

@@ -308,3 +308,18 @@ func brokerFetch(ctx context.Context, c *http.Client, addr, profile, token strin
 	}
 	return nil
 }
+
+func (r *report) brokerTargets() []target {
+	var out []target
+	if k := r.broker; k != nil {
+		warm := k.wave("warm")
+		out = append(out, target{
+			figure: fmt.Sprintf("broker: %d clients × %d profiles (HTTPS, %d in flight)", brokerClients, brokerProfiles, brokerWorkers),
+			median: ms(warm.Latency.Median) + " (warm wave)", p99: ms(warm.Latency.P99) + " (warm wave)",
+			floor: fmt.Sprintf("%d calls", k.Pairs),
+			ratio: fmt.Sprintf("%d / %d / %d calls; %d errors", k.ColdCalls, k.WarmCalls, k.RefreshCalls, k.errors()),
+			goal:  fmt.Sprintf("first fetch / warm / refresh: %d / 0 / %d STS calls, 0 errors", k.Pairs, k.Pairs), met: k.met(),
+		})
+	}
+	return out
+}

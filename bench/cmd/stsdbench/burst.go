@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -285,4 +286,26 @@ func socketClient(ctx context.Context, sock string) ([]byte, error) {
 		err = fmt.Errorf("socket: %s", resp.Status)
 	}
 	return b, err
+}
+
+func (r *report) burstTargets() []target {
+	var out []target
+	if len(r.bursts) > 0 {
+		calls, errs, ok := []string{}, 0, true
+		var worstP99, worstMed float64
+		for _, bu := range r.bursts {
+			calls = append(calls, fmt.Sprint(bu.Calls))
+			errs += bu.Errors
+			ok = ok && bu.Calls == 1 && bu.Errors == 0
+			worstP99 = max(worstP99, bu.Latency.P99)
+			worstMed = max(worstMed, bu.Latency.Median)
+		}
+		out = append(out, target{
+			figure: fmt.Sprintf("STS calls / client errors, %d clients at each of %d refresh moments", r.bursts[0].Clients, len(r.bursts)),
+			median: ms(worstMed) + " (worst burst)", p99: ms(worstP99) + " (worst burst)",
+			floor: "1 call", ratio: strings.Join(calls, ", ") + fmt.Sprintf(" calls; %d errors", errs),
+			goal: "exactly 1 call, 0 errors", met: ok,
+		})
+	}
+	return out
 }

@@ -79,3 +79,28 @@ func (b *bench) benchCredproc(ctx context.Context, a *world, stsURL string) (*cr
 	}
 	return res, nil
 }
+
+func (r *report) credprocTargets() []target {
+	var out []target
+	if c := r.credproc; c != nil {
+		floor := summarize(c.Samples[0])
+		for i, v := range c.Variants {
+			var goal float64
+			switch v {
+			case cpSmallWarm:
+				goal = 1.25
+			case cpSmallCache:
+				goal = 1.3
+			default:
+				continue
+			}
+			d := summarize(c.Samples[i])
+			ratio := d.Median / floor.Median
+			out = append(out, target{
+				figure: "credential_process: " + v, median: ms(d.Median), p99: ms(d.P99),
+				floor: ms(floor.Median), ratio: x(ratio), goal: fmt.Sprintf("≤ %.2f× floor", goal), met: ratio <= goal,
+			})
+		}
+	}
+	return out
+}

@@ -260,3 +260,17 @@ func (w *world) devEndpoints(ctx context.Context) (*devEndpoints, error) {
 	}
 	return e, nil
 }
+
+func (r *report) endpointTargets() []target {
+	var out []target
+	for _, e := range r.endpoints {
+		ratio := e.Stsd.RPS / e.Floor.RPS
+		out = append(out, target{
+			figure: fmt.Sprintf("%s credential GET throughput, %s", e.Endpoint, e.Mode),
+			median: ms(e.Stsd.Latency.Median) + fmt.Sprintf(" (%.0f req/s)", e.Stsd.RPS), p99: ms(e.Stsd.Latency.P99),
+			floor: fmt.Sprintf("%.0f req/s", e.Floor.RPS), ratio: x(ratio), goal: "≥ 0.9× floor req/s",
+			met: ratio >= 0.9 && e.Stsd.Errors == 0,
+		})
+	}
+	return out
+}

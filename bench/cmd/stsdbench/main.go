@@ -140,6 +140,8 @@ func run() int {
 		return 1
 	}
 	b.logf("wrote %s", *out)
+	fmt.Println("Targets:")
+	writeTargets(func(format string, args ...any) { fmt.Printf(format, args...) }, rep.targets())
 	return 0
 }
 

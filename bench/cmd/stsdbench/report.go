@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
@@ -104,75 +103,34 @@ func metStr(ok bool) string {
 	return "**MISSED**"
 }
 
+// targets is every section's rows of the targets table, in report order.
 func (r *report) targets() []target {
 	var out []target
-	if c := r.credproc; c != nil {
-		floor := summarize(c.Samples[0])
-		for i, v := range c.Variants {
-			var goal float64
-			switch v {
-			case cpSmallWarm:
-				goal = 1.3
-			case cpSmallCache:
-				goal = 1.5
-			default:
-				continue
-			}
-			d := summarize(c.Samples[i])
-			ratio := d.Median / floor.Median
-			out = append(out, target{
-				figure: "credential_process: " + v, median: ms(d.Median), p99: ms(d.P99),
-				floor: ms(floor.Median), ratio: x(ratio), goal: fmt.Sprintf("≤ %.1f× floor", goal), met: ratio <= goal,
-			})
-		}
-	}
-	for _, e := range r.endpoints {
-		ratio := e.Stsd.RPS / e.Floor.RPS
-		out = append(out, target{
-			figure: fmt.Sprintf("%s credential GET throughput, %s", e.Endpoint, e.Mode),
-			median: ms(e.Stsd.Latency.Median) + fmt.Sprintf(" (%.0f req/s)", e.Stsd.RPS), p99: ms(e.Stsd.Latency.P99),
-			floor: fmt.Sprintf("%.0f req/s", e.Floor.RPS), ratio: x(ratio), goal: "≥ 0.9× floor req/s",
-			met: ratio >= 0.9 && e.Stsd.Errors == 0,
-		})
-	}
-	if len(r.bursts) > 0 {
-		calls, errs, ok := []string{}, 0, true
-		var worstP99, worstMed float64
-		for _, bu := range r.bursts {
-			calls = append(calls, fmt.Sprint(bu.Calls))
-			errs += bu.Errors
-			ok = ok && bu.Calls == 1 && bu.Errors == 0
-			worstP99 = max(worstP99, bu.Latency.P99)
-			worstMed = max(worstMed, bu.Latency.Median)
-		}
-		out = append(out, target{
-			figure: fmt.Sprintf("STS calls / client errors, %d clients at each of %d refresh moments", r.bursts[0].Clients, len(r.bursts)),
-			median: ms(worstMed) + " (worst burst)", p99: ms(worstP99) + " (worst burst)",
-			floor: "1 call", ratio: strings.Join(calls, ", ") + fmt.Sprintf(" calls; %d errors", errs),
-			goal: "exactly 1 call, 0 errors", met: ok,
-		})
-	}
-	if k := r.broker; k != nil {
-		warm := k.wave("warm")
-		out = append(out, target{
-			figure: fmt.Sprintf("broker: %d clients × %d profiles (HTTPS, %d in flight)", brokerClients, brokerProfiles, brokerWorkers),
-			median: ms(warm.Latency.Median) + " (warm wave)", p99: ms(warm.Latency.P99) + " (warm wave)",
-			floor: fmt.Sprintf("%d calls", k.Pairs),
-			ratio: fmt.Sprintf("%d / %d / %d calls; %d errors", k.ColdCalls, k.WarmCalls, k.RefreshCalls, k.errors()),
-			goal:  fmt.Sprintf("first fetch / warm / refresh: %d / 0 / %d STS calls, 0 errors", k.Pairs, k.Pairs), met: k.met(),
-		})
-	}
-	for _, s := range r.rss {
-		if s.Profiles != 10 {
-			continue
-		}
-		out = append(out, target{
-			figure: fmt.Sprintf("daemon idle RSS, 10 profiles (10 IMDS listeners), median of %d starts", len(s.Starts)),
-			median: fmt.Sprintf("%.1f MiB", mib(s.RSS)), p99: fmt.Sprintf("%.1f MiB (largest start)", mib(slices.Max(s.Starts))), floor: fmt.Sprintf("%.1f MiB", mib(s.FloorRSS)),
-			ratio: x(float64(s.RSS) / float64(s.FloorRSS)), goal: "≤ 20 MiB", met: s.RSS <= 20<<20,
-		})
+	for _, f := range []func() []target{r.credprocTargets, r.endpointTargets, r.burstTargets, r.brokerTargets, r.rssTargets} {
+		out = append(out, f()...)
 	}
 	return out
+}
+
+// writeTargets prints the targets table (to the report, and to the
+// terminal at the end of the run).
+func writeTargets(p printf, ts []target) {
+	missed := 0
+	for _, t := range ts {
+		if !t.met {
+			missed++
+		}
+	}
+	if missed == 0 {
+		p("All %d targets met.\n\n", len(ts))
+	} else {
+		p("%d of %d targets missed.\n\n", missed, len(ts))
+	}
+	p("| figure | median | p99 | floor | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, t := range ts {
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", t.figure, t.median, t.p99, t.floor, t.ratio, t.goal, metStr(t.met))
+	}
+	p("\n")
 }
 
 func (r *report) write(w io.Writer) {
@@ -197,23 +155,8 @@ func (r *report) write(w io.Writer) {
 		strings.Join(loads, "; "))
 
 	if ts := r.targets(); len(ts) > 0 {
-		missed := 0
-		for _, t := range ts {
-			if !t.met {
-				missed++
-			}
-		}
 		p("## Targets\n\n")
-		if missed == 0 {
-			p("All %d targets met.\n\n", len(ts))
-		} else {
-			p("%d of %d targets missed.\n\n", missed, len(ts))
-		}
-		p("| figure | median | p99 | floor | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n")
-		for _, t := range ts {
-			p("| %s | %s | %s | %s | %s | %s | %s |\n", t.figure, t.median, t.p99, t.floor, t.ratio, t.goal, metStr(t.met))
-		}
-		p("\n")
+		writeTargets(p, ts)
 	}
 	r.writeCredproc(p)
 	r.writeEndpoints(p)

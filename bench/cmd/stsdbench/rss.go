@@ -140,3 +140,18 @@ func procMem(pid int) (map[string]int64, error) {
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func (r *report) rssTargets() []target {
+	var out []target
+	for _, s := range r.rss {
+		if s.Profiles != 10 {
+			continue
+		}
+		out = append(out, target{
+			figure: fmt.Sprintf("daemon idle RSS, 10 profiles (10 IMDS listeners), median of %d starts", len(s.Starts)),
+			median: fmt.Sprintf("%.1f MiB", mib(s.RSS)), p99: fmt.Sprintf("%.1f MiB (largest start)", mib(slices.Max(s.Starts))), floor: fmt.Sprintf("%.1f MiB", mib(s.FloorRSS)),
+			ratio: x(float64(s.RSS) / float64(s.FloorRSS)), goal: "≤ 20 MiB", met: s.RSS <= 20<<20,
+		})
+	}
+	return out
+}
