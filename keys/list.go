@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/redact"
 )
 
@@ -29,8 +30,9 @@ type Info struct {
 	Problem      string     `json:"problem,omitempty"`
 }
 
-// Info describes name's key from what stsd recorded (no AWS call, no
-// keyring read).
+// Info describes name's key from what stsd recorded and, for a key in
+// the shared credentials file, the file's key id (no AWS call, no keyring
+// read).
 func (s *Stores) Info(ctx context.Context, name string) Info { return s.info(ctx, name, false) }
 
 func (s *Stores) info(ctx context.Context, name string, load bool) Info {
@@ -40,7 +42,7 @@ func (s *Stores) info(ctx context.Context, name string, load bool) Info {
 	if err != nil {
 		in.Problem = err.Error()
 	}
-	if m.KeyID == "" && load {
+	if m.KeyID == "" && (load || kc.Store == config.StoreCredentialsFile) {
 		if k, err := s.Load(ctx, name); err == nil {
 			m.KeyID = k.ID
 		} else {

@@ -78,3 +78,13 @@ func TestCheckWarnsAboutOldKeys(t *testing.T) {
 		t.Errorf("Warnings = %q; want one about the 100-day-old key", got)
 	}
 }
+
+// TestInfoReadsTheCredentialsFile: status shows a credentials_file key's
+// id (redacted) with nothing recorded about it yet.
+func TestInfoReadsTheCredentialsFile(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "credentials_file")
+	if in := w.stores.Info(t.Context(), "src"); in.KeyID != "AKIA…"+oldID[len(oldID)-4:] || in.Problem != "" {
+		t.Errorf("Info = %+v; want the file's key id, redacted", in)
+	}
+}
