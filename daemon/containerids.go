@@ -28,9 +28,8 @@ func (s *Supervisor) handleMintContainerID(w http.ResponseWriter, r *http.Reques
 		writeError(w, http.StatusNotFound, wire.CodeUnknownProfile, "profile "+quote(p.Name)+" is served by the broker only")
 		return
 	}
-	ids := s.ep.containerIDs()
+	ids := s.containerIDsOrError(w)
 	if ids == nil {
-		writeError(w, http.StatusConflict, wire.CodeNoContainer, `this daemon has no container listener: set [ecs] container_listen = "169.254.170.2:80" (Linux)`)
 		return
 	}
 	var req wire.ContainerIDRequest
@@ -73,11 +72,20 @@ func (s *Supervisor) handleContainerIDs(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, out)
 }
 
-// handleRevokeContainerID revokes an id the caller may see.
-func (s *Supervisor) handleRevokeContainerID(w http.ResponseWriter, r *http.Request) {
+// containerIDsOrError is the container listener's ids; without that
+// listener it answers the request with why and returns nil.
+func (s *Supervisor) containerIDsOrError(w http.ResponseWriter) *ecs.IDs {
 	ids := s.ep.containerIDs()
 	if ids == nil {
 		writeError(w, http.StatusConflict, wire.CodeNoContainer, `this daemon has no container listener: set [ecs] container_listen = "169.254.170.2:80" (Linux)`)
+	}
+	return ids
+}
+
+// handleRevokeContainerID revokes an id the caller may see.
+func (s *Supervisor) handleRevokeContainerID(w http.ResponseWriter, r *http.Request) {
+	ids := s.containerIDsOrError(w)
+	if ids == nil {
 		return
 	}
 	var req wire.ContainerIDRevoke

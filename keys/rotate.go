@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stsd/stsd/cache"
+	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/redact"
 )
 
@@ -173,7 +174,7 @@ func (s *Stores) newRotation(name string, o RotateOptions) (*rotation, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = func(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real, d) }
 	}
 	if o.VerifyTries <= 0 {
 		o.VerifyTries = DefaultVerifyTries
@@ -183,17 +184,6 @@ func (s *Stores) newRotation(name string, o RotateOptions) (*rotation, error) {
 		return nil, err
 	}
 	return &rotation{s: s, name: name, o: o, log: o.Log.With("key", name), j: j}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // run takes the journal through its steps until the rotation is done or

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsd/stsd/internal/clock"
 	"github.com/stsd/stsd/internal/shell"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -116,7 +117,7 @@ func (g *Guard) Code(ctx context.Context, src Source) (string, error) {
 	}
 	sleep := src.Sleep
 	if sleep == nil {
-		sleep = timerSleep
+		sleep = realSleep
 	}
 	if !sleep(ctx, g.nextStep(src.Now())) {
 		return "", ctx.Err()
@@ -127,16 +128,7 @@ func (g *Guard) Code(ctx context.Context, src Source) (string, error) {
 	return code, err
 }
 
-func timerSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func realSleep(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real, d) }
 
 // ProcessTimeout bounds mfa_process.
 const ProcessTimeout = 30 * time.Second

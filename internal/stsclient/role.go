@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/internal/redact"
@@ -78,15 +77,7 @@ func RoleInput(p *config.Profile) *sts.AssumeRoleInput {
 	if p.SourceIdentity != "" {
 		in.SourceIdentity = aws.String(p.SourceIdentity)
 	}
-	if p.Policy != "" {
-		in.Policy = aws.String(p.Policy)
-	}
-	for _, arn := range p.PolicyARNs {
-		in.PolicyArns = append(in.PolicyArns, ststypes.PolicyDescriptorType{Arn: aws.String(arn)})
-	}
-	for _, k := range sortedKeys(p.Tags) {
-		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(p.Tags[k])})
-	}
+	in.Policy, in.PolicyArns, in.Tags = sessionPolicies(p)
 	in.TransitiveTagKeys = append(in.TransitiveTagKeys, p.TransitiveTagKeys...)
 	return in
 }

@@ -316,16 +316,24 @@ func FederationInput(p *config.Profile, client string) *sts.GetFederationTokenIn
 		Name:            aws.String(strings.ReplaceAll(p.FederationName, "{client}", client)),
 		DurationSeconds: aws.Int32(int32(p.Duration / time.Second)),
 	}
+	in.Policy, in.PolicyArns, in.Tags = sessionPolicies(p)
+	return in
+}
+
+// sessionPolicies are p's inline session policy, managed session
+// policies and session tags (tags in key order), as GetFederationToken
+// and AssumeRole take them.
+func sessionPolicies(p *config.Profile) (policy *string, arns []ststypes.PolicyDescriptorType, tags []ststypes.Tag) {
 	if p.Policy != "" {
-		in.Policy = aws.String(p.Policy)
+		policy = aws.String(p.Policy)
 	}
 	for _, arn := range p.PolicyARNs {
-		in.PolicyArns = append(in.PolicyArns, ststypes.PolicyDescriptorType{Arn: aws.String(arn)})
+		arns = append(arns, ststypes.PolicyDescriptorType{Arn: aws.String(arn)})
 	}
 	for _, k := range sortedKeys(p.Tags) {
-		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(p.Tags[k])})
+		tags = append(tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(p.Tags[k])})
 	}
-	return in
+	return policy, arns, tags
 }
 
 // sourceCredentials resolves the source profile from the shared files. Only
