@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 
@@ -95,3 +96,14 @@ func unlockFile(f *os.File) {
 func stampOf(*os.File) string { return "" }
 
 func pathStamp(string) string { return "" }
+
+// readPrivate reads at most limit bytes of an entry with openPrivate's
+// checks.
+func readPrivate(p string, limit int) ([]byte, error) {
+	f, err := openPrivate(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(limit)))
+}
