@@ -113,7 +113,8 @@ func (l *lexer) object(field func(key string) bool) bool {
 	if l.next('}') {
 		return true
 	}
-	var seen []string
+	var seenBuf [8]string // the most keys an object Save writes has
+	seen := seenBuf[:0]
 	for {
 		var key string
 		if !l.str(&key) || !l.next(':') {

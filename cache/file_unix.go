@@ -151,14 +151,17 @@ func stampOf(f *os.File) string {
 	return stamp(fi)
 }
 
-// pathStamp is stampOf for the file at p (following symlinks, as reading
-// it does); "" when there is none.
-func pathStamp(p string) string {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return ""
+// hasStamp reports whether the file at p (following symlinks, as reading
+// it does) has stamp want, without allocating: the small binary checks
+// every recorded file this way on every run.
+func hasStamp(p, want string) bool {
+	var st syscall.Stat_t
+	if want == "" || syscall.Stat(p, &st) != nil {
+		return false
 	}
-	return stamp(fi)
+	var buf [96]byte
+	b, ok := appendStamp(buf[:0], &st)
+	return ok && string(b) == want
 }
 
 func stamp(fi os.FileInfo) string {
@@ -166,10 +169,27 @@ func stamp(fi os.FileInfo) string {
 	if !ok {
 		return ""
 	}
-	sec, nsec, ok := ctime(st)
+	b, ok := appendStamp(nil, st)
 	if !ok {
 		return ""
 	}
-	return strconv.FormatUint(uint64(st.Dev), 16) + ":" + strconv.FormatUint(uint64(st.Ino), 16) + ":" +
-		strconv.FormatInt(fi.Size(), 10) + ":" + strconv.FormatInt(sec, 10) + "." + strconv.FormatInt(nsec, 10)
+	return string(b)
+}
+
+// appendStamp appends st's stamp, dev:ino:size:sec.nsec (hex, hex,
+// decimal, decimal ctime); false where ctime is unknown.
+func appendStamp(b []byte, st *syscall.Stat_t) ([]byte, bool) {
+	sec, nsec, ok := ctime(st)
+	if !ok {
+		return b, false
+	}
+	b = strconv.AppendUint(b, uint64(st.Dev), 16)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(st.Ino), 16)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, st.Size, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, sec, 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, nsec, 10), true
 }

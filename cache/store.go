@@ -296,7 +296,7 @@ func hashFile(p string) (FileHash, error) {
 // unreadable file does not match.
 func (e *Entry) FilesMatch() bool {
 	for _, fh := range e.Files {
-		if fh.Stamp != "" && pathStamp(fh.Path) == fh.Stamp {
+		if hasStamp(fh.Path, fh.Stamp) {
 			continue
 		}
 		got, err := hashFile(fh.Path)

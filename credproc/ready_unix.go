@@ -45,23 +45,18 @@ func readReady(dir, name string) ([]byte, bool) {
 	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != unix.EWOULDBLOCK {
 		return nil, false
 	}
-	buf := make([]byte, st.Size+1)
-	n := 0
-	for n < len(buf) {
+	// The daemon writes the whole file before it renames it into place,
+	// so its size is final: read that much, no more.
+	buf := make([]byte, st.Size)
+	for n := 0; n < len(buf); {
 		m, err := unix.Read(fd, buf[n:])
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
+		if err != nil || m == 0 {
 			return nil, false
-		}
-		if m == 0 {
-			break
 		}
 		n += m
 	}
-	if int64(n) != st.Size {
-		return nil, false
-	}
-	return buf[:n], true
+	return buf, true
 }
