@@ -20,11 +20,11 @@ import (
 // files are checked, decide instead. Plain syscalls: os.Open would start
 // the runtime's poller.
 func readReady(dir, name string) ([]byte, bool) {
-	uid := uint32(os.Geteuid())
 	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
+	uid := uint32(os.Geteuid())
 	var st unix.Stat_t
 	if unix.Fstat(dfd, &st) != nil || st.Uid != uid || uint32(st.Mode)&0o077 != 0 {
 		unix.Close(dfd)
