@@ -122,6 +122,9 @@ FUZZ_TARGETS := \
 	./install:FuzzCredentialsEdits \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
+	./cache:FuzzDecodeFast \
+	./internal/wire:FuzzMarshal \
+	./internal/wire:FuzzParseReady \
 	./internal/stsclient:FuzzSTSResponse \
 	./internal/stsclient:FuzzSigninToken \
 	./daemon:FuzzControlAPI \

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -44,22 +45,74 @@ func openPrivate(p string) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	reason := ""
-	uid := os.Geteuid()
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		reason = "not a regular file"
-	case st != nil && int(st.Uid) != uid:
-		reason = fmt.Sprintf("owned by uid %d, not %d", st.Uid, uid)
-	case fi.Mode().Perm() != 0o600:
-		reason = fmt.Sprintf("mode %04o, want 0600", fi.Mode().Perm())
+	owner := os.Geteuid()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		owner = int(st.Uid)
 	}
-	if reason != "" {
+	if reason := privateProblem(fi.Mode().IsRegular(), fi.Mode().Perm(), owner); reason != "" {
 		f.Close()
 		return nil, &InvalidError{Path: p, Reason: reason}
 	}
 	return f, nil
+}
+
+// privateProblem says why a file may not be read as a cache file ("" when
+// it may): it must be a regular 0600 file owned by the current user.
+func privateProblem(regular bool, perm fs.FileMode, owner int) string {
+	uid := os.Geteuid()
+	switch {
+	case !regular:
+		return "not a regular file"
+	case owner != uid:
+		return fmt.Sprintf("owned by uid %d, not %d", owner, uid)
+	case perm != 0o600:
+		return fmt.Sprintf("mode %04o, want 0600", perm)
+	}
+	return ""
+}
+
+// readPrivate reads at most limit bytes of an entry with openPrivate's
+// checks, through plain syscalls: an os.File would start the runtime's
+// poller (an epoll instance, an eventfd and their registration), a cost
+// the small binary pays on every run.
+func readPrivate(p string, limit int) ([]byte, error) {
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	}
+	if err == syscall.ELOOP || err == syscall.EMLINK {
+		return nil, &InvalidError{Path: p, Reason: "is a symlink"}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: err}
+	}
+	regular := uint32(st.Mode)&syscall.S_IFMT == syscall.S_IFREG
+	if reason := privateProblem(regular, fs.FileMode(st.Mode&0o777), int(st.Uid)); reason != "" {
+		return nil, &InvalidError{Path: p, Reason: reason}
+	}
+	buf := make([]byte, 0, min(max(st.Size, 0), int64(limit))+1)
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 4096)
+		}
+		n, err := syscall.Read(fd, buf[len(buf):min(cap(buf), limit)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
 }
 
 // makePrivate gives a file stsd just created mode 0600.
@@ -98,14 +151,17 @@ func stampOf(f *os.File) string {
 	return stamp(fi)
 }
 
-// pathStamp is stampOf for the file at p (following symlinks, as reading
-// it does); "" when there is none.
-func pathStamp(p string) string {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return ""
+// hasStamp reports whether the file at p (following symlinks, as reading
+// it does) has stamp want, without allocating: the small binary checks
+// every recorded file this way on every run.
+func hasStamp(p, want string) bool {
+	var st syscall.Stat_t
+	if want == "" || syscall.Stat(p, &st) != nil {
+		return false
 	}
-	return stamp(fi)
+	var buf [96]byte
+	b, ok := appendStamp(buf[:0], &st)
+	return ok && string(b) == want
 }
 
 func stamp(fi os.FileInfo) string {
@@ -113,10 +169,27 @@ func stamp(fi os.FileInfo) string {
 	if !ok {
 		return ""
 	}
-	sec, nsec, ok := ctime(st)
+	b, ok := appendStamp(nil, st)
 	if !ok {
 		return ""
 	}
-	return strconv.FormatUint(uint64(st.Dev), 16) + ":" + strconv.FormatUint(uint64(st.Ino), 16) + ":" +
-		strconv.FormatInt(fi.Size(), 10) + ":" + strconv.FormatInt(sec, 10) + "." + strconv.FormatInt(nsec, 10)
+	return string(b)
+}
+
+// appendStamp appends st's stamp, dev:ino:size:sec.nsec (hex, hex,
+// decimal, decimal ctime); false where ctime is unknown.
+func appendStamp(b []byte, st *syscall.Stat_t) ([]byte, bool) {
+	sec, nsec, ok := ctime(st)
+	if !ok {
+		return b, false
+	}
+	b = strconv.AppendUint(b, uint64(st.Dev), 16)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(st.Ino), 16)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, st.Size, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, sec, 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, nsec, 10), true
 }

@@ -91,7 +91,7 @@ func (s *Store) path(profile string) string {
 // ignored and replaced; other errors are I/O failures.
 func (s *Store) Load(profile string) (*Entry, error) {
 	p := s.path(profile)
-	f, err := openPrivate(p)
+	data, err := readPrivate(p, maxEntrySize+1)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
@@ -107,11 +107,6 @@ func (s *Store) Load(profile string) (*Entry, error) {
 		}
 		return nil, fmt.Errorf("load cache entry %s: %w", p, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxEntrySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("load cache entry %s: %w", p, err)
-	}
 	if len(data) > maxEntrySize {
 		return nil, &InvalidError{Path: p, Reason: "larger than 1 MiB"}
 	}
@@ -122,9 +117,29 @@ func (s *Store) Load(profile string) (*Entry, error) {
 	return e, nil
 }
 
+// Peek loads profile's entry from the cache directory dir like Load, but
+// creates and changes nothing: the small binary's read. dir must exist
+// and pass Open's owner and mode checks.
+func Peek(dir, profile string) (*Entry, error) {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("%s is not a directory", dir)
+	}
+	if err == nil {
+		err = checkDir(dir, fi)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open cache: %w", err)
+	}
+	return (&Store{dir: dir}).Load(profile)
+}
+
 // decode parses an entry file and returns why it is unusable ("" when it is
 // fine). Reasons never quote the data: a corrupt file may hold secrets.
 func decode(data []byte, profile string) (*Entry, string) {
+	if e, ok := decodeFast(data); ok {
+		return check(e, profile)
+	}
 	var e Entry
 	if err := json.Unmarshal(data, &e); err != nil {
 		var se *json.SyntaxError
@@ -138,6 +153,11 @@ func decode(data []byte, profile string) (*Entry, string) {
 			return nil, "malformed json"
 		}
 	}
+	return check(&e, profile)
+}
+
+// check returns why a decoded entry is unusable ("" when it is fine).
+func check(e *Entry, profile string) (*Entry, string) {
 	switch {
 	case e.Version != EntryVersion:
 		return nil, fmt.Sprintf("format version %d, want %d", e.Version, EntryVersion)
@@ -148,7 +168,7 @@ func decode(data []byte, profile string) (*Entry, string) {
 	case e.Credentials.Expiration.IsZero():
 		return nil, "no expiration"
 	}
-	return &e, ""
+	return e, ""
 }
 
 // Save writes e as its profile's entry atomically: a private temp file in
@@ -276,7 +296,7 @@ func hashFile(p string) (FileHash, error) {
 // unreadable file does not match.
 func (e *Entry) FilesMatch() bool {
 	for _, fh := range e.Files {
-		if fh.Stamp != "" && pathStamp(fh.Path) == fh.Stamp {
+		if hasStamp(fh.Path, fh.Stamp) {
 			continue
 		}
 		got, err := hashFile(fh.Path)

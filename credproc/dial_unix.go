@@ -4,7 +4,6 @@ package credproc
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -16,7 +15,16 @@ import (
 // instead of package net: that keeps Go's network poller (and net's
 // init) out of the one process every AWS call may start (about 0.1–0.3 ms
 // of a ~2 ms run, measured by make bench).
+//
+// Where no socket file exists (the cache-only case, and the system socket
+// of most hosts) one stat answers instead of five socket calls. Errors
+// are the bare errno: the caller only tells "no daemon" from "untrusted",
+// and fmt's first use would cost more than the rest of the attempt.
 func dialDaemon(ctx context.Context, path string, timeout time.Duration) (daemonConn, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, err
+	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return nil, err
@@ -37,7 +45,7 @@ func dialDaemon(ctx context.Context, path string, timeout time.Duration) (daemon
 	}
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("connect %s: %w", path, err)
+		return nil, err
 	}
 	return c, nil
 }

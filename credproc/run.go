@@ -40,6 +40,11 @@ type Options struct {
 	// Sockets are the control sockets to ask, in order; nil means
 	// paths.Layout{}.Sockets() (the user socket, then the system one).
 	Sockets []string
+	// ReadyDir holds the ready files the user daemon keeps for this user
+	// (paths.Layout.ReadyDir); "" means paths.Layout{}.ReadyDir() when
+	// Sockets is nil too, else none: a caller that picks its sockets
+	// picks their ready directory too.
+	ReadyDir string
 	// CacheDir is the cache directory; "" means paths.Layout{}.CacheDir().
 	CacheDir string
 	// Stsd is the full stsd binary to exec as the last resort; "" means
@@ -74,6 +79,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.Sockets == nil {
 		o.Sockets = paths.Layout{}.Sockets()
+		if o.ReadyDir == "" {
+			o.ReadyDir = paths.Layout{}.ReadyDir()
+		}
 	}
 	if o.CacheDir == "" {
 		o.CacheDir, _ = paths.Layout{}.CacheDir() // no cache dir: skip the cache
@@ -108,8 +116,9 @@ func (o *Options) setDefaults() {
 }
 
 // Run is the whole credential_process client and returns the exit code:
-// it asks each daemon socket, then reads the cache, then execs
-// `stsd credential-process --profile P`.
+// it prints the user daemon's ready file when that is fresh and
+// trustworthy, else asks each daemon socket, then reads the cache, then
+// execs `stsd credential-process --profile P`.
 // Stdout gets the credential JSON or nothing.
 func Run(ctx context.Context, o Options) int {
 	o.setDefaults()
@@ -122,6 +131,9 @@ func Run(ctx context.Context, o Options) int {
 	if o.Profile == "" {
 		fmt.Fprintln(o.Stderr, prefix+"no profile: usage: stsd-credential-process --profile P")
 		return exitUsage
+	}
+	if doc, ok := o.fromReady(); ok {
+		return o.write(doc)
 	}
 	for _, sock := range o.Sockets {
 		r, err := ask(ctx, sock, o, o.credentialsRequest())
@@ -191,14 +203,7 @@ func (o *Options) fromCache() (wire.Credentials, bool) {
 	if o.CacheDir == "" {
 		return wire.Credentials{}, false
 	}
-	if _, err := os.Stat(o.CacheDir); err != nil {
-		return wire.Credentials{}, false
-	}
-	s, err := cache.Open(o.CacheDir)
-	if err != nil {
-		return wire.Credentials{}, false
-	}
-	e, err := s.Load(o.Profile)
+	e, err := cache.Peek(o.CacheDir, o.Profile)
 	if err != nil || e.Profile != o.Profile {
 		return wire.Credentials{}, false
 	}

@@ -103,6 +103,10 @@ type Refresher struct {
 	waitOn *snapshot
 
 	stop func() // set by start: cancels Run and waits for it
+
+	// published, when set, sees every new snapshot under pubMu (the
+	// supervisor keeps ready files with it).
+	published func(*snapshot)
 }
 
 // start runs the refresher in g until g stops or stop is called.
@@ -150,6 +154,9 @@ func (r *Refresher) publish(edit func(*snapshot)) {
 	next.updated = make(chan struct{})
 	edit(&next)
 	r.snap.Store(&next)
+	if r.published != nil {
+		r.published(&next)
+	}
 	close(old.updated)
 }
 

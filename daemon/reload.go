@@ -184,6 +184,7 @@ func (s *Supervisor) reload(g *runGroup, reason string) error {
 	}
 	next := &view{cfg: cfg, refreshers: s.buildRefreshers(cfg, keep)}
 	s.view.Store(next)
+	s.readyReplaced(old, next)
 	for name, r := range next.refreshers {
 		if keep[name] == nil {
 			r.start(g)

@@ -65,6 +65,10 @@ type Options struct {
 	// KeysDir holds key metadata and rotation journals; default the
 	// layout's state dir + "/keys".
 	KeysDir string
+	// ReadyDir, when set, is where Serve keeps each profile's ready-made
+	// credential_process document for the daemon's own user
+	// (paths.Layout.ReadyDir: user layout only); "" keeps none.
+	ReadyDir string
 }
 
 // Supervisor runs every profile's refresher, the local endpoints and the
@@ -97,6 +101,8 @@ type Supervisor struct {
 	reloadedAt time.Time // last successful reload
 
 	keys keyState // long-term key stores and the rotation schedule
+
+	readyFiles atomic.Pointer[readyStore] // set while Serve runs with a ReadyDir
 }
 
 // view is one consistent generation of config and refreshers.
@@ -185,7 +191,9 @@ func (s *Supervisor) buildRefreshers(cfg *config.Config, keep map[string]*Refres
 			}
 			sp.serial = serials[p.MFASerial]
 		}
-		out[name] = newRefresher(sp, &s.o)
+		r := newRefresher(sp, &s.o)
+		r.published = func(sn *snapshot) { s.readyPublished(r, sn) }
+		out[name] = r
 	}
 	// A role profile with via_profile reads its parent's snapshots. Kept
 	// refreshers already point at their (kept) parents: reload keeps a
@@ -248,6 +256,8 @@ func (s *Supervisor) Serve(ctx context.Context, ln net.Listener) error {
 	g := newRunGroup(ctx)
 	s.group.Store(g)
 	defer s.group.Store(nil)
+	s.readyFiles.Store(openReadyFiles(s.o.ReadyDir, s.o.Logger, s.o.Clock.Now))
+	defer func() { s.readyFiles.Swap(nil).close() }()
 	if err := s.start(g); err != nil {
 		ln.Close()
 		g.stop()

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,5 +127,47 @@ func TestBinary(t *testing.T) {
 	out, errOut, code = runBin("--profile", "dev")
 	if code != 0 || out != string(wire.Marshal(c)) || errOut != "" {
 		t.Errorf("cache: exit %d, stderr %q, stdout matches Marshal: %v", code, errOut, out == string(wire.Marshal(c)))
+	}
+}
+
+// TestParseArgsLikeFlag: parseArgs reads arguments as package flag did
+// (same profile, version, help and failure), without its cost.
+func TestParseArgsLikeFlag(t *testing.T) {
+	t.Parallel()
+	viaFlag := func(args []string) (cmdArgs, string) {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		profile := fs.String("profile", "", "")
+		version := fs.Bool("version", false, "")
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return cmdArgs{}, "help"
+		case err != nil:
+			return cmdArgs{}, err.Error()
+		case fs.NArg() > 0:
+			return cmdArgs{}, fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+		}
+		return cmdArgs{profile: *profile, version: *version}, ""
+	}
+	for _, args := range [][]string{
+		nil, {"--profile", "dev"}, {"-profile", "dev"}, {"--profile=dev"}, {"-profile=a=b"}, {"--profile="},
+		{"--profile", "-x"}, {"--profile", "a", "--profile", "b"}, {"--version"}, {"-version=false"},
+		{"--version=1"}, {"--version=maybe"}, {"--version", "false"}, {"-h"}, {"--help"}, {"-help=x"},
+		{"--profile"}, {"--bogus"}, {"---profile"}, {"-=x"}, {"-"}, {"--"}, {"--", "dev"},
+		{"dev"}, {"--profile", "dev", "extra"}, {"--profile", "dev", "--", "x"}, {"--profile", "dev", "--"},
+	} {
+		want, wantErr := viaFlag(args)
+		got, err := parseArgs(args)
+		gotErr := ""
+		switch {
+		case errors.Is(err, errHelp):
+			got, gotErr = cmdArgs{}, "help"
+		case err != nil:
+			got, gotErr = cmdArgs{}, err.Error()
+		}
+		if got != want || gotErr != wantErr {
+			t.Errorf("parseArgs(%q) = %+v, %q; package flag reads %+v, %q", args, got, gotErr, want, wantErr)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	path := cfg.Path
-	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: log, Version: version, Passphrase: e.passphrase(cfg),
+	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, ReadyDir: layout.ReadyDir(), Logger: log, Version: version, Passphrase: e.passphrase(cfg),
 		Load: func() (*config.Config, error) { return config.Load(path, config.Options{System: e.system}) }})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)

@@ -132,6 +132,7 @@ func cmdCredentialProcess(ctx context.Context, e *env, args []string) int {
 	return credproc.Run(ctx, credproc.Options{
 		Profile:  *profile,
 		Sockets:  layout.Sockets(),
+		ReadyDir: layout.ReadyDir(),
 		CacheDir: dir,
 		Stdout:   e.stdout,
 		Stderr:   e.stderr,

@@ -103,6 +103,21 @@ func (l Layout) Sockets() []string {
 	return out
 }
 
+// ReadyDir is where a user daemon keeps ready-made credential_process
+// documents for its own user: "ready" beside the user socket (so in the
+// owner-only runtime directory). The system layout has none (""): its
+// daemon serves other users, who must pass the socket's peer check.
+func (l Layout) ReadyDir() string {
+	if l.System {
+		return ""
+	}
+	s, err := l.Socket()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(s), "ready")
+}
+
 func runUserDir() string {
 	uid := os.Getuid()
 	if uid < 0 { // Windows

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 )
 
 // Credentials is a set of STS credentials in the SDK-free form every
@@ -30,36 +31,83 @@ const ExpirationLayout = "2006-01-02T15:04:05Z"
 // Stamp formats t in ExpirationLayout, truncated to whole seconds.
 func Stamp(t time.Time) string { return t.UTC().Truncate(time.Second).Format(ExpirationLayout) }
 
-// processOutput is the credential_process document; field order is the
-// output order.
-type processOutput struct {
-	Version         int
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      string
-	AccountID       string `json:"AccountId,omitempty"`
-}
-
 // Marshal returns the exact credential_process output for c:
 // {"Version":1,"AccessKeyId":…,"SecretAccessKey":…,"SessionToken":…,"Expiration":"YYYY-MM-DDTHH:MM:SSZ"}
 // plus "AccountId" when known, then a newline. Version is the number 1
-// (Go, botocore and JS refuse anything else).
+// (Go, botocore and JS refuse anything else). The bytes are what
+// encoding/json's Encoder writes with SetEscapeHTML(false) (a fuzz test
+// holds them to it); they are built by hand because the reflection
+// encoder's first use costs the small binary ~30 µs of every run.
 func Marshal(c Credentials) []byte {
-	var b bytes.Buffer
-	b.Grow(256 + len(c.SessionToken))
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	// Encoding a struct of strings cannot fail.
-	_ = enc.Encode(processOutput{
-		Version:         1,
-		AccessKeyID:     c.AccessKeyID,
-		SecretAccessKey: c.SecretAccessKey,
-		SessionToken:    c.SessionToken,
-		Expiration:      Stamp(c.Expiration),
-		AccountID:       c.AccountID,
-	})
-	return b.Bytes()
+	b := make([]byte, 0, 160+len(c.AccessKeyID)+len(c.SecretAccessKey)+len(c.SessionToken)+len(c.AccountID))
+	b = append(b, `{"Version":1,"AccessKeyId":`...)
+	b = appendString(b, c.AccessKeyID)
+	b = append(b, `,"SecretAccessKey":`...)
+	b = appendString(b, c.SecretAccessKey)
+	b = append(b, `,"SessionToken":`...)
+	b = appendString(b, c.SessionToken)
+	b = append(b, `,"Expiration":"`...)
+	b = c.Expiration.UTC().Truncate(time.Second).AppendFormat(b, ExpirationLayout)
+	b = append(b, '"')
+	if c.AccountID != "" {
+		b = append(b, `,"AccountId":`...)
+		b = appendString(b, c.AccountID)
+	}
+	return append(b, '}', '\n')
+}
+
+// appendString appends s as a JSON string the way encoding/json does
+// without HTML escaping: \" \\ \b \f \n \r \t, other control bytes as
+// \u00xx, invalid UTF-8 as \ufffd, and U+2028/U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // ContainerDocument is the container credentials body the ECS endpoint

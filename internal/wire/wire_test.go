@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -121,4 +122,41 @@ func TestErrorBody(t *testing.T) {
 	if got := string((wire.Error{Code: "X", Message: "m"}).Body()); got != `{"Code":"X","Message":"m"}`+"\n" {
 		t.Errorf("Body without a prompt = %q", got)
 	}
+}
+
+// encoderOutput is the credential_process document as encoding/json
+// writes it: the reference Marshal is held to.
+func encoderOutput(c wire.Credentials) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Version         int
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      string
+		AccountID       string `json:"AccountId,omitempty"`
+	}{1, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, wire.Stamp(c.Expiration), c.AccountID})
+	return b.Bytes()
+}
+
+// FuzzMarshal: Marshal writes exactly what encoding/json's Encoder
+// writes, for any strings (control bytes, quotes, invalid UTF-8,
+// U+2028) and any time.
+func FuzzMarshal(f *testing.F) {
+	c := fakeCreds()
+	f.Add(c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.AccountID, c.Expiration.Unix(), int64(0))
+	f.Add("A\x00\x1f\x7f", "\"\\\b\f\n\r\t", "\u2028\u2029\xff\xc3(", "", int64(-62135596800), int64(999999999))
+	f.Add("é", "<&>", "\xed\xa0\x80", "1", int64(253402300799), int64(1))
+	f.Fuzz(func(t *testing.T, id, secret, token, account string, sec, nsec int64) {
+		c := wire.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, AccountID: account,
+			Expiration: time.Unix(sec, nsec%1e9)}
+		if y := c.Expiration.UTC().Year(); y < 0 || y > 9999 {
+			t.Skip() // outside what the Expiration layout can show
+		}
+		if got, want := wire.Marshal(c), encoderOutput(c); !bytes.Equal(got, want) {
+			t.Fatalf("Marshal = %q; encoding/json writes %q", got, want)
+		}
+	})
 }

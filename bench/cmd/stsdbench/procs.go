@@ -181,6 +181,38 @@ func main() {
 	os.Stdout.Write(body)
 }
 `,
+	// The daemon's ready file read with raw syscalls (open, fstat, flock
+	// probe, read): the least a client using the ready file can cost.
+	"readyfile": `package main
+
+import (
+	"bytes"
+	"os"
+	"syscall"
+)
+
+const doc = %q
+
+func main() {
+	fd, err := syscall.Open(os.Getenv("XDG_RUNTIME_DIR")+"/stsd/ready/dev", syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		os.Exit(1)
+	}
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) != nil || st.Uid != uint32(os.Geteuid()) || syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB) == nil {
+		os.Exit(1)
+	}
+	buf := make([]byte, st.Size)
+	if n, _ := syscall.Read(fd, buf); int64(n) != st.Size {
+		os.Exit(1)
+	}
+	_, body, ok := bytes.Cut(buf, []byte("\n"))
+	if !ok {
+		os.Exit(1)
+	}
+	os.Stdout.Write(body)
+}
+`,
 	// The same round trip through package net (its poller and threads).
 	"netsock": `package main
 

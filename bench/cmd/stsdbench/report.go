@@ -187,10 +187,12 @@ func (r *report) writeCredproc(p printf) {
 		"stdout on a pipe read after exit; every output is checked byte for byte. %d rounds (after 20 warm-up rounds), each "+
 		"running every variant once in a fresh random order, so drift and order effects cancel. "+
 		"The floor is a static Go binary (CGO_ENABLED=0) that writes the same %d-byte document. "+
-		"*Warm*: a daemon serves the profile on its control socket. *Cache only*: no daemon, a fresh cache entry "+
+		"Every program, floors included, runs from a copy written with plain writes, as install(1) and packages "+
+		"write binaries (a file the Go linker wrote through mmap starts slower on this kernel, the more so the larger it is). "+
+		"*Warm*: a daemon serves the profile (its ready file, else its control socket). *Cache only*: no daemon, a fresh cache entry "+
 		"(a second private HOME). *Anatomy* rows are minimal static binaries that each do one piece of the real "+
 		"binary's work (signal handling; the same socket request with raw syscalls, the least any client asking the "+
-		"daemon can cost; the same through package net), so a gap to the floor can be attributed.\n\n", len(c.Samples[0]), c.DocBytes)
+		"daemon can cost; the same through package net; the daemon's ready file read with raw syscalls), so a gap to the floor can be attributed.\n\n", len(c.Samples[0]), c.DocBytes)
 	p("| variant | median | p25 | p75 | p99 | ratio to floor (medians) | paired ratio, median [p25–p75] |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for i, v := range c.Variants {
 		d := summarize(c.Samples[i])
