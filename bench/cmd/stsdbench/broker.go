@@ -128,7 +128,10 @@ func (b *bench) benchBroker(ctx context.Context) (*brokerResult, error) {
 	}
 	tokens := make([]string, brokerClients)
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = %q\ntls_key_file = %q\nrate = \"1000/s\"\n", certFile, keyFile)
+	// Every bench client dials from 127.0.0.1, one connection (or more)
+	// each: the per-address default (64, right for production, where one
+	// address is one host) would drop all but 64 of them before TLS.
+	fmt.Fprintf(&cfg, "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = %q\ntls_key_file = %q\nrate = \"1000/s\"\nmax_connections_per_address = 1024\n", certFile, keyFile)
 	var names []string
 	for p := range brokerProfiles {
 		names = append(names, fmt.Sprintf("%q", fmt.Sprintf("p%d", p)))
