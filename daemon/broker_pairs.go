@@ -18,6 +18,11 @@ import (
 // pairWorkers bounds the STS calls the pair scheduler makes at once.
 const pairWorkers = 64
 
+// pairDiskWriters bounds the cache entries pairs write at once: each
+// write waits for fsync in a thread of its own, and the Go runtime keeps
+// every thread it ever made (and its stacks) for the daemon's life.
+const pairDiskWriters = 4
+
 // pairScheduler refreshes the broker's (client, profile) pairs from one
 // goroutine. A waiting pair holds no goroutine, timer or context: only its
 // place in a heap of due times. A due pair is refreshed on a short-lived
@@ -26,6 +31,7 @@ const pairWorkers = 64
 type pairScheduler struct {
 	clock clock.Clock
 	wake  chan struct{} // buffered 1: the earliest due time moved, or a worker finished
+	disk  chan struct{} // pairDiskWriters slots: see diskSlot
 
 	mu      sync.Mutex // guards the fields that follow and every pair's slot
 	queue   pairQueue  // waiting pairs, earliest due first
@@ -50,7 +56,17 @@ type pairRun struct {
 }
 
 func newPairScheduler(c clock.Clock) *pairScheduler {
-	return &pairScheduler{clock: c, wake: make(chan struct{}, 1)}
+	return &pairScheduler{clock: c, wake: make(chan struct{}, 1), disk: make(chan struct{}, pairDiskWriters)}
+}
+
+// diskSlot waits for one of the pairDiskWriters slots and returns its
+// release; on a nil q (a local profile's refresher) it does nothing.
+func (q *pairScheduler) diskSlot() (release func()) {
+	if q == nil {
+		return func() {}
+	}
+	q.disk <- struct{}{}
+	return func() { <-q.disk }
 }
 
 func (q *pairScheduler) signal() {

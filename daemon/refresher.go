@@ -520,6 +520,7 @@ func (r *Refresher) save(res *stsclient.Result) {
 	}
 	e, err := stsclient.NewEntry(r.cfg, r.profile, r.client, res)
 	if err == nil {
+		defer r.pairs.diskSlot()()
 		err = r.store.Save(e)
 	}
 	if err != nil {
