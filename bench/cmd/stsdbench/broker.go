@@ -107,7 +107,11 @@ func (r *brokerRun) callsMet() bool {
 func (r *brokerRun) p99Ratio() float64 { return r.Warm.Latency.P99 / r.Floor.Latency.P99 }
 
 // brokerResult is what the broker section measured, smallest table first.
-type brokerResult struct{ Runs []brokerRun }
+type brokerResult struct {
+	Runs []brokerRun
+	// FloorIdleRSS is the TLS floor's VmRSS before its first connection.
+	FloorIdleRSS int64
+}
 
 func (k *brokerResult) run(pairs int) *brokerRun {
 	for i := range k.Runs {
@@ -217,7 +221,8 @@ type brokerSection struct {
 	certFile, keyFile string
 	floorBin          string
 	floor             *tlsFloor
-	warmRequests      int // per warm slice
+	floorIdleRSS      int64 // the floor's VmRSS before its first connection
+	warmRequests      int   // per warm slice
 }
 
 func (b *bench) benchBroker(ctx context.Context) (*brokerResult, error) {
@@ -250,6 +255,7 @@ func (b *bench) benchBroker(ctx context.Context) (*brokerResult, error) {
 		}
 		res.Runs = append(res.Runs, r)
 	}
+	res.FloorIdleRSS = s.floorIdleRSS
 	return res, nil
 }
 
@@ -297,6 +303,11 @@ func (b *bench) brokerRun(ctx context.Context, s *brokerSection, t *brokerTable)
 		if s.floor, err = startTLSFloor(ctx, s, first.body); err != nil {
 			return r, err
 		}
+		m, err := procMem(s.floor.pid())
+		if err != nil {
+			return r, err
+		}
+		s.floorIdleRSS = m["VmRSS"]
 	}
 	before := calls()
 	r.Warm, r.Floor = load.warm(s.floor.addr, s.warmRequests)
