@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,9 @@ type Source interface {
 type Minted struct {
 	Credentials wire.Credentials
 	ARN         string
+	// Document, when set, is wire.ContainerDocument(Credentials), made
+	// once by the Source: the broker writes it as it is.
+	Document string
 }
 
 // NewToken is a new random client token (130 bits, base32: no CR/LF, safe
@@ -252,9 +256,50 @@ func newHandler(src Source, o Options) (*handler, error) {
 type audit struct {
 	client, profile, reason string
 	remote                  string
-	minted                  Minted // zero unless issued
-	err                     error
+	// arn, akid (redacted) and expires of what was issued
+	arn, akid string
+	expires   time.Time
+	err       error
 }
+
+// exchange is one request's state: its status and its audit line (one
+// allocation per request).
+type exchange struct {
+	sw statusWriter
+	a  audit
+}
+
+// statusWriter records the status of an answer. Unlike
+// httpserve.StatusWriter it keeps the ResponseWriter's WriteString, so a
+// ready-made document is written without a copy.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) WriteString(s string) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.WriteString(w.ResponseWriter, s)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP answers GET /v1/credentials/{profile}. The checks run in this
 // order, each able to end the request:
@@ -275,18 +320,20 @@ type audit struct {
 // 3-6 count as auth failures of the address. Every request ends in one
 // audit line.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Server", httpserve.ServerName)
-	r.Body = http.MaxBytesReader(w, r.Body, httpserve.MaxBodyBytes)
-	sw := &httpserve.StatusWriter{ResponseWriter: w}
-	a := &audit{remote: r.RemoteAddr}
+	w.Header()["Server"] = serverName
+	if r.Body != http.NoBody { // HTTP/2 GETs end with their headers: no body to bound
+		r.Body = http.MaxBytesReader(w, r.Body, httpserve.MaxBodyBytes)
+	}
+	x := &exchange{sw: statusWriter{ResponseWriter: w}, a: audit{remote: r.RemoteAddr}}
+	sw, a := &x.sw, &x.a
 	h.serve(sw, r, a)
-	if sw.Status == 0 {
-		sw.Status = http.StatusOK
+	if sw.status == 0 {
+		sw.status = http.StatusOK
 	}
 	if h.o.OnRequest != nil {
-		h.o.OnRequest("broker", sw.Status)
+		h.o.OnRequest("broker", sw.status)
 	}
-	h.audit(a, sw.Status)
+	h.audit(a, sw.status)
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, a *audit) {
@@ -393,11 +440,23 @@ func (h *handler) issue(w http.ResponseWriter, r *http.Request, c *client, a *au
 		refuse(w, http.StatusServiceUnavailable, 5*time.Second, httpserve.CodeUnavailable, "no valid credentials for profile "+strconv.Quote(a.profile)+" right now; retry later")
 		return
 	}
-	a.minted = m
-	w.Header().Set("Content-Type", httpserve.ContentJSON)
-	w.Header().Set("Cache-Control", "no-store")
+	a.arn, a.akid, a.expires = m.ARN, redact.KeyID(m.Credentials.AccessKeyID), m.Credentials.Expiration
+	hd := w.Header()
+	hd["Content-Type"], hd["Cache-Control"] = contentJSON, noStore
+	if m.Document != "" {
+		io.WriteString(w, m.Document)
+		return
+	}
 	w.Write(wire.ContainerDocument(m.Credentials))
 }
+
+// Header values every credential answer carries, shared (net/http only
+// reads them): Header().Set would make new ones per request.
+var (
+	contentJSON = []string{httpserve.ContentJSON}
+	noStore     = []string{"no-store"}
+	serverName  = []string{httpserve.ServerName}
+)
 
 // errExpired: the source handed out credentials that expired meanwhile.
 var errExpired = errors.New("the credentials have expired")
@@ -436,18 +495,19 @@ func remoteAddr(r *http.Request) netip.Addr {
 // remote address, profile, and for an issuance the federated user's ARN
 // and the key id (ASIA…WXYZ). Never a token or secret.
 func (h *handler) audit(a *audit, status int) {
-	args := []any{"client", a.client, "remote", a.remote, "profile", a.profile, "status", status}
+	var buf [9]slog.Attr
+	attrs := append(buf[:0], slog.String("client", a.client), slog.String("remote", a.remote), slog.String("profile", a.profile), slog.Int("status", status))
 	if status == http.StatusOK {
-		args = append(args, "event", "broker_issued", "arn", a.minted.ARN, "akid", redact.KeyID(a.minted.Credentials.AccessKeyID),
-			"expires", a.minted.Credentials.Expiration.UTC().Format(time.RFC3339))
-		h.log.Info("credentials issued", args...)
+		attrs = append(attrs, slog.String("event", "broker_issued"), slog.String("arn", a.arn), slog.String("akid", a.akid),
+			slog.String("expires", a.expires.UTC().Format(time.RFC3339)))
+		h.log.LogAttrs(context.Background(), slog.LevelInfo, "credentials issued", attrs...)
 		return
 	}
-	args = append(args, "event", "broker_refused", "reason", a.reason)
+	attrs = append(attrs, slog.String("event", "broker_refused"), slog.String("reason", a.reason))
 	if a.err != nil {
-		args = append(args, "err", a.err)
+		attrs = append(attrs, slog.Any("err", a.err))
 	}
-	h.log.Warn("request refused", args...)
+	h.log.LogAttrs(context.Background(), slog.LevelWarn, "request refused", attrs...)
 }
 
 // refusedConn audits a connection refused before any request.

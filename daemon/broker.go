@@ -33,6 +33,7 @@ func (s *Supervisor) startBroker(g *runGroup) error {
 	}
 	s.setServing(func() { s.brokerAddr, s.broker = ln.Addr().String(), br })
 	s.o.Logger.Info("broker listening", "event", "broker_started", "addr", ln.Addr().String(), "clients", len(cfg.Broker.Clients))
+	g.Go(func(context.Context) { s.pairs.run(g) })
 	g.Go(func(ctx context.Context) {
 		if err := br.Serve(ctx, ln); err != nil {
 			s.o.Logger.Error("broker failed", "event", "broker_failed", "err", err)

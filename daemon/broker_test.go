@@ -33,7 +33,7 @@ func sha256Hex(s string) string {
 // brokerTestConfig: a broker on 127.0.0.1:0 with a throwaway CA's
 // certificate, clients c000… each allowed every profile p0…, federated
 // names "{client}.{profile}".
-func brokerTestConfig(t *testing.T, clients, profiles int) (string, *testca.CA) {
+func brokerTestConfig(t testing.TB, clients, profiles int) (string, *testca.CA) {
 	t.Helper()
 	dir := t.TempDir()
 	ca := testca.New(t, "daemon test CA")
@@ -172,7 +172,7 @@ func TestBroker200ClientsAtRefreshMoment(t *testing.T) {
 	// would be parsed 2000 times.
 	t.Setenv("AWS_CA_BUNDLE", "")
 	os.Unsetenv("AWS_CA_BUNDLE")
-	_, sc, _ := startDaemon(t, Options{Config: env.cfg, Clock: fc, Rand: fixedRand, HTTPClient: memClient(sts.Handler)})
+	s, sc, _ := startDaemon(t, Options{Config: env.cfg, Clock: fc, Rand: fixedRand, HTTPClient: memClient(sts.Handler)})
 	addr := brokerAddr(t, sc)
 	c := brokerHTTPClient(ca)
 	defer c.CloseIdleConnections()
@@ -227,15 +227,8 @@ func TestBroker200ClientsAtRefreshMoment(t *testing.T) {
 		t.Fatalf("first round: %d failures", f)
 	}
 	waitCalls(len(pairs))
-	// Every pair's refresher waits for the same moment.
-	deadline := time.Now().Add(10 * time.Second)
-	for fc.Pending() < len(pairs) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	at, ok := fc.Next()
-	if !ok {
-		t.Fatal("no refresh scheduled")
-	}
+	// Every pair waits for the same moment, the scheduler's next wake-up.
+	at := waitPairsQueued(t, s, fc, len(pairs))
 	fc.Advance(at.Sub(fc.Now()))
 	if f := round(2); f != 0 {
 		t.Fatalf("at the refresh moment: %d failures", f)
@@ -248,4 +241,26 @@ func TestBroker200ClientsAtRefreshMoment(t *testing.T) {
 	if len(names) != len(pairs) || names["c123.p4"] != 2 {
 		t.Errorf("%d federated names (c123.p4 ×%d); want %d, each twice", len(names), names["c123.p4"], len(pairs))
 	}
+}
+
+// waitPairsQueued waits until n pairs wait in s's scheduler and its timer
+// is set for the first of them, and returns that time.
+func waitPairsQueued(t *testing.T, s *Supervisor, fc *clock.Fake, n int) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.pairs.mu.Lock()
+		queued := s.pairs.queue.Len()
+		var due time.Time
+		if queued > 0 {
+			due = s.pairs.queue[0].slot.due
+		}
+		s.pairs.mu.Unlock()
+		if at, ok := fc.Next(); queued == n && ok && at.Equal(due) {
+			return at
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%d pairs queued; want %d, and the scheduler's timer set", s.pairs.waiting(), n)
+	return time.Time{}
 }

@@ -60,7 +60,7 @@ func (r *Refresher) enterWaiting(ps *snapshot) {
 		s.phase, s.lastErr, s.reason, s.next = StateWaiting, msg, "waiting_for_parent", time.Time{}
 	})
 	if entering {
-		r.log.Info("waiting for via_profile", "event", "waiting_for_parent", "parent", r.parent.profile.Name, "parent_state", string(ps.phase))
+		r.log().Info("waiting for via_profile", "event", "waiting_for_parent", "parent", r.parent.profile.Name, "parent_state", string(ps.phase))
 	}
 }
 

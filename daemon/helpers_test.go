@@ -29,7 +29,7 @@ aws_secret_access_key = fakeSecretFakeSecretFakeSecretFakeSecret
 
 // newEnv writes the files and loads profiles (TOML for [profiles.*]). It
 // sets AWS_CONFIG_FILE and HOME, so callers stay serial.
-func newEnv(t *testing.T, profiles string) *testEnv {
+func newEnv(t testing.TB, profiles string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("HOME", dir)
@@ -50,14 +50,14 @@ func newEnv(t *testing.T, profiles string) *testEnv {
 	return &testEnv{dir: dir, cfg: cfg}
 }
 
-func write(t *testing.T, path, data string) {
+func write(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *testEnv) store(t *testing.T) *cache.Store {
+func (e *testEnv) store(t testing.TB) *cache.Store {
 	t.Helper()
 	s, err := cache.Open(filepath.Join(e.dir, "cache"))
 	if err != nil {
@@ -67,7 +67,7 @@ func (e *testEnv) store(t *testing.T) *cache.Store {
 }
 
 // shortSocket returns a socket path short enough for sun_path.
-func shortSocket(t *testing.T) string {
+func shortSocket(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "sd")
 	if err != nil {

@@ -59,7 +59,8 @@ var ErrUnavailable = errors.New("no valid credentials")
 // and read lock-free by every request.
 type snapshot struct {
 	creds   *wire.Credentials // nil when none
-	output  []byte            // credential_process bytes for creds
+	output  []byte            // credential_process bytes for creds (a local profile's)
+	doc     string            // the ECS document of creds (a broker pair's): see pairDocument
 	issued  time.Time
 	arn     string
 	packed  int
@@ -84,13 +85,13 @@ type Refresher struct {
 	store   *cache.Store // nil: no disk cache
 	clock   clock.Clock
 	rand    func() float64
-	log     *slog.Logger
-	metrics *Metrics // nil in tests that build a Refresher alone
+	plog    *slog.Logger // with the profile's name (shared by its broker pairs): see log
+	metrics *Metrics     // nil in tests that build a Refresher alone
 
 	pubMu  sync.Mutex // serializes publish; readers never take it
 	snap   atomic.Pointer[snapshot]
-	kick   chan struct{}       // forced refresh; buffered 1
-	codes  chan *mfaSubmission // MFA codes pushed by `stsd mfa`; unbuffered
+	kick   chan struct{}       // forced refresh; buffered 1 (nil for a broker pair)
+	codes  chan *mfaSubmission // MFA codes pushed by `stsd mfa`; unbuffered (nil for a broker pair)
 	serial *mfa.Guard          // shared by the profiles on one MFA device
 	// parent is the via_profile's refresher, whose current credentials
 	// sign this role profile's AssumeRole; nil otherwise. It is set before
@@ -107,6 +108,20 @@ type Refresher struct {
 	// published, when set, sees every new snapshot under pubMu (the
 	// supervisor keeps ready files with it).
 	published func(*snapshot)
+	// pairs, for a broker pair, refreshes it instead of a Run goroutine
+	// of its own; slot is the pair's place there.
+	pairs *pairScheduler
+	slot  pairSlot
+}
+
+// log is the refresher's logger: the profile's, plus the broker client
+// for a pair (added per line, so a waiting pair keeps no logger of its
+// own).
+func (r *Refresher) log() *slog.Logger {
+	if r.client == "" {
+		return r.plog
+	}
+	return r.plog.With("client", r.client)
 }
 
 // start runs the refresher in g until g stops or stop is called.
@@ -127,18 +142,24 @@ type refresherSpec struct {
 	fetcher stsclient.Fetcher
 	serial  *mfa.Guard // the profile's MFA device; nil without mfa_serial
 	metrics *Metrics   // nil in tests that build a Refresher alone
+	// A broker pair's: the scheduler that refreshes it, and its profile's
+	// logger (shared by the profile's pairs).
+	pairs *pairScheduler
+	log   *slog.Logger
 }
 
 func newRefresher(sp refresherSpec, o *Options) *Refresher {
-	log := o.Logger.With("profile", sp.profile.Name)
-	if sp.client != "" {
-		log = log.With("client", sp.client)
+	log := sp.log
+	if log == nil {
+		log = o.Logger.With("profile", sp.profile.Name)
 	}
 	r := &Refresher{
 		profile: sp.profile, client: sp.client, cfg: sp.cfg, fetcher: sp.fetcher, store: o.Store,
-		clock: o.Clock, rand: o.Rand, log: log, metrics: sp.metrics, serial: sp.serial,
-		kick:  make(chan struct{}, 1),
-		codes: make(chan *mfaSubmission),
+		clock: o.Clock, rand: o.Rand, plog: log, metrics: sp.metrics, serial: sp.serial,
+		pairs: sp.pairs,
+	}
+	if r.pairs == nil {
+		r.kick, r.codes = make(chan struct{}, 1), make(chan *mfaSubmission)
 	}
 	r.snap.Store(&snapshot{phase: StateRefreshing, packed: -1, updated: make(chan struct{})})
 	return r
@@ -199,6 +220,10 @@ func (r *Refresher) unavailable(s *snapshot) error {
 
 // Refresh asks for a refresh now (`stsd refresh`). It never blocks.
 func (r *Refresher) Refresh() {
+	if r.pairs != nil {
+		r.pairs.kick(r)
+		return
+	}
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -315,14 +340,14 @@ func (r *Refresher) enterNeedsMFA(lastErr string) {
 			s.lastErr, s.reason = lastErr, "mfa_rejected"
 		}
 	})
-	r.log.Warn("needs mfa", "event", "needs_mfa", "hint", "run: stsd mfa "+r.profile.Name)
+	r.log().Warn("needs mfa", "event", "needs_mfa", "hint", "run: stsd mfa "+r.profile.Name)
 	if r.metrics != nil {
 		r.metrics.needsMFA.Inc(r.profile.Name)
 	}
 	if r.profile.NotifyCommand != "" {
 		// Profile names are [\w+=,.@-]: safe as one shell word.
 		if err := runNotify(r.profile.NotifyCommand + " " + r.profile.Name); err != nil {
-			r.log.Warn("notify_command failed", "event", "notify_failed", "err", err.Error())
+			r.log().Warn("notify_command failed", "event", "notify_failed", "err", err.Error())
 		}
 	}
 }
@@ -380,14 +405,14 @@ func (r *Refresher) refresh(ctx context.Context, code string, parent *wire.Crede
 		return r.fail(err), err
 	case lifetime > r.profile.Duration+maxClockSkew:
 		c.Expiration = res.Issued.Add(r.profile.Duration).Truncate(time.Second)
-		r.log.Warn("expiration clamped", "event", "clock_skew", "expires", c.Expiration)
+		r.log().Warn("expiration clamped", "event", "clock_skew", "expires", c.Expiration)
 		lifetime = r.profile.Duration
 	}
 	r.backoff = 0
 	next := r.refreshAt(c.Expiration, lifetime)
-	out := wire.Marshal(c)
+	out, doc := r.served(&c, &res.ARN)
 	r.publish(func(s *snapshot) {
-		s.creds, s.output, s.issued, s.arn, s.packed = &c, out, res.Issued, res.ARN, res.PackedPolicySize
+		s.creds, s.output, s.doc, s.issued, s.arn, s.packed = &c, out, doc, res.Issued, res.ARN, res.PackedPolicySize
 		s.phase, s.lastErr, s.reason, s.next = StateOK, "", "", next
 	})
 	attrs := []any{"event", "refreshed", "akid", redact.KeyID(c.AccessKeyID),
@@ -399,12 +424,12 @@ func (r *Refresher) refresh(ctx context.Context, code string, parent *wire.Crede
 	if res.PackedPolicySize >= 0 {
 		attrs = append(attrs, "packed_policy_size", res.PackedPolicySize)
 	}
-	r.log.Info("refreshed", attrs...)
+	r.log().Info("refreshed", attrs...)
 	for _, w := range res.Warnings {
-		r.log.Warn("sts warning", "event", "sts_warning", "warning", w)
+		r.log().Warn("sts warning", "event", "sts_warning", "warning", w)
 	}
 	if res.PackedPolicySize >= 90 {
-		r.log.Warn("packed policy near limit: shrink the session policy, policy_arns or tags", "event", "packed_policy_near_limit", "percent", res.PackedPolicySize)
+		r.log().Warn("packed policy near limit: shrink the session policy, policy_arns or tags", "event", "packed_policy_near_limit", "percent", res.PackedPolicySize)
 	}
 	res.Credentials = c
 	r.save(res)
@@ -446,7 +471,7 @@ func (r *Refresher) fail(err error) time.Time {
 	r.publish(func(s *snapshot) {
 		s.phase, s.lastErr, s.reason, s.next = phase, err.Error(), reason, next
 	})
-	r.log.Warn("refresh failed", "event", "refresh_failed", "reason", reason, "err", err.Error(), "backoff", sleep)
+	r.log().Warn("refresh failed", "event", "refresh_failed", "reason", reason, "err", err.Error(), "backoff", sleep)
 	return next
 }
 
@@ -462,10 +487,10 @@ func (r *Refresher) loadCache() time.Time {
 	case errors.Is(err, cache.ErrNotFound):
 		return now
 	case err != nil:
-		r.log.Warn("cache ignored", "event", "cache_ignored", "err", err.Error())
+		r.log().Warn("cache ignored", "event", "cache_ignored", "err", err.Error())
 		return now
 	case e.Fingerprint != r.profile.Fingerprint(r.client):
-		r.log.Info("cache ignored", "event", "cache_ignored", "err", "profile changed since the entry was written")
+		r.log().Info("cache ignored", "event", "cache_ignored", "err", "profile changed since the entry was written")
 		return now
 	case !now.Before(e.Credentials.Expiration):
 		return now
@@ -475,13 +500,24 @@ func (r *Refresher) loadCache() time.Time {
 	if r.needsCode() && r.profile.MFAProcess == "" && !next.After(now) {
 		next = c.Expiration // still served; needs-mfa comes from the reminder
 	}
-	out := wire.Marshal(c)
+	arn := e.ARN
+	out, doc := r.served(&c, &arn)
 	r.publish(func(s *snapshot) {
-		s.creds, s.output, s.issued, s.arn = &c, out, e.Issued, e.ARN
+		s.creds, s.output, s.doc, s.issued, s.arn = &c, out, doc, e.Issued, arn
 		s.phase, s.next = StateOK, next
 	})
-	r.log.Info("cache loaded", "event", "cache_loaded", "akid", redact.KeyID(c.AccessKeyID), "expires", c.Expiration, "next_refresh", next)
+	r.log().Info("cache loaded", "event", "cache_loaded", "akid", redact.KeyID(c.AccessKeyID), "expires", c.Expiration, "next_refresh", next)
 	return next
+}
+
+// served is what a snapshot keeps to serve c: a local profile's
+// credential_process bytes; a broker pair's ECS document, which c's
+// strings and arn then point into (pairDocument).
+func (r *Refresher) served(c *wire.Credentials, arn *string) (out []byte, doc string) {
+	if r.client != "" {
+		return nil, pairDocument(c, arn)
+	}
+	return wire.Marshal(*c), ""
 }
 
 func (r *Refresher) save(res *stsclient.Result) {
@@ -490,10 +526,11 @@ func (r *Refresher) save(res *stsclient.Result) {
 	}
 	e, err := stsclient.NewEntry(r.cfg, r.profile, r.client, res)
 	if err == nil {
+		defer r.pairs.diskSlot()()
 		err = r.store.Save(e)
 	}
 	if err != nil {
-		r.log.Warn("cache not written", "event", "cache_write_failed", "err", err.Error())
+		r.log().Warn("cache not written", "event", "cache_write_failed", "err", err.Error())
 	}
 }
 
@@ -531,6 +568,6 @@ func (r *Refresher) Status() ProfileStatus {
 // Clear drops the in-memory credentials and asks for a fresh fetch
 // (`stsd clear`).
 func (r *Refresher) Clear() {
-	r.publish(func(s *snapshot) { s.creds, s.output, s.arn, s.phase = nil, nil, "", StateRefreshing })
+	r.publish(func(s *snapshot) { s.creds, s.output, s.doc, s.arn, s.phase = nil, nil, "", "", StateRefreshing })
 	r.Refresh()
 }

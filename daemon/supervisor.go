@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -89,12 +90,14 @@ type Supervisor struct {
 	view     atomic.Pointer[view]     // what every reader sees; replaced whole by reloads
 	group    atomic.Pointer[runGroup] // set while Serve runs
 	reloadCh chan reloadRequest       // served by Serve's manager goroutine
+	// pairs refreshes the broker's (client, profile) pairs.
+	pairs *pairScheduler
 	// clientsMu guards the fields that follow: refreshers minting a
-	// profile for one broker client, by wire.CacheKey, started on first
-	// use, and the fetchers they share per profile.
-	clientsMu sync.Mutex
-	clients   map[string]*Refresher
-	fetchers  map[string]stsclient.Fetcher
+	// profile for one broker client, made on first use, and what the
+	// pairs of one profile share.
+	clientsMu    sync.RWMutex
+	clients      map[pairKey]*Refresher
+	pairProfiles map[string]*pairProfile
 	// reloadMu guards the fields that follow.
 	reloadMu   sync.Mutex
 	reloadErr  string    // last failed reload, for status ("" after a good one)
@@ -103,6 +106,22 @@ type Supervisor struct {
 	keys keyState // long-term key stores and the rotation schedule
 
 	readyFiles atomic.Pointer[readyStore] // set while Serve runs with a ReadyDir
+	// apisMu guards the fields that follow: the STS API clients the
+	// profiles of apisCfg share.
+	apisMu  sync.Mutex
+	apisCfg *config.Config
+	apis    *stsclient.APIs
+}
+
+// stsAPIs is the set of STS API clients cfg's profiles share (a reload
+// starts a new one: the shared files may have changed with it).
+func (s *Supervisor) stsAPIs(cfg *config.Config) *stsclient.APIs {
+	s.apisMu.Lock()
+	defer s.apisMu.Unlock()
+	if s.apisCfg != cfg {
+		s.apisCfg, s.apis = cfg, stsclient.NewAPIs()
+	}
+	return s.apis
 }
 
 // view is one consistent generation of config and refreshers.
@@ -147,7 +166,8 @@ func New(o Options) (*Supervisor, error) {
 		o.Passphrase = &keys.Passphrase{Command: o.Config.Keyring.PassphraseCommand}
 	}
 	s := &Supervisor{o: o, uid: os.Getuid(), reloadCh: make(chan reloadRequest),
-		clients: map[string]*Refresher{}, fetchers: map[string]stsclient.Fetcher{},
+		pairs:   newPairScheduler(o.Clock),
+		clients: map[pairKey]*Refresher{}, pairProfiles: map[string]*pairProfile{},
 		keys: keyState{kick: make(chan struct{}, 1)}}
 	if o.NewFetcher == nil {
 		so := stsclient.Options{HTTPClient: o.HTTPClient, Now: o.Clock.Now}
@@ -157,6 +177,7 @@ func New(o Options) (*Supervisor, error) {
 		s.o.NewFetcher = func(cfg *config.Config, p *config.Profile) stsclient.Fetcher {
 			so := so
 			so.Keys = s.keyStores(cfg) // a rotated key is read at the next refresh
+			so.APIs = s.stsAPIs(cfg)
 			return stsclient.New(cfg, p, so)
 		}
 	}
@@ -219,6 +240,20 @@ func releaseStartupMemory(ctx context.Context) {
 	case <-t.C:
 		debug.FreeOSMemory()
 	}
+}
+
+// ReleaseMemory runs a GC and returns every free page to the OS (`stsd
+// run` does it on SIGUSR1), then logs the heap (its spans in use, and the
+// live objects in them) and the goroutine stacks left: RSS after it is
+// what the daemon holds, without the garbage and free pages of its last
+// busy moment.
+func ReleaseMemory(log *slog.Logger) {
+	runtime.GC() // the first cycle moves sync.Pool contents aside; the next frees them
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	log.Info("unused memory returned to the OS", "event", "memory_released", "heap_bytes", m.HeapInuse,
+		"heap_live_bytes", m.HeapAlloc, "stack_bytes", m.StackInuse)
 }
 
 // setServing records what Serve bound, for Status.
@@ -330,13 +365,7 @@ func (s *Supervisor) Status() *Status {
 		ps.Endpoints = s.endpoints(v.cfg, v.cfg.Profiles[name])
 		st.Profiles = append(st.Profiles, ps)
 	}
-	s.clientsMu.Lock()
-	for _, key := range slices.Sorted(maps.Keys(s.clients)) {
-		ps := s.clients[key].Status()
-		ps.Profile, ps.Endpoints = key, []string{"broker"}
-		st.Clients = append(st.Clients, ps)
-	}
-	s.clientsMu.Unlock()
+	st.Clients = s.clientStatus()
 	st.Keys = s.keyInfos(context.Background())
 	return st
 }
@@ -345,66 +374,23 @@ func (s *Supervisor) Status() *Status {
 // client (its own federated name and cache entry), with the federated
 // user's ARN. Only what the config in force grants is minted: the client
 // exists, lists the profile, and the profile is a federation profile. The
-// client's refresher starts on first use; like every reader this never
-// fetches itself.
+// pair is scheduled on first use; like every reader this never fetches
+// itself.
 func (s *Supervisor) ClientCredentials(ctx context.Context, profile, client string) (broker.Minted, error) {
 	r, err := s.clientRefresher(profile, client)
 	if err != nil {
 		return broker.Minted{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
-	defer cancel()
-	snap, err := r.Credentials(ctx)
-	if err != nil {
-		return broker.Minted{}, err
-	}
-	return broker.Minted{Credentials: *snap.creds, ARN: snap.arn}, nil
-}
-
-// clientRefresher is the refresher of (profile, client), started now when
-// none runs yet.
-func (s *Supervisor) clientRefresher(profile, client string) (*Refresher, error) {
-	cfg := s.cur().cfg
-	if !brokerGrants(cfg, profile, client) {
-		return nil, fmt.Errorf("%w %q for broker client %q", ErrUnknownProfile, profile, client)
-	}
-	key := wire.CacheKey(profile, client)
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	if r := s.clients[key]; r != nil {
-		return r, nil
-	}
-	g := s.group.Load()
-	if g == nil {
-		return nil, fmt.Errorf("%w: the daemon is not serving", ErrUnavailable)
-	}
-	p := cfg.Profiles[profile]
-	f := s.fetchers[p.Name]
-	if f == nil {
-		f = s.o.NewFetcher(cfg, p)
-		s.fetchers[p.Name] = f
-	}
-	r := newRefresher(refresherSpec{cfg: cfg, profile: p, client: client, fetcher: f, metrics: s.metrics}, &s.o)
-	r.start(g)
-	s.clients[key] = r
-	return r, nil
-}
-
-// stopClients stops the broker client refreshers that gone names: a
-// profile a reload removed or changed, or a client it removed or no
-// longer lets read the profile.
-func (s *Supervisor) stopClients(gone func(profile, client string) bool) {
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	for key, r := range s.clients {
-		if gone(r.profile.Name, r.client) {
-			r.stop()
-			delete(s.clients, key)
-			delete(s.fetchers, r.profile.Name)
+	snap := r.snap.Load()
+	if !snap.valid(s.o.Clock.Now()) { // not the common case: wait for a first fetch
+		ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
+		defer cancel()
+		if snap, err = r.Credentials(ctx); err != nil {
+			return broker.Minted{}, err
 		}
 	}
+	return broker.Minted{Credentials: *snap.creds, ARN: snap.arn, Document: snap.doc}, nil
 }
-
 func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {
 	out := []string{"credential_process"}
 	if a := s.ep.addrs(p); len(a) > 0 { // serving: the bound addresses

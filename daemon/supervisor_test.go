@@ -23,7 +23,7 @@ import (
 
 // startDaemon runs a Supervisor on a fresh socket until the test ends and
 // returns it with a client for the socket.
-func startDaemon(t *testing.T, o Options) (*Supervisor, *http.Client, func()) {
+func startDaemon(t testing.TB, o Options) (*Supervisor, *http.Client, func()) {
 	t.Helper()
 	if o.Socket == "" {
 		o.Socket = shortSocket(t)
@@ -46,7 +46,7 @@ func startDaemon(t *testing.T, o Options) (*Supervisor, *http.Client, func()) {
 	return s, socketClient(o.Socket), stop
 }
 
-func waitSocket(t *testing.T, sock string, done chan error) {
+func waitSocket(t testing.TB, sock string, done chan error) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

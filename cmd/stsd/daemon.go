@@ -61,6 +61,11 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	mem := make(chan os.Signal, 1) // buffered 1: a flood of signals is one release at a time
+	if memorySignal != nil {
+		signal.Notify(mem, memorySignal)
+		defer signal.Stop(mem)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// Cancel first, then join: the goroutine below ends with ctx.
@@ -73,6 +78,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 				return
 			case <-hup:
 				_ = sup.Reload(ctx, "SIGHUP") // the daemon logs the outcome
+			case <-mem:
+				daemon.ReleaseMemory(log)
 			}
 		}
 	})

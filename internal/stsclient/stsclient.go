@@ -50,6 +50,9 @@ type Options struct {
 	// means the SDK's default client, which honours AWS_CA_BUNDLE and
 	// proxy settings.
 	HTTPClient aws.HTTPClient
+	// APIs, when set, shares the STS API clients of the Clients given
+	// the same APIs; nil: each Client builds its own.
+	APIs *APIs
 	// Timeout bounds each Fetch; default DefaultTimeout.
 	Timeout time.Duration
 	// Now is the clock used to stamp Issued; default time.Now.
@@ -426,16 +429,33 @@ func (c *Client) runProcess(ctx context.Context, command string) (aws.Credential
 	return creds, nil
 }
 
-// stsClient builds the STS client once: loading the SDK config parses
-// AWS_CA_BUNDLE and the shared files, milliseconds of CPU that every refresh
-// (and every broker client) would otherwise pay again. The source key is
-// passed per call (withSource), so a rotated key still applies at once.
+// stsClient builds the STS client once, or takes the one its APIs share
+// with the profiles reaching STS the same way: loading the SDK config
+// parses AWS_CA_BUNDLE and the shared files, milliseconds of CPU that every
+// refresh (and every broker client) would otherwise pay again, and each
+// client keeps its own pool of connections. The source key is passed per
+// call (withSource), so a rotated key still applies at once.
 func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.api != nil {
 		return c.api, nil
 	}
+	build := func() (*sts.Client, error) { return c.newAPI(ctx) }
+	var err error
+	if c.o.APIs == nil {
+		c.api, err = build()
+		return c.api, err
+	}
+	k := apiKey{region: c.profile.Region, sourceProfile: c.profile.SourceProfile,
+		keyring:         c.cfg.Key(c.profile.SourceProfile).Store == config.StoreKeyring,
+		credentialsFile: CredentialsFile(c.cfg), cfgFile: ConfigFile()}
+	c.api, err = c.o.APIs.get(k, build)
+	return c.api, err
+}
+
+// newAPI builds an STS API client for the profile's region and source.
+func (c *Client) newAPI(ctx context.Context) (*sts.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(c.profile.Region),
 		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}), // replaced per call
@@ -451,12 +471,11 @@ func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	c.api = sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+	return sts.NewFromConfig(awsCfg, func(o *sts.Options) {
 		if c.o.HTTPClient != nil {
 			o.HTTPClient = c.o.HTTPClient
 		}
-	})
-	return c.api, nil
+	}), nil
 }
 
 // withSource signs one call with src: the long-term source key, or a

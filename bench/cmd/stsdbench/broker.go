@@ -6,17 +6,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,60 +21,127 @@ import (
 	"github.com/stsd/stsd/internal/testca"
 )
 
-// The broker section: brokerClients clients, each given brokerProfiles
-// federation profiles, fetch over HTTPS with brokerWorkers requests in
-// flight.
+// The broker section: synthetic client tables of each of brokerSizes
+// (client, profile) pairs — brokerProfiles federation profiles, and
+// pairs/brokerProfiles clients each allowed all of them — fetched over
+// HTTPS through brokerConns connections (the same count at every size, so
+// the difference between sizes is the pairs' cost), brokerWorkers requests
+// in flight.
 const (
-	brokerClients  = 200
 	brokerProfiles = 5
+	brokerConns    = 200
 	brokerWorkers  = 64
-	// brokerLifetime is the stand-in's credential lifetime: every pair
-	// refreshes lifetime/2 ± 10% after its first fetch, inside the run,
-	// and not again before the count is taken.
+	// brokerTargetPairs is the size the memory and latency targets are
+	// read at, and the one whose refresh moments are counted.
+	brokerTargetPairs = 1000
+	// brokerLifetime is the stand-in's credential lifetime at the target
+	// size: every pair refreshes lifetime/2 ± 10% after its first fetch,
+	// inside the run, and not again before the count is taken. Other
+	// sizes get the profile's hour and never refresh.
 	brokerLifetime = 24 * time.Second
+	// brokerRSSGoal is the target for the daemon's RSS at brokerTargetPairs
+	// pairs, its connections closed and its memory released.
+	brokerRSSGoal = 25 << 20
+	// brokerP99Goal bounds the warm p99 as a multiple of the TLS floor's.
+	brokerP99Goal = 1.5
+	// brokerLinearGoal bounds the cost of a pair from 1000 to 10,000 pairs
+	// as a multiple of its cost from 100 to 1000 (1 is a straight line).
+	brokerLinearGoal = 1.5
 )
 
-// brokerWave is one pass of every (client, profile) pair.
+// brokerSizes are the table sizes measured, in pairs (the bench's
+// -quick run measures brokerQuickSizes with fewer warm requests).
+var (
+	brokerSizes      = []int{100, 1000, 10000}
+	brokerQuickSizes = []int{100, 1000}
+)
+
+// brokerWave is one pass of requests.
 type brokerWave struct {
 	Name       string
 	Requests   int
 	Errors     int
 	FirstError string
-	Latency    dist    // seconds
-	Wall       float64 // seconds, of one pass over every pair
+	Latency    dist    // seconds, of the requests that succeeded
+	Wall       float64 // seconds, of one pass
+
+	lats []time.Duration // of the requests that succeeded
+	body []byte          // the first successful reply
 }
 
-// brokerResult is what the broker section measured.
-type brokerResult struct {
-	Pairs int
-	// STS GetFederationToken calls: during the first-fetch wave (want
-	// one per pair), the warm wave (want none) and the refresh moments
-	// (want one per pair).
+// brokerRun is what one table size measured.
+type brokerRun struct {
+	Pairs, Clients int
+	// STS GetFederationToken calls during the first-fetch wave (want one
+	// per pair), the warm slices (want none) and, at the target size, the
+	// refresh moments (want one per pair; -1 elsewhere).
 	ColdCalls, WarmCalls, RefreshCalls int
-	Waves                              []brokerWave
-	RSS, HWM                           int64
+	Waves                              []brokerWave // first fetch, warm (broker), warm (floor), refresh window
+	// Warm and Floor pool the broker's and the TLS floor's warm slices.
+	Warm, Floor brokerWave
+	// The daemon's VmRSS and VmHWM with the connections open; its VmRSS
+	// after they closed and it released its memory (SIGUSR1), and the
+	// heap (spans in use, live objects) and stacks it logged then.
+	OpenRSS, OpenHWM, ClosedRSS         int64
+	ClosedAnon, ClosedFile              int64 // RssAnon (heap, stacks), RssFile (the binary's pages)
+	ClosedHeap, ClosedLive, ClosedStack int64
+	// FloorRSS is the TLS floor's VmRSS with as many connections open.
+	FloorRSS int64
 }
 
-func (r *brokerResult) errors() int {
-	n := 0
+func (r *brokerRun) errors() int {
+	n := r.Warm.Errors + r.Floor.Errors
 	for _, w := range r.Waves {
 		n += w.Errors
 	}
 	return n
 }
 
-func (r *brokerResult) met() bool {
-	return r.ColdCalls == r.Pairs && r.WarmCalls == 0 && r.RefreshCalls == r.Pairs && r.errors() == 0
+// callsMet: one STS call per pair at first, none warm, one per pair at the
+// refresh moments, and every request answered.
+func (r *brokerRun) callsMet() bool {
+	return r.ColdCalls == r.Pairs && r.WarmCalls == 0 && (r.RefreshCalls < 0 || r.RefreshCalls == r.Pairs) && r.errors() == 0
 }
 
-func (r *brokerResult) wave(name string) brokerWave {
-	for _, w := range r.Waves {
-		if w.Name == name {
-			return w
+// p99Ratio is the warm p99 over the TLS floor's.
+func (r *brokerRun) p99Ratio() float64 { return r.Warm.Latency.P99 / r.Floor.Latency.P99 }
+
+// brokerResult is what the broker section measured, smallest table first.
+type brokerResult struct {
+	Runs []brokerRun
+	// FloorIdleRSS is the TLS floor's VmRSS before its first connection.
+	FloorIdleRSS int64
+}
+
+func (k *brokerResult) run(pairs int) *brokerRun {
+	for i := range k.Runs {
+		if k.Runs[i].Pairs == pairs {
+			return &k.Runs[i]
 		}
 	}
-	nan := summarize(nil)
-	return brokerWave{Name: name, Latency: nan}
+	return nil
+}
+
+// slope is the closed-and-released RSS (heap: the daemon's own heap
+// figure) per 1000 pairs between tables a and b, in MiB.
+func (k *brokerResult) slope(a, b int, heap bool) float64 {
+	ra, rb := k.run(a), k.run(b)
+	if ra == nil || rb == nil {
+		return math.NaN()
+	}
+	va, vb := ra.ClosedRSS, rb.ClosedRSS
+	if heap {
+		va, vb = ra.ClosedHeap+ra.ClosedStack, rb.ClosedHeap+rb.ClosedStack
+	}
+	return mib(vb-va) / (float64(b-a) / 1000)
+}
+
+// linearity is the cost of a pair from 1000 to 10,000 pairs over its cost
+// from 100 to 1000 (1: a straight line), from the daemon's heap figures:
+// RSS moves in pages and with the binary's touched code, too coarse for
+// the 100 → 1000 step.
+func (k *brokerResult) linearity() float64 {
+	return k.slope(1000, 10000, true) / k.slope(100, 1000, true)
 }
 
 // caTB lets internal/testca, made for tests, run here: it only calls
@@ -106,220 +170,225 @@ func brokerCA(dir string) (pool *x509.CertPool, certFile, keyFile string, err er
 // newToken is a random client token (130 bits, base32).
 func newToken() string { return rand.Text() }
 
+// brokerPair is one (client, profile) of a table.
 type brokerPair struct{ client, profile int }
 
-func (b *bench) benchBroker(ctx context.Context) (*brokerResult, error) {
-	sts, err := startStandIn(ststest.Options{Lifetime: brokerLifetime, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, err
-	}
-	defer sts.stop()
+// brokerTable is a synthetic client table: tokens by client, and every
+// pair, client by client.
+type brokerTable struct {
+	tokens []string
+	pairs  []brokerPair
+}
 
-	// The world is made first for its directory; the config is then
-	// rewritten with the certificate's paths.
-	w, err := newWorld(b.root, "k", b.bin, sts.URL, "", nil)
-	if err != nil {
-		return nil, err
+func newBrokerTable(pairs int) *brokerTable {
+	t := &brokerTable{tokens: make([]string, pairs/brokerProfiles)}
+	for c := range t.tokens {
+		t.tokens[c] = newToken()
+		for p := range brokerProfiles {
+			t.pairs = append(t.pairs, brokerPair{c, p})
+		}
 	}
-	defer w.remove()
-	pool, certFile, keyFile, err := brokerCA(w.dir)
-	if err != nil {
-		return nil, err
-	}
-	tokens := make([]string, brokerClients)
+	return t
+}
+
+// config is the daemon's config.toml for t, served with certFile/keyFile.
+func (t *brokerTable) config(certFile, keyFile string) string {
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = %q\ntls_key_file = %q\nrate = \"1000/s\"\n", certFile, keyFile)
+	// Every bench connection comes from 127.0.0.1: the per-address
+	// default (64, right for production, where one address is one host)
+	// would drop all but 64 of them before TLS. The rate is per client:
+	// the warm slices send a client's pairs in quick succession.
+	fmt.Fprintf(&cfg, "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = %q\ntls_key_file = %q\nrate = \"1000/s\"\n"+
+		"max_connections_per_address = %d\n", certFile, keyFile, 2*brokerConns)
 	var names []string
 	for p := range brokerProfiles {
 		names = append(names, fmt.Sprintf("%q", fmt.Sprintf("p%d", p)))
 	}
-	for c := range brokerClients {
-		tokens[c] = newToken()
-		sum := sha256.Sum256([]byte(tokens[c]))
-		fmt.Fprintf(&cfg, "\n[broker.clients.c%03d]\ntoken_sha256 = %q\nprofiles = [%s]\n", c, hex.EncodeToString(sum[:]), strings.Join(names, ", "))
+	for c, tok := range t.tokens {
+		sum := sha256.Sum256([]byte(tok))
+		fmt.Fprintf(&cfg, "\n[broker.clients.c%05d]\ntoken_sha256 = %q\nprofiles = [%s]\n", c, hex.EncodeToString(sum[:]), strings.Join(names, ", "))
 	}
 	for p := range brokerProfiles {
 		fmt.Fprintf(&cfg, "\n[profiles.p%d]\nsource_profile = \"src\"\nmode = \"federation\"\nname = \"{client}\"\nduration = \"1h\"\npolicy_arns = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n", p)
 	}
-	if err := os.WriteFile(w.home+"/.config/stsd/config.toml", []byte(cfg.String()), 0o600); err != nil {
+	return cfg.String()
+}
+
+// brokerSection is the state the section's table sizes share: the
+// certificate and the TLS floor, started with the first real reply.
+type brokerSection struct {
+	pool              *x509.CertPool
+	certFile, keyFile string
+	floorBin          string
+	floor             *tlsFloor
+	floorIdleRSS      int64 // the floor's VmRSS before its first connection
+	warmRequests      int   // per warm slice
+}
+
+func (b *bench) benchBroker(ctx context.Context) (*brokerResult, error) {
+	dir, err := os.MkdirTemp(b.root, "brk")
+	if err != nil {
 		return nil, err
 	}
+	s := &brokerSection{floorBin: filepath.Join(dir, "tlsfloor"), warmRequests: 1000}
+	if err := goBuild(ctx, moduleRoot(), s.floorBin, "./bench/cmd/tlsfloor"); err != nil {
+		return nil, err
+	}
+	if s.pool, s.certFile, s.keyFile, err = brokerCA(dir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if s.floor != nil {
+			s.floor.stop()
+		}
+	}()
+	sizes := brokerSizes
+	if b.quick {
+		sizes, s.warmRequests = brokerQuickSizes, 250
+	}
+	res := &brokerResult{}
+	for _, n := range sizes {
+		b.logf("  %d pairs (%d clients × %d profiles):", n, n/brokerProfiles, brokerProfiles)
+		r, err := b.brokerRun(ctx, s, newBrokerTable(n))
+		if err != nil {
+			return nil, fmt.Errorf("%d pairs: %w", n, err)
+		}
+		res.Runs = append(res.Runs, r)
+	}
+	res.FloorIdleRSS = s.floorIdleRSS
+	return res, nil
+}
+
+// brokerRun measures one table: a fresh daemon serving it, the first
+// fetch of every pair, warm slices against the daemon and the floor
+// (ABBA), at the target size the refresh moments, then memory with the
+// connections open and after they close.
+func (b *bench) brokerRun(ctx context.Context, s *brokerSection, t *brokerTable) (brokerRun, error) {
+	r := brokerRun{Pairs: len(t.pairs), Clients: len(t.tokens), RefreshCalls: -1}
+	lifetime := time.Duration(0)
+	if r.Pairs == brokerTargetPairs {
+		lifetime = brokerLifetime
+	}
+	sts, err := startStandIn(ststest.Options{Lifetime: lifetime, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return r, err
+	}
+	defer sts.stop()
+	w, err := newWorld(b.root, "k", b.bin, sts.URL, t.config(s.certFile, s.keyFile), nil)
+	if err != nil {
+		return r, err
+	}
+	defer w.remove()
 	w.ready = func(st *daemonStatus) bool { return st.Broker != "" }
 	if err := w.startDaemon(ctx, ""); err != nil {
-		return nil, err
+		return r, err
 	}
 	st, err := w.status(ctx)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
-	addr := st.Broker
-
-	// One HTTP client (its own connections) per broker client.
-	httpClients := make([]*http.Client, brokerClients)
-	for c := range httpClients {
-		httpClients[c] = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true,
-			MaxIdleConnsPerHost: brokerProfiles, TLSHandshakeTimeout: 10 * time.Second,
-		}}
-	}
-	defer func() {
-		for _, c := range httpClients {
-			c.CloseIdleConnections()
-		}
-	}()
-	var pairs []brokerPair
-	for c := range brokerClients {
-		for p := range brokerProfiles {
-			pairs = append(pairs, brokerPair{c, p})
-		}
-	}
-	res := &brokerResult{Pairs: len(pairs)}
+	conns := brokerClients(s.pool)
+	defer closeBrokerClients(conns)
 	calls := func() int { return sts.CallsOf(ststest.ActionGetFederationToken) }
-	// settle waits until STS has seen want calls (or 15 s), then a little
-	// longer so that any extra call lands before the count.
-	settle := func(want int) int {
-		deadline := time.Now().Add(15 * time.Second)
-		for calls() < want && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(300 * time.Millisecond)
-		return calls()
-	}
-	record := func(wv brokerWave) {
-		b.logf("  %s: %d requests, %d errors, p50 %s p99 %s, %.2fs", wv.Name, wv.Requests, wv.Errors, ms(wv.Latency.Median), ms(wv.Latency.P99), wv.Wall)
-		res.Waves = append(res.Waves, wv)
-	}
+	load := &brokerLoad{b: b, ctx: ctx, addr: st.Broker, conns: conns, table: t}
 
 	t0 := time.Now()
-	before := calls()
-	wv, _ := fireBrokerWave(ctx, "first fetch", addr, httpClients, tokens, pairs)
-	record(wv)
-	res.ColdCalls = settle(before+len(pairs)) - before
-	before = calls()
-	wv, _ = fireBrokerWave(ctx, "warm", addr, httpClients, tokens, pairs)
-	record(wv)
-	time.Sleep(300 * time.Millisecond)
-	res.WarmCalls = calls() - before
-	// The refresh moments: each pair refreshes lifetime/2 ± 10% after
-	// its first fetch. Passes over every pair run through that window
-	// (100 ms apart) until every pair has refreshed; the next refreshes
-	// come ~lifetime/2 later.
-	before = calls()
-	time.Sleep(time.Until(t0.Add(brokerLifetime * 2 / 5)))
-	end := time.Now().Add(brokerLifetime*3/10 + 5*time.Second)
-	var passes int
-	var lats []time.Duration
-	refresh := brokerWave{}
-	for calls() < before+len(pairs) && time.Now().Before(end) && ctx.Err() == nil {
-		wv, l := fireBrokerWave(ctx, "", addr, httpClients, tokens, pairs)
-		passes++
-		lats = append(lats, l...)
-		refresh.Requests += wv.Requests
-		refresh.Errors += wv.Errors
-		refresh.Wall += wv.Wall
-		if refresh.FirstError == "" {
-			refresh.FirstError = wv.FirstError
+	first := load.wave("first fetch", 0, r.Pairs)
+	r.Waves = append(r.Waves, first)
+	r.ColdCalls = settle(ctx, calls, r.Pairs)
+	if s.floor == nil {
+		if len(first.body) == 0 {
+			return r, fmt.Errorf("no reply to start the TLS floor with: %s", first.FirstError)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	refresh.Name = fmt.Sprintf("refresh window (%d passes)", passes)
-	refresh.Latency = summarize(seconds(lats))
-	refresh.Wall /= float64(max(1, passes))
-	record(refresh)
-	res.RefreshCalls = settle(before+len(pairs)) - before
-	if d := time.Since(t0); d > brokerLifetime*9/10 {
-		b.notef("broker: the refresh count ended %.1fs after the first fetch, when second refreshes may have begun", d.Seconds())
-	}
-	m, err := procMem(w.daemonPID())
-	if err != nil {
-		return nil, err
-	}
-	res.RSS, res.HWM = m["VmRSS"], m["VmHWM"]
-	b.logf("  STS calls: first fetch %d, warm %d, refresh %d (pairs %d); VmRSS %.1f MiB (HWM %.1f)",
-		res.ColdCalls, res.WarmCalls, res.RefreshCalls, res.Pairs, mib(res.RSS), mib(res.HWM))
-	return res, w.stopDaemon()
-}
-
-// fireBrokerWave fetches every pair once, brokerWorkers at a time, each
-// request bounded by its client's timeout and the whole wave by 90 s. It
-// also returns the latencies of the requests that succeeded.
-func fireBrokerWave(ctx context.Context, name, addr string, clients []*http.Client, tokens []string, pairs []brokerPair) (brokerWave, []time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	lats := make([]time.Duration, len(pairs))
-	errs := make([]error, len(pairs))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range brokerWorkers {
-		wg.Go(func() {
-			for i := range jobs {
-				p := pairs[i]
-				start := time.Now()
-				errs[i] = brokerFetch(ctx, clients[p.client], addr, fmt.Sprintf("p%d", p.profile), tokens[p.client])
-				lats[i] = time.Since(start)
-			}
-		})
-	}
-	for i := range pairs {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	wv := brokerWave{Name: name, Requests: len(pairs), Wall: time.Since(t0).Seconds()}
-	var ok []time.Duration
-	for i, err := range errs {
+		if s.floor, err = startTLSFloor(ctx, s, first.body); err != nil {
+			return r, err
+		}
+		m, err := procMem(s.floor.pid())
 		if err != nil {
-			wv.Errors++
-			if wv.FirstError == "" {
-				wv.FirstError = fmt.Sprintf("c%03d/p%d: %v", pairs[i].client, pairs[i].profile, err)
-			}
-			continue
+			return r, err
 		}
-		ok = append(ok, lats[i])
+		s.floorIdleRSS = m["VmRSS"]
 	}
-	wv.Latency = summarize(seconds(ok))
-	return wv, ok
+	before := calls()
+	r.Warm, r.Floor = load.warm(s.floor.addr, s.warmRequests)
+	r.Waves = append(r.Waves, r.Warm, r.Floor)
+	time.Sleep(300 * time.Millisecond) // any extra call lands before the count
+	r.WarmCalls = calls() - before
+	if lifetime > 0 {
+		wv, n := load.refreshWindow(t0, lifetime, calls)
+		r.Waves = append(r.Waves, wv)
+		r.RefreshCalls = n
+	}
+	if err := b.brokerMemory(&r, w, s, conns, st.Broker); err != nil {
+		return r, err
+	}
+	b.logf("    STS calls: first fetch %d, warm %d, refresh %d; VmRSS open %.1f MiB (HWM %.1f, TLS floor %.1f), closed+released %.1f MiB (heap %.1f, live %.1f, stacks %.1f)",
+		r.ColdCalls, r.WarmCalls, r.RefreshCalls, mib(r.OpenRSS), mib(r.OpenHWM), mib(r.FloorRSS), mib(r.ClosedRSS), mib(r.ClosedHeap), mib(r.ClosedLive), mib(r.ClosedStack))
+	return r, w.stopDaemon()
 }
 
-// brokerFetch is an ECS-protocol credential GET to the broker; it fails
-// unless the answer is 200 with an ASIA key. Errors never hold the token.
-func brokerFetch(ctx context.Context, c *http.Client, addr, profile, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/v1/credentials/"+profile, nil)
-	if err != nil {
-		return err
+// settle waits until calls reaches want (or 15 s), then a little longer
+// so that any extra call lands before the count.
+func settle(ctx context.Context, calls func() int, want int) int {
+	deadline := time.Now().Add(15 * time.Second)
+	for calls() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
 	}
-	req.Header.Set("Authorization", token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s", resp.Status)
-	}
-	var cr struct{ AccessKeyId string }
-	if json.Unmarshal(body, &cr) != nil || !strings.HasPrefix(cr.AccessKeyId, "ASIA") {
-		return fmt.Errorf("no ASIA key in a %d-byte reply", len(body))
-	}
-	return nil
+	time.Sleep(300 * time.Millisecond)
+	return calls()
 }
 
 func (r *report) brokerTargets() []target {
+	k := r.broker
+	if k == nil {
+		return nil
+	}
 	var out []target
-	if k := r.broker; k != nil {
-		warm := k.wave("warm")
+	var calls []string
+	met := true
+	for _, run := range k.Runs {
+		calls = append(calls, fmt.Sprintf("%d: %d / %d / %s", run.Pairs, run.ColdCalls, run.WarmCalls, refreshCount(run.RefreshCalls)))
+		met = met && run.callsMet()
+	}
+	errs := 0
+	for _, run := range k.Runs {
+		errs += run.errors()
+	}
+	out = append(out, target{
+		figure: "broker: STS calls, first fetch / warm / refresh moments, per table (pairs: calls)",
+		median: "–", p99: "–", floor: "one per pair, once",
+		ratio: strings.Join(calls, "; ") + fmt.Sprintf("; %d errors", errs),
+		goal:  "pairs / 0 / pairs, 0 errors", met: met,
+	})
+	if t := k.run(brokerTargetPairs); t != nil {
 		out = append(out, target{
-			figure: fmt.Sprintf("broker: %d clients × %d profiles (HTTPS, %d in flight)", brokerClients, brokerProfiles, brokerWorkers),
-			median: ms(warm.Latency.Median) + " (warm wave)", p99: ms(warm.Latency.P99) + " (warm wave)",
-			floor: fmt.Sprintf("%d calls", k.Pairs),
-			ratio: fmt.Sprintf("%d / %d / %d calls; %d errors", k.ColdCalls, k.WarmCalls, k.RefreshCalls, k.errors()),
-			goal:  fmt.Sprintf("first fetch / warm / refresh: %d / 0 / %d STS calls, 0 errors", k.Pairs, k.Pairs), met: k.met(),
+			figure: fmt.Sprintf("broker: daemon RSS holding %d (client, profile) credentials, connections closed, memory released", t.Pairs),
+			median: fmt.Sprintf("%.1f MiB", mib(t.ClosedRSS)), p99: fmt.Sprintf("%.1f MiB open (%d connections)", mib(t.OpenRSS), brokerConns),
+			floor: fmt.Sprintf("%.1f MiB (TLS floor, connections open)", mib(t.FloorRSS)), ratio: "–",
+			goal: fmt.Sprintf("≤ %d MiB", brokerRSSGoal>>20), met: t.ClosedRSS <= brokerRSSGoal,
+		})
+		out = append(out, target{
+			figure: fmt.Sprintf("broker: warm p99, %d pairs, %d in flight", t.Pairs, brokerWorkers),
+			median: ms(t.Warm.Latency.Median), p99: ms(t.Warm.Latency.P99), floor: ms(t.Floor.Latency.P99) + " (bare Go TLS server)",
+			ratio: x(t.p99Ratio()), goal: fmt.Sprintf("≤ %.1f× the floor", brokerP99Goal), met: t.p99Ratio() <= brokerP99Goal,
+		})
+	}
+	if k.run(100) != nil && k.run(10000) != nil {
+		lin := k.linearity()
+		out = append(out, target{
+			figure: "broker: memory growth 100 → 1000 → 10,000 pairs (MiB per 1000 pairs)",
+			median: fmt.Sprintf("%.2f / %.2f (heap)", k.slope(100, 1000, true), k.slope(1000, 10000, true)),
+			p99:    fmt.Sprintf("%.2f / %.2f (RSS)", k.slope(100, 1000, false), k.slope(1000, 10000, false)),
+			floor:  "a straight line (1×)", ratio: x(lin),
+			goal: fmt.Sprintf("linear: the 1000 → 10,000 cost ≤ %.1f× the 100 → 1000 cost", brokerLinearGoal), met: lin <= brokerLinearGoal,
 		})
 	}
 	return out
+}
+
+func refreshCount(n int) string {
+	if n < 0 {
+		return "–"
+	}
+	return fmt.Sprint(n)
 }

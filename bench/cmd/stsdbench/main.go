@@ -55,6 +55,8 @@ type bench struct {
 	burstClients, burstCycles int
 	// Clients.
 	botoRounds, cliRounds int
+	// quick: -quick (sections shorten their runs).
+	quick bool
 
 	start time.Time
 	notes []string
@@ -91,7 +93,7 @@ func run() int {
 		burstClients: 1000, burstCycles: 3,
 		botoRounds: 100, cliRounds: 20,
 	}
-	if *quick {
+	if b.quick = *quick; b.quick {
 		b.loadTime, b.warmup = 2*time.Second, 200*time.Millisecond
 		b.cpRounds, b.cpBudget = 30, 10*time.Second
 		b.burstCycles, b.botoRounds, b.cliRounds = 1, 10, 3
@@ -256,7 +258,7 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 		})
 	}
 	if err == nil {
-		err = section("broker", fmt.Sprintf("%d clients × %d profiles over HTTPS", brokerClients, brokerProfiles), func() (err error) {
+		err = section("broker", fmt.Sprintf("synthetic client tables of %v (client, profile) pairs over HTTPS", brokerSizes), func() (err error) {
 			rep.broker, err = b.benchBroker(ctx)
 			return err
 		})

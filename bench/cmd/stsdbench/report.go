@@ -293,35 +293,6 @@ func (r *report) writeBursts(p printf) {
 	}
 }
 
-func (r *report) writeBroker(p printf) {
-	k := r.broker
-	if k == nil {
-		return
-	}
-	p("## HTTPS broker\n\n")
-	p("A daemon with `[broker]` on 127.0.0.1 (certificate from a throwaway CA the clients trust, `rate = \"1000/s\"`), "+
-		"%d clients (`[broker.clients.cNNN]`, random tokens, their SHA-256 in the config) each given %d federation profiles "+
-		"(`name = \"{client}\"`): %d (client, profile) pairs. Each client has its own HTTP client (own TLS connections); "+
-		"%d requests in flight at most. The STS stand-in issues credentials that live %s, so every pair refreshes "+
-		"lifetime/2 ± 10%% after its first fetch. Waves: *first fetch* (every pair needs one GetFederationToken), *warm* "+
-		"(straight after: none needed), then passes over every pair, 100 ms apart, through the refresh window until every pair has refreshed once (one row, all passes pooled; wall is per pass). "+
-		"Every reply must be 200 with an ASIA key.\n\n",
-		brokerClients, brokerProfiles, k.Pairs, brokerWorkers, brokerLifetime)
-	p("| STS calls | measured | target |\n| --- | --- | --- |\n")
-	p("| first-fetch wave | %d | %d |\n| warm wave | %d | 0 |\n| refresh moments | %d | %d |\n\n", k.ColdCalls, k.Pairs, k.WarmCalls, k.RefreshCalls, k.Pairs)
-	p("| wave | requests | errors | p50 | p99 | max | wall (one pass) |\n| --- | --- | --- | --- | --- | --- | --- |\n")
-	for _, w := range k.Waves {
-		p("| %s | %d | %d | %s | %s | %s | %s |\n", w.Name, w.Requests, w.Errors, ms(w.Latency.Median), ms(w.Latency.P99), ms(w.Latency.Max), ms(w.Wall))
-	}
-	p("\nDaemon after the waves: VmRSS %.1f MiB, VmHWM %.1f MiB (%d per-client credentials held).\n", mib(k.RSS), mib(k.HWM), k.Pairs)
-	for _, w := range k.Waves {
-		if w.FirstError != "" {
-			p("\nFirst error (%s): `%s`\n", w.Name, w.FirstError)
-		}
-	}
-	p("\n")
-}
-
 func (r *report) writeRSS(p printf) {
 	if len(r.rss) == 0 {
 		return
