@@ -15,14 +15,29 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/install"
+	"github.com/stsd/stsd/internal/cpuprofile"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/wire"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("run")
+	profile := fs.String("cpu-profile", "", "debug: write a CPU profile of the whole run to `FILE`, a new owner-only file (off by default)")
 	if !e.noArgs(fs, args) {
 		return exitUsage
+	}
+	if *profile != "" {
+		prof, err := cpuprofile.Start(*profile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+			return exitUsage
+		}
+		// Deferred first, so it runs last: the profile covers the whole run.
+		defer func() {
+			if err := prof.Stop(); err != nil {
+				fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+			}
+		}()
 	}
 	if err := daemon.Harden(); err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)

@@ -31,7 +31,7 @@ type report struct {
 
 	credproc  *credprocResult
 	endpoints []endpointRun
-	profiles  []endpointProfile
+	profiles  []goProfile // the daemon's CPU profile per endpoint
 	bursts    []burstResult
 	// burstProfile is the daemon's profile during one more burst, when
 	// the measured ones were slow.
@@ -231,20 +231,6 @@ func (r *report) writeEndpoints(p printf) {
 		}
 	}
 	p("\n")
-}
-
-func (r *report) writeProfiles(p printf) {
-	if len(r.profiles) == 0 {
-		return
-	}
-	p("### Where the daemon's CPU goes (a throughput target was missed)\n\n")
-	p("`perf record -g` on the daemon (the same build with its symbol table) for %s while the load generator "+
-		"drives the endpoint, server and generator pinned as above. Shares are inclusive (a function and all it calls), "+
-		"of all the daemon's samples, so nested rows overlap; only stsd's frames, the libraries it calls per request "+
-		"and the runtime's big buckets are listed (≥ 1%%).\n\n", profileTime)
-	for _, pr := range r.profiles {
-		writeProfile(p, pr)
-	}
 }
 
 func writeProfile(p printf, pr endpointProfile) {
