@@ -65,6 +65,9 @@ type Options struct {
 	// KeysDir holds key metadata and rotation journals; default the
 	// layout's state dir + "/keys".
 	KeysDir string
+	// AccessLogger gets the IMDS and ECS endpoints' one line per request
+	// (a batched writer: httpserve.LogBuffer); default Logger.
+	AccessLogger *slog.Logger
 }
 
 // Supervisor runs every profile's refresher, the local endpoints and the
@@ -118,6 +121,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stsd/stsd/internal/linklocal"
@@ -54,8 +55,8 @@ const (
 // never with a secret or token in it.
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	h := w.Header()
-	h.Set("Content-Type", ContentJSON)
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonValue
+	h["Cache-Control"] = noStoreValue
 	w.WriteHeader(status)
 	b, _ := json.Marshal(struct{ Code, Message string }{code, msg})
 	w.Write(b)
@@ -99,6 +100,8 @@ func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Log is where AccessLog writes and counts.
 type Log struct {
+	// Logger gets the access lines (the daemon's batched log writer);
+	// default: discard.
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Endpoint string // "imds", "ecs"
@@ -107,25 +110,54 @@ type Log struct {
 	OnRequest func(endpoint string, status int)
 }
 
+// Header values every answer shares: set by assigning the slice, which
+// costs no allocation per request. Each has len == cap, so an Add by
+// anyone copies it instead of writing into it.
+var (
+	serverValue  = []string{ServerName}
+	noStoreValue = []string{"no-store"}
+	jsonValue    = []string{ContentJSON}
+)
+
+// statusWriters are AccessLog's StatusWriters, reused: none outlives its
+// request.
+var statusWriters = sync.Pool{New: func() any { return new(StatusWriter) }}
+
 // AccessLog writes one line per request: method, path, status, size,
 // duration, client address; never a header, since they carry tokens. It
 // also sets the Server header and bounds the request body.
 func AccessLog(l Log, next http.Handler) http.Handler {
+	l.Logger = Logger(l.Logger).With("event", "http_request", "endpoint", l.Endpoint)
+	h := l.Logger.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := l.Now()
-		w.Header().Set("Server", ServerName)
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		sw := &StatusWriter{ResponseWriter: w}
+		w.Header()["Server"] = serverValue
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		sw := statusWriters.Get().(*StatusWriter)
+		*sw = StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.Status == 0 {
-			sw.Status = http.StatusOK
+		status, size := sw.Status, sw.Bytes
+		*sw = StatusWriter{}
+		statusWriters.Put(sw)
+		if status == 0 {
+			status = http.StatusOK
 		}
 		if l.OnRequest != nil {
-			l.OnRequest(l.Endpoint, sw.Status)
+			l.OnRequest(l.Endpoint, status)
 		}
-		l.Logger.Info("request", "event", "http_request", "endpoint", l.Endpoint,
-			"method", r.Method, "path", redact.Path(r.URL.Path), "status", sw.Status,
-			"bytes", sw.Bytes, "remote", r.RemoteAddr, "duration", l.Now().Sub(start))
+		if !h.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
+		// The record is handed to the handler directly: Logger.Info would
+		// also walk the stack for a source position no handler here prints.
+		end := l.Now()
+		rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+		rec.AddAttrs(slog.String("method", r.Method), slog.String("path", redact.Path(r.URL.Path)),
+			slog.Int("status", status), slog.Int("bytes", size), slog.String("remote", r.RemoteAddr),
+			slog.Duration("duration", end.Sub(start)))
+		_ = h.Handle(r.Context(), rec) // a log that cannot be written fails no request
 	})
 }
 
