@@ -70,5 +70,21 @@ func (m *Metrics) refreshed(profile string, took time.Duration, reason string) {
 
 // countRequest counts one endpoint request by its answer's status.
 func (s *Supervisor) countRequest(endpoint string, status int) {
-	s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
+	s.metrics.EndpointRequest.Inc(endpoint, statusLabel(status))
+}
+
+// statusLabels are the status label values, made once: strconv.Itoa
+// allocates for every status of three digits.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }

@@ -34,24 +34,30 @@ func BenchmarkECSCredentials(b *testing.B) {
 	}
 }
 
-// benchLog is the daemon's access log: text lines to a file.
+// benchLog is the daemon's access log: text lines to a file, batched.
 func benchLog(b *testing.B) *slog.Logger {
 	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
-	return slog.New(slog.NewTextHandler(f, nil))
+	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
+	b.Cleanup(func() { lb.Close(); f.Close() })
+	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
 }
 
 // BenchmarkECSHandler is the handler chain alone, with the daemon's
 // access log, into a reusable writer: its allocations are the chain's.
 func BenchmarkECSHandler(b *testing.B) {
+	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
+}
+
+func benchHandler(b *testing.B, log *slog.Logger) {
 	clk := newClock()
 	tokens := NewTokens(clk.Now)
 	tokens.SetFile("dev", devToken)
 	o := testOptions(b, clk, testUID)
-	o.Logger = benchLog(b)
+	o.Logger = log
 	h := New(newSource("dev"), []Profile{{Name: "dev", AllowedUIDs: []int{testUID}}}, tokens, o)
 	req := httptest.NewRequest("GET", "http://127.0.0.1:9911/v1/credentials/dev", nil)
 	req.Header.Set("Authorization", devToken)

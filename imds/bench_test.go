@@ -43,22 +43,28 @@ func benchRequest(b *testing.B, h http.Handler) *http.Request {
 	return req
 }
 
-// benchLog is the daemon's access log: text lines to a file.
+// benchLog is the daemon's access log: text lines to a file, batched.
 func benchLog(b *testing.B) *slog.Logger {
 	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
-	return slog.New(slog.NewTextHandler(f, nil))
+	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
+	b.Cleanup(func() { lb.Close(); f.Close() })
+	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
 }
 
 // BenchmarkIMDSHandler is the handler chain alone, with the daemon's
 // access log, into a reusable writer: its allocations are the chain's.
 func BenchmarkIMDSHandler(b *testing.B) {
+	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
+}
+
+func benchHandler(b *testing.B, log *slog.Logger) {
 	clk := newClock()
 	o := testOptions(b, clk, testUID)
-	o.Logger = benchLog(b)
+	o.Logger = log
 	h := NewIMDS(newSource("dev"), devProfile, o)
 	req := benchRequest(b, h)
 	w := &servetest.BenchWriter{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +88,37 @@ func (h *ec2Handler) testToken(kind string, now time.Time) string {
 // answer is what a client sees of a response.
 func answer(w *httptest.ResponseRecorder) map[string]any {
 	return map[string]any{"status": w.Code, "header": w.Header(), "body": w.Body.String()}
+}
+
+// TestTokenCheckedAgain: the token last found valid is recognized without
+// its HMAC, and still only for its profile, in its exact spelling and
+// until it expires.
+func TestTokenCheckedAgain(t *testing.T) {
+	t.Parallel()
+	key, err := newTokenKey(strings.NewReader(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := testStart
+	t1, t2 := key.mint("dev", now.Add(time.Minute)), key.mint("dev", now.Add(time.Hour))
+	flipped := t1[:len(t1)-1] + string(rune('A'+(t1[len(t1)-1]-'A'+1)%26))
+	checks := []struct {
+		name, profile, tok string
+		at                 time.Time
+		want               bool
+	}{
+		{"first check", "dev", t1, now, true},
+		{"again", "dev", t1, now.Add(time.Second), true},
+		{"again, expired", "dev", t1, now.Add(time.Minute), false},
+		{"another profile", "prod", t1, now, false},
+		{"one character changed", "dev", flipped, now, false},
+		{"a second token", "dev", t2, now, true},
+		{"the first again", "dev", t1, now, true},
+		{"the first again, expired", "dev", t1, now.Add(2 * time.Minute), false},
+	}
+	for _, c := range checks {
+		if got := key.valid(c.profile, c.tok, c.at); got != c.want {
+			t.Errorf("%s: valid = %v; want %v", c.name, got, c.want)
+		}
+	}
 }

@@ -20,15 +20,22 @@ type Bodies struct {
 }
 
 // Answer is a credential answer rendered once per credentials: the body
-// and its header values.
+// and its Content-Type.
 type Answer struct {
 	akid string
 	exp  time.Time
 	body []byte
 	// contentType and length are header values, shared by every answer
-	// that writes them (len == cap: an Add copies them).
+	// that writes them (len == cap: an Add copies them); length is nil
+	// for a body net/http buffers whole.
 	contentType, length []string
 }
+
+// bufferedBody is the largest body net/http holds back until the handler
+// returns (its bufferBeforeChunkingSize) and then sends with a
+// Content-Length it computes; a larger one would go out chunked unless
+// the handler sets the length.
+const bufferedBody = 2048
 
 // Get returns the answer for variant, with Content-Type contentType, for
 // credentials c, rendering its body with render when the cached one was
@@ -40,19 +47,25 @@ func (b *Bodies) Get(variant, contentType string, c wire.Credentials, render fun
 		}
 	}
 	body := render()
-	a := &Answer{akid: c.AccessKeyID, exp: c.Expiration, body: body,
-		contentType: []string{contentType}, length: []string{strconv.Itoa(len(body))}}
+	a := &Answer{akid: c.AccessKeyID, exp: c.Expiration, body: body, contentType: []string{contentType}}
+	if len(body) > bufferedBody {
+		a.length = []string{strconv.Itoa(len(body))}
+	}
 	b.m.Store(variant, a)
 	return a
 }
 
-// Write sends a: its Content-Type, Cache-Control no-store, its
-// Content-Length, and the body in one Write.
+// Write sends a: its Content-Type, Cache-Control no-store, and the body
+// in one Write, always with a Content-Length. For a body it buffers
+// whole, net/http adds that itself, more cheaply than from the header
+// map, every entry of which is cloned, sorted and written per answer.
 func (a *Answer) Write(w http.ResponseWriter) {
 	h := w.Header()
 	h["Content-Type"] = a.contentType
 	h["Cache-Control"] = noStoreValue
-	h["Content-Length"] = a.length
+	if a.length != nil {
+		h["Content-Length"] = a.length
+	}
 	w.Write(a.body)
 }
 
