@@ -24,7 +24,7 @@ import (
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("run")
-	profile := fs.String("cpu-profile", "", "debug: write a CPU profile of the whole run to `FILE`, a new owner-only file (off by default)")
+	profile := fs.String("cpu-profile", "", "debug: write a CPU profile of the whole run to FILE, a new owner-only file (off by default)")
 	if !e.noArgs(fs, args) {
 		return exitUsage
 	}

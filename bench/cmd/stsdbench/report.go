@@ -214,7 +214,7 @@ func (r *report) writeEndpoints(p printf) {
 		"checks, timeouts or logging) answering with the same bytes, in its own process. Every reply is "+
 		"checked (status 200, length, and the first reply of each connection byte for byte). *Pinned*: "+
 		"server on one CPU, load generator on another (%s). The daemon runs with its default config "+
-		"(log_level info: one access-log line per request, to a file). *Server CPU per request*: each server's "+
+		"(log_level info: every request counted in the access log's per-connection summaries, written batched to a file). *Server CPU per request*: each server's "+
 		"own CPU time (`/proc/PID/task/*/schedstat`) over its slices, warm-ups included, divided by the measured "+
 		"requests; other work on the machine moves it less than it moves req/s.\n\n",
 		b.conns, b.conns, loadSlices, b.warmup, b.loadTime/loadSlices, b.loadTime, r.pinning)
