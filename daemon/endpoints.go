@@ -79,12 +79,12 @@ func (ep *localEndpoints) listen(ctx context.Context, addr string, probe bool) (
 
 func (ep *localEndpoints) imdsOptions(p *config.Profile) imds.Options {
 	s := ep.s
-	return imds.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, OnRequest: s.countRequest, IMDSV1: p.IMDSV1}
+	return imds.Options{Logger: s.o.Logger, AccessLogger: s.o.AccessLogger, Now: s.o.Clock.Now, OnRequest: s.countRequest, IMDSV1: p.IMDSV1}
 }
 
 func (ep *localEndpoints) ecsOptions() ecs.Options {
 	s := ep.s
-	return ecs.Options{Logger: s.o.Logger, Now: s.o.Clock.Now, OnRequest: s.countRequest}
+	return ecs.Options{Logger: s.o.Logger, AccessLogger: s.o.AccessLogger, Now: s.o.Clock.Now, OnRequest: s.countRequest}
 }
 
 // binding is what a reconcile bound before changing anything.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/internal/metrics"
@@ -19,6 +20,9 @@ type Metrics struct {
 	needsMFA        *metrics.CounterVec   // profile
 	reloads         *metrics.CounterVec   // result
 	EndpointRequest *metrics.CounterVec   // endpoint, status
+	// byStatus are EndpointRequest's imds and ecs series, by status, made
+	// on first use: counting a request takes no lock.
+	byStatus [2][600]atomic.Pointer[metrics.Counter]
 }
 
 func newMetrics(s *Supervisor) *Metrics {
@@ -70,5 +74,38 @@ func (m *Metrics) refreshed(profile string, took time.Duration, reason string) {
 
 // countRequest counts one endpoint request by its answer's status.
 func (s *Supervisor) countRequest(endpoint string, status int) {
-	s.metrics.EndpointRequest.Inc(endpoint, strconv.Itoa(status))
+	m := s.metrics
+	i := -1
+	switch endpoint {
+	case "imds":
+		i = 0
+	case "ecs":
+		i = 1
+	}
+	if i < 0 || status < 0 || status >= len(m.byStatus[i]) {
+		m.EndpointRequest.Inc(endpoint, statusLabel(status))
+		return
+	}
+	c := m.byStatus[i][status].Load()
+	if c == nil {
+		c = m.EndpointRequest.With(endpoint, statusLabel(status))
+		m.byStatus[i][status].Store(c) // racing makers store the same series
+	}
+	c.Inc()
+}
+
+// statusLabels are the status label values, made once: strconv.Itoa
+// allocates for every status of three digits.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }

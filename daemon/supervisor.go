@@ -70,6 +70,9 @@ type Options struct {
 	// credential_process document for the daemon's own user
 	// (paths.Layout.ReadyDir: user layout only); "" keeps none.
 	ReadyDir string
+	// AccessLogger gets the IMDS and ECS endpoints' one line per request
+	// (a batched writer: httpserve.LogBuffer); default Logger.
+	AccessLogger *slog.Logger
 }
 
 // Supervisor runs every profile's refresher, the local endpoints and the
@@ -143,6 +146,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real

@@ -1,9 +1,17 @@
 package ecs
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/peercred"
+	"github.com/stsd/stsd/internal/servetest"
+	"github.com/stsd/stsd/internal/wire"
 )
 
 // BenchmarkECSCredentials is the ECS GET with a file token.
@@ -24,4 +32,70 @@ func BenchmarkECSCredentials(b *testing.B) {
 			b.Fatalf("GET = %d", w.Code)
 		}
 	}
+}
+
+// benchLog is the daemon's access log: text lines to a file, batched.
+func benchLog(b *testing.B) *slog.Logger {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
+	b.Cleanup(func() { lb.Close(); f.Close() })
+	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
+}
+
+// BenchmarkECSHandler is the handler chain alone, with the daemon's
+// access log, into a reusable writer: its allocations are the chain's.
+func BenchmarkECSHandler(b *testing.B) {
+	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
+}
+
+func benchHandler(b *testing.B, log *slog.Logger) {
+	clk := newClock()
+	tokens := NewTokens(clk.Now)
+	tokens.SetFile("dev", devToken)
+	o := testOptions(b, clk, testUID)
+	o.Logger = log
+	h := New(newSource("dev"), []Profile{{Name: "dev", AllowedUIDs: []int{testUID}}}, tokens, o)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:9911/v1/credentials/dev", nil)
+	req.Header.Set("Authorization", devToken)
+	w := &servetest.BenchWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Reset()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET = %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkECSServer is the ECS GET over a loopback keep-alive connection
+// to the endpoint served as the daemon serves it (limits, peer lookup,
+// access log to a file), client included; compare with BenchmarkECSFloor.
+func BenchmarkECSServer(b *testing.B) {
+	log := benchLog(b)
+	src := servetest.NewSource()
+	src.Set("dev", servetest.LiveCreds(), nil)
+	tokens := NewTokens(nil)
+	tokens.SetFile("dev", devToken)
+	h := New(src, []Profile{{Name: "dev", AllowedUIDs: []int{os.Getuid()}}}, tokens, Options{Logger: log})
+	addr := servetest.ServeBench(b, h, httpserve.Options{Logger: log, ConnContext: peercred.ConnContext})
+	b.ReportAllocs()
+	servetest.LoadBench(b, addr, []byte("GET /v1/credentials/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\nAuthorization: "+devToken+"\r\n\r\n"))
+}
+
+// BenchmarkECSFloor is BenchmarkECSServer's floor: a bare net/http server
+// answering the same bytes (no limits, checks or log).
+func BenchmarkECSFloor(b *testing.B) {
+	body := wire.ContainerDocument(servetest.LiveCreds())
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+	addr := servetest.FloorBench(b, h)
+	b.ReportAllocs()
+	servetest.LoadBench(b, addr, []byte("GET /v1/credentials/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\nAuthorization: "+devToken+"\r\n\r\n"))
 }

@@ -78,7 +78,7 @@ func NewContainer(src Source, profiles []Profile, ids *IDs, o Options) http.Hand
 	r.HandleFunc("/v2/credentials/", noID).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(ContainerPath("{id}"), h.serve).Methods(http.MethodGet, http.MethodHead)
 	// Order: proxy headers → Host → id → caller → handler.
-	return httpserve.AccessLog(httpserve.Log{Logger: o.Logger, Now: o.Now, Endpoint: "ecs", OnRequest: o.OnRequest},
+	return httpserve.AccessLog(httpserve.Log{Logger: o.AccessLogger, Now: o.Now, Endpoint: "ecs", OnRequest: o.OnRequest},
 		httpserve.RejectProxyHeaders(httpserve.CheckHost(r)))
 }
 
@@ -96,16 +96,13 @@ func (h *containerHandler) serve(w http.ResponseWriter, r *http.Request) {
 		invalidID(w, "")
 		return
 	}
-	rule := p.Rule()
-	check := peercred.Check{Log: h.o.Logger, UID: h.o.PeerUID, Container: h.o.ContainerPeer,
-		Rule: func(*http.Request) peercred.Rule { return rule }, Deny: invalidID}
-	check.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now)
-		if !ok {
-			return
-		}
-		w.Header().Set("Content-Type", httpserve.ContentJSON)
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(h.bodies.Get(p.Name, c, func() []byte { return wire.ContainerDocument(c) }))
-	})).ServeHTTP(w, r)
+	check := peercred.Check{Log: h.o.Logger, UID: h.o.PeerUID, Container: h.o.ContainerPeer, Deny: invalidID}
+	if !check.Allow(w, r, p.Rule()) {
+		return
+	}
+	c, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now)
+	if !ok {
+		return
+	}
+	h.bodies.Get(p.Name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -26,83 +27,129 @@ func Path(profile string) string { return "/v1/credentials/" + profile }
 type ecsHandler struct {
 	src      Source
 	profiles map[string]Profile
+	rules    map[string]peercred.Rule // by profile
 	tokens   *Tokens
 	o        Options
+	check    peercred.Check
 	bodies   httpserve.Bodies // rendered documents, by profile
 }
+
+// pathPrefix is Path without the profile.
+const pathPrefix = "/v1/credentials/"
 
 // NewECS returns the ECS-compatible handler: GET /v1/credentials/{profile}
 // with "Authorization: <token>", where the token is the profile's own
 // (token_dir) or an exec token scoped to it. 401 without a token, 403 with
 // a wrong one or another profile's.
 func New(src Source, profiles []Profile, tokens *Tokens, o Options) http.Handler {
+	return newECS(src, profiles, tokens, o).served()
+}
+
+// served is the endpoint as New serves it: the checks, then the fast
+// path, then the router.
+func (h *ecsHandler) served() http.Handler { return h.chain(h.fast(h.router())) }
+
+// newECS is New's handler state: the profiles, who may read each, and
+// the caller check.
+func newECS(src Source, profiles []Profile, tokens *Tokens, o Options) *ecsHandler {
 	o = o.withDefaults()
-	h := &ecsHandler{src: src, profiles: map[string]Profile{}, tokens: tokens, o: o}
+	h := &ecsHandler{src: src, profiles: map[string]Profile{}, rules: map[string]peercred.Rule{}, tokens: tokens, o: o}
 	for _, p := range profiles {
-		h.profiles[p.Name] = p.WithDefaults()
+		p = p.WithDefaults()
+		h.profiles[p.Name], h.rules[p.Name] = p, p.Rule()
 	}
+	h.check = peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Deny: deny}
+	return h
+}
+
+// router is the endpoint's one route, with the 404 and 405 answers.
+func (h *ecsHandler) router() *mux.Router {
 	r := mux.NewRouter()
 	r.SkipClean(true) // a traversal is a 404, not a redirect
 	r.NotFoundHandler = http.HandlerFunc(httpserve.NotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(httpserve.MethodNotAllowed)
-	// The caller and token checks need the profile from the path, so they
-	// run inside the route; the order is still proxy headers → Host →
-	// caller → token → handler.
-	r.Handle(Path("{profile}"), peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: h.rule, Deny: deny}.Require(h.auth(http.HandlerFunc(h.credentials)))).
+	r.HandleFunc(Path("{profile}"), func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, mux.Vars(r)["profile"]) }).
 		Methods(http.MethodGet, http.MethodHead)
-	return httpserve.AccessLog(httpserve.Log{Logger: o.Logger, Now: o.Now, Endpoint: "ecs", OnRequest: o.OnRequest},
-		httpserve.RejectProxyHeaders(httpserve.CheckHost(r)))
+	return r
 }
 
-// rule is who may read the path's profile; an unknown one gets the
-// defaults (only this process's user passes the caller check), so other
-// users learn nothing about which profiles exist.
-func (h *ecsHandler) rule(r *http.Request) peercred.Rule {
-	name := mux.Vars(r)["profile"]
-	p, ok := h.profiles[name]
-	if !ok {
-		p = Profile{Name: name}.WithDefaults()
-	}
-	return p.Rule()
+// chain puts the checks that need no profile in front of inner: proxy
+// headers → Host; serve adds caller → token. The access log sees every
+// answer.
+func (h *ecsHandler) chain(inner http.Handler) http.Handler {
+	o := h.o
+	return httpserve.AccessLog(httpserve.Log{Logger: o.AccessLogger, Now: o.Now, Endpoint: "ecs", OnRequest: o.OnRequest},
+		httpserve.RejectProxyHeaders(httpserve.CheckHost(inner)))
 }
 
-func (h *ecsHandler) auth(next http.Handler) http.Handler {
+// fast answers GET and HEAD /v1/credentials/{profile} (the one route; a
+// profile is a path segment, as the router's {profile} is) without the
+// router, which would match it with a regular expression and a context
+// per request; everything else (other methods and paths, and their 404
+// and 405) goes to routed. Both call serve.
+func (h *ecsHandler) fast(routed http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := mux.Vars(r)["profile"]
-		vals := r.Header.Values("Authorization")
-		err := ErrNoToken
-		switch len(vals) {
-		case 0:
-		case 1:
-			err = h.tokens.Check(name, vals[0])
-		default: // which one would count? neither
-			err = ErrWrongToken
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if name, ok := strings.CutPrefix(r.URL.Path, pathPrefix); ok && name != "" && !strings.Contains(name, "/") {
+				h.serve(w, r, name)
+				return
+			}
 		}
-		switch {
-		case errors.Is(err, ErrNoToken):
-			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an Authorization header with the profile's token is required")
-			return
-		case h.profiles[name].Name == "":
-			httpserve.WriteError(w, http.StatusNotFound, httpserve.CodeUnknownProfile, "this endpoint does not serve profile "+strconv.Quote(name))
-			return
-		case err != nil:
-			h.o.Logger.Warn("token refused", "event", "token_refused", "endpoint", "ecs", "profile", name, "remote", r.RemoteAddr)
-			httpserve.WriteError(w, http.StatusForbidden, httpserve.CodeForbidden, "the token is not valid for profile "+strconv.Quote(name))
-			return
-		}
-		next.ServeHTTP(w, r)
+		routed.ServeHTTP(w, r)
 	})
 }
 
-func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["profile"]
+// serve answers profile name's credentials after the checks that need the
+// profile, in order: caller, then token.
+func (h *ecsHandler) serve(w http.ResponseWriter, r *http.Request, name string) {
+	if h.check.Allow(w, r, h.rule(name)) && h.authorized(w, r, name) {
+		h.credentials(w, r, name)
+	}
+}
+
+// rule is who may read profile name; an unknown one gets the defaults
+// (only this process's user passes the caller check), so other users
+// learn nothing about which profiles exist.
+func (h *ecsHandler) rule(name string) peercred.Rule {
+	if ru, ok := h.rules[name]; ok {
+		return ru
+	}
+	return Profile{Name: name}.WithDefaults().Rule()
+}
+
+// authorized reports whether r carries a token for profile name; when not,
+// it has answered 401, 404 (a token but an unknown profile) or 403.
+func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name string) bool {
+	vals := r.Header["Authorization"]
+	err := ErrNoToken
+	switch len(vals) {
+	case 0:
+	case 1:
+		err = h.tokens.Check(name, vals[0])
+	default: // which one would count? neither
+		err = ErrWrongToken
+	}
+	switch {
+	case errors.Is(err, ErrNoToken):
+		httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an Authorization header with the profile's token is required")
+		return false
+	case h.profiles[name].Name == "":
+		httpserve.WriteError(w, http.StatusNotFound, httpserve.CodeUnknownProfile, "this endpoint does not serve profile "+strconv.Quote(name))
+		return false
+	case err != nil:
+		h.o.Logger.Warn("token refused", "event", "token_refused", "endpoint", "ecs", "profile", name, "remote", r.RemoteAddr)
+		httpserve.WriteError(w, http.StatusForbidden, httpserve.CodeForbidden, "the token is not valid for profile "+strconv.Quote(name))
+		return false
+	}
+	return true
+}
+
+func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request, name string) {
 	c, ok := httpserve.Credentials(w, r, h.src, name, h.o.Now)
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", httpserve.ContentJSON)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(h.bodies.Get(name, c, func() []byte { return wire.ContainerDocument(c) }))
+	h.bodies.Get(name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w)
 }
 
 // Source hands out a profile's current valid credentials.
@@ -113,8 +160,11 @@ type Profile = httpserve.Profile
 
 // Options configure New and StartEphemeral. Zero values mean defaults.
 type Options struct {
-	Logger *slog.Logger     // default: discard
-	Now    func() time.Time // default time.Now
+	Logger *slog.Logger // default: discard
+	// AccessLogger gets the one line per request (the daemon's batched
+	// writer); default Logger. Refusals and audit lines go to Logger.
+	AccessLogger *slog.Logger
+	Now          func() time.Time // default time.Now
 	// PeerUID returns the uid at the other end of the request's TCP
 	// connection; default peercred.TCPUID where the OS can tell.
 	PeerUID func(*http.Request) (int, error)
@@ -130,6 +180,9 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	o.Logger, o.Now = httpserve.Logger(o.Logger), httpserve.Clock(o.Now)
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
+	}
 	if o.PeerUID == nil && peercred.Supported {
 		o.PeerUID = peercred.TCPUID
 	}

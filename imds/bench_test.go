@@ -1,9 +1,17 @@
 package imds
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/stsd/stsd/internal/httpserve"
+	"github.com/stsd/stsd/internal/peercred"
+	"github.com/stsd/stsd/internal/servetest"
 )
 
 // BenchmarkIMDSCredentials is the credential GET an SDK makes: token check,
@@ -13,12 +21,7 @@ func BenchmarkIMDSCredentials(b *testing.B) {
 	o := testOptions(b, clk, testUID)
 	o.Logger = nil // discard: measure the handler, not the log writer
 	h := NewIMDS(newSource("dev"), devProfile, o)
-	put := httptest.NewRequest("PUT", "http://127.0.0.1:9912"+pathToken, nil)
-	put.Header.Set(ttlHeader, "21600")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, put)
-	req := httptest.NewRequest("GET", "http://127.0.0.1:9912"+pathCreds+"/dev", nil)
-	req.Header.Set(tokenHeader, w.Body.String())
+	req := benchRequest(b, h)
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
@@ -27,4 +30,87 @@ func BenchmarkIMDSCredentials(b *testing.B) {
 			b.Fatalf("GET = %d", w.Code)
 		}
 	}
+}
+
+// benchRequest is the credential GET with a token minted by h.
+func benchRequest(b *testing.B, h http.Handler) *http.Request {
+	put := httptest.NewRequest("PUT", "http://127.0.0.1:9912"+pathToken, nil)
+	put.Header.Set(ttlHeader, "21600")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, put)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:9912"+pathCreds+"/dev", nil)
+	req.Header.Set(tokenHeader, w.Body.String())
+	return req
+}
+
+// benchLog is the daemon's access log: text lines to a file, batched.
+func benchLog(b *testing.B) *slog.Logger {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
+	b.Cleanup(func() { lb.Close(); f.Close() })
+	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
+}
+
+// BenchmarkIMDSHandler is the handler chain alone, with the daemon's
+// access log, into a reusable writer: its allocations are the chain's.
+func BenchmarkIMDSHandler(b *testing.B) {
+	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
+}
+
+func benchHandler(b *testing.B, log *slog.Logger) {
+	clk := newClock()
+	o := testOptions(b, clk, testUID)
+	o.Logger = log
+	h := NewIMDS(newSource("dev"), devProfile, o)
+	req := benchRequest(b, h)
+	w := &servetest.BenchWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Reset()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET = %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkIMDSServer is the credential GET over a loopback keep-alive
+// connection to the endpoint served as the daemon serves it (limits,
+// peer lookup, access log to a file), client included; compare with
+// BenchmarkIMDSFloor.
+func BenchmarkIMDSServer(b *testing.B) {
+	log := benchLog(b)
+	src := servetest.NewSource()
+	src.Set("dev", servetest.LiveCreds(), nil)
+	h := NewIMDS(src, Profile{Name: "dev", AllowedUIDs: []int{os.Getuid()}}, Options{Logger: log})
+	addr := servetest.ServeBench(b, h, httpserve.Options{Logger: log, ConnContext: peercred.ConnContext})
+	put, _ := http.NewRequest("PUT", "http://"+addr+pathToken, nil)
+	put.Header.Set(ttlHeader, "21600")
+	resp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.ReportAllocs()
+	servetest.LoadBench(b, addr, []byte("GET "+pathCreds+"/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\n"+
+		tokenHeader+": "+string(tok)+"\r\n\r\n"))
+}
+
+// BenchmarkIMDSFloor is BenchmarkIMDSServer's floor: a bare net/http
+// server answering the same bytes (no limits, checks or log).
+func BenchmarkIMDSFloor(b *testing.B) {
+	body := ec2Credentials(servetest.LiveCreds(), servetest.Start, false)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+	})
+	addr := servetest.FloorBench(b, h)
+	b.ReportAllocs()
+	servetest.LoadBench(b, addr, []byte("GET "+pathCreds+"/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\n"+
+		tokenHeader+": AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"))
 }

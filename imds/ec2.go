@@ -60,6 +60,16 @@ type ec2Handler struct {
 // endpoints' security checks in their fixed order (httpserve). Tokens are signed with a key drawn now,
 // so each handler (each daemon start) has its own.
 func NewIMDS(src Source, p Profile, o Options) http.Handler {
+	return newEC2Handler(src, p, o).served()
+}
+
+// served is the endpoint as NewIMDS serves it: the checks, then the fast
+// path, then the router.
+func (h *ec2Handler) served() http.Handler { return h.chain(h.fast(h.router())) }
+
+// newEC2Handler is NewIMDS's handler state: the profile, its token key
+// and its stable ids.
+func newEC2Handler(src Source, p Profile, o Options) *ec2Handler {
 	o = o.withDefaults()
 	p = p.WithDefaults()
 	rnd := o.Rand
@@ -71,14 +81,28 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 		panic("imds: token key: " + err.Error()) // crypto/rand never fails; an injected Rand must not
 	}
 	seed := sha256.Sum256([]byte("stsd\x00" + o.Hostname + "\x00" + p.Name))
-	h := &ec2Handler{
+	return &ec2Handler{
 		src: src, p: p, o: o, key: key, started: o.Now(),
 		// An instance id is "i-" and 17 hex digits; stable per host and
 		// profile so tools that key on it see one instance.
 		instanceID: "i-" + hex.EncodeToString(seed[:9])[:17],
 		profileID:  "AIPA" + base32.StdEncoding.EncodeToString(seed[9:])[:17],
 	}
+}
 
+// chain puts the checks in front of inner, in order: proxy headers →
+// Host → caller → token → inner; the access log sees every answer.
+func (h *ec2Handler) chain(inner http.Handler) http.Handler {
+	rule := h.p.Rule()
+	fixed := func(*http.Request) peercred.Rule { return rule }
+	o := h.o
+	return httpserve.AccessLog(httpserve.Log{Logger: o.AccessLogger.With("profile", h.p.Name), Now: o.Now, Endpoint: "imds", OnRequest: o.OnRequest},
+		httpserve.RejectProxyHeaders(httpserve.CheckHost(
+			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(h.auth(inner)))))
+}
+
+// router is every path the endpoint answers, behind the checks.
+func (h *ec2Handler) router() *mux.Router {
 	r := mux.NewRouter()
 	// No path cleaning: mux would redirect "/a/../b" to "/b"; a traversal
 	// gets a plain 404 instead.
@@ -94,25 +118,39 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 	// botocore uses the role list body verbatim as the next path segment:
 	// exactly the profile name, no trailing newline.
 	for _, base := range []string{pathCreds, pathCredsExt} {
-		get(base, h.text(p.Name))
-		get(base+"/", h.text(p.Name))
+		get(base, h.text(h.p.Name))
+		get(base+"/", h.text(h.p.Name))
 	}
-	get(pathCreds+"/{name}", h.credentials(false))
-	get(pathCredsExt+"/{name}", h.credentials(true))
+	get(pathCreds+"/{name}", func(w http.ResponseWriter, r *http.Request) { h.credentials(w, r, mux.Vars(r)["name"], false) })
+	get(pathCredsExt+"/{name}", func(w http.ResponseWriter, r *http.Request) { h.credentials(w, r, mux.Vars(r)["name"], true) })
 	get(pathIAMInfo, h.iamInfo)
 	get(pathPlacement, h.text("availability-zone\nregion"))
-	get(pathRegion, h.text(p.Region))
-	get(pathAZ, h.text(p.Region+"a"))
+	get(pathRegion, h.text(h.p.Region))
+	get(pathAZ, h.text(h.p.Region+"a"))
 	get(pathInstanceID, h.text(h.instanceID))
 	get(pathIdentityDoc, h.identityDocument)
+	return r
+}
 
-	rule := p.Rule()
-	fixed := func(*http.Request) peercred.Rule { return rule }
-	log := o.Logger.With("profile", p.Name)
-	// Order: proxy headers → Host → caller → token → handler.
-	return httpserve.AccessLog(httpserve.Log{Logger: log, Now: o.Now, Endpoint: "imds", OnRequest: o.OnRequest},
-		httpserve.RejectProxyHeaders(httpserve.CheckHost(
-			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(h.auth(r)))))
+// fast answers the credential GETs SDKs repeat (this profile's legacy and
+// extended paths) without the router, which would match them with
+// regular expressions and a context per request; everything else goes
+// to routed. It sits behind the same checks: the answers are the router's.
+func (h *ec2Handler) fast(routed http.Handler) http.Handler {
+	legacy, extended := pathCreds+"/"+h.p.Name, pathCredsExt+"/"+h.p.Name
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case legacy:
+				h.credentials(w, r, h.p.Name, false)
+				return
+			case extended:
+				h.credentials(w, r, h.p.Name, true)
+				return
+			}
+		}
+		routed.ServeHTTP(w, r)
+	})
 }
 
 // auth requires a valid token on everything but the token PUT itself. With
@@ -166,25 +204,22 @@ func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Crede
 	return httpserve.Credentials(w, r, h.src, h.p.Name, h.o.Now)
 }
 
-func (h *ec2Handler) credentials(extended bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if mux.Vars(r)["name"] != h.p.Name {
-			httpserve.NotFound(w, r)
-			return
-		}
-		c, ok := h.current(w, r)
-		if !ok {
-			return
-		}
-		variant := "legacy"
-		if extended {
-			variant = "extended"
-		}
-		body := h.bodies.Get(variant, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) })
-		w.Header().Set("Content-Type", contentIMDS)
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(body)
+// credentials answers the credential document of role name (only this
+// profile's exists), extended with AccountId or not.
+func (h *ec2Handler) credentials(w http.ResponseWriter, r *http.Request, name string, extended bool) {
+	if name != h.p.Name {
+		httpserve.NotFound(w, r)
+		return
 	}
+	c, ok := h.current(w, r)
+	if !ok {
+		return
+	}
+	variant := "legacy"
+	if extended {
+		variant = "extended"
+	}
+	h.bodies.Get(variant, contentIMDS, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) }).Write(w)
 }
 
 // lastUpdated is when this handler first handed out key id akid.

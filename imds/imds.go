@@ -23,8 +23,11 @@ type Profile = httpserve.Profile
 
 // Options configure NewIMDS. Zero values mean defaults.
 type Options struct {
-	Logger *slog.Logger     // default: discard
-	Now    func() time.Time // default time.Now
+	Logger *slog.Logger // default: discard
+	// AccessLogger gets the one line per request (the daemon's batched
+	// writer); default Logger. Refusals and audit lines go to Logger.
+	AccessLogger *slog.Logger
+	Now          func() time.Time // default time.Now
 	// Rand is the source of the token key; default crypto/rand.
 	Rand io.Reader
 	// Hostname seeds the stable instance-id; default os.Hostname().
@@ -47,6 +50,9 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	o.Logger, o.Now = httpserve.Logger(o.Logger), httpserve.Clock(o.Now)
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
+	}
 	if o.Hostname == "" {
 		o.Hostname, _ = os.Hostname()
 	}

@@ -3,10 +3,14 @@ package imds
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,48 +56,107 @@ func parseTTL(values []string) (int, error) {
 // SDKs then get a 401 and fetch a new one.
 type tokenKey struct {
 	key [32]byte
+	// macs are reusable HMAC states with their scratch space: a check
+	// allocates nothing.
+	macs sync.Pool
+	// last is the token last found valid: SDKs that keep their token (Go,
+	// Java) send the same one until it expires, and comparing with it (in
+	// constant time) is cheaper than its HMAC.
+	last atomic.Pointer[checkedToken]
+}
+
+// checkedToken is a token found valid, for profile, until exp (unix ms).
+type checkedToken struct {
+	tok, profile string
+	exp          int64
 }
 
 const tokenBytes = 8 + sha256.Size
+
+// tokenLen is a token's length in base64 (raw URL alphabet).
+var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// strictB64 refuses non-canonical encodings (trailing bits set), so one
+// token has one spelling.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// macState is one HMAC in use and its scratch space.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	tok [64]byte // the token's characters (tokenLen ≤ 64)
+	raw [tokenBytes]byte
+	sum [sha256.Size]byte
+}
 
 func newTokenKey(r io.Reader) (*tokenKey, error) {
 	k := &tokenKey{}
 	if _, err := io.ReadFull(r, k.key[:]); err != nil {
 		return nil, err
 	}
+	k.macs.New = func() any { return &macState{h: hmac.New(sha256.New, k.key[:]), in: make([]byte, 0, 64)} }
 	return k, nil
 }
 
-func (k *tokenKey) mac(profile string, exp []byte) []byte {
-	m := hmac.New(sha256.New, k.key[:])
-	m.Write([]byte("stsd-imds-token\x00"))
-	m.Write([]byte(profile))
-	m.Write([]byte{0})
-	m.Write(exp)
-	return m.Sum(nil)
+// mac sets m.sum to the MAC of profile and exp.
+func (k *tokenKey) mac(m *macState, profile string, exp []byte) {
+	m.in = append(m.in[:0], "stsd-imds-token\x00"...)
+	m.in = append(m.in, profile...)
+	m.in = append(m.in, 0)
+	m.in = append(m.in, exp...)
+	m.h.Reset()
+	m.h.Write(m.in)
+	m.h.Sum(m.sum[:0])
 }
 
 // mint returns a token for profile valid until exp.
 func (k *tokenKey) mint(profile string, exp time.Time) string {
+	m := k.macs.Get().(*macState)
+	defer k.macs.Put(m)
 	b := make([]byte, 8, tokenBytes)
 	binary.BigEndian.PutUint64(b, uint64(exp.UnixMilli()))
-	b = append(b, k.mac(profile, b)...)
+	k.mac(m, profile, b)
+	b = append(b, m.sum[:]...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // valid reports whether tok was minted for profile under this key and has
 // not expired at now.
 func (k *tokenKey) valid(profile, tok string, now time.Time) bool {
-	if len(tok) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+	if len(tok) != tokenLen {
 		return false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil || len(b) != tokenBytes {
+	if c := k.last.Load(); c != nil && c.profile == profile && constantTimeEqual(c.tok, tok) {
+		return now.UnixMilli() < c.exp
+	}
+	m := k.macs.Get().(*macState)
+	defer k.macs.Put(m)
+	src := m.tok[:copy(m.tok[:], tok)]
+	if n, err := strictB64.Decode(m.raw[:], src); err != nil || n != tokenBytes {
 		return false
 	}
-	if !hmac.Equal(b[8:], k.mac(profile, b[:8])) {
+	k.mac(m, profile, m.raw[:8])
+	if !hmac.Equal(m.raw[8:], m.sum[:]) {
 		return false
 	}
-	exp := int64(binary.BigEndian.Uint64(b[:8]))
-	return exp > 0 && now.UnixMilli() < exp
+	exp := int64(binary.BigEndian.Uint64(m.raw[:8]))
+	if exp <= 0 || now.UnixMilli() >= exp {
+		return false
+	}
+	k.last.Store(&checkedToken{tok: tok, profile: profile, exp: exp})
+	return true
+}
+
+// constantTimeEqual compares two strings of equal length in time that
+// depends on their length only (subtle.ConstantTimeCompare would copy
+// them to byte slices first).
+func constantTimeEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var d byte
+	for i := 0; i < len(a); i++ {
+		d |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(d, 0) == 1
 }

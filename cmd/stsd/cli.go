@@ -264,7 +264,9 @@ func (e *env) printConfigError(err error) {
 	fmt.Fprintf(e.stderr, "stsd: %v\n", err)
 }
 
-func (e *env) logger(cfgLevel string) (*slog.Logger, error) {
+// loggerTo is the logger --log-level and --log-format ask for, writing
+// to w.
+func (e *env) loggerTo(w io.Writer, cfgLevel string) (*slog.Logger, error) {
 	lvl := e.logLevel
 	if lvl == "" {
 		lvl = cfgLevel
@@ -276,9 +278,9 @@ func (e *env) logger(cfgLevel string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(e.logFormat) {
 	case "json":
-		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text", "":
-		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", e.logFormat)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -15,14 +17,30 @@ import (
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/install"
+	"github.com/stsd/stsd/internal/cpuprofile"
+	"github.com/stsd/stsd/internal/httpserve"
 	"github.com/stsd/stsd/internal/paths"
 	"github.com/stsd/stsd/internal/wire"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("run")
+	profile := fs.String("cpu-profile", "", "debug: write a CPU profile of the whole run to FILE, a new owner-only file (off by default)")
 	if !e.noArgs(fs, args) {
 		return exitUsage
+	}
+	if *profile != "" {
+		prof, err := cpuprofile.Start(*profile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+			return exitUsage
+		}
+		// Deferred first, so it runs last: the profile covers the whole run.
+		defer func() {
+			if err := prof.Stop(); err != nil {
+				fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+			}
+		}()
 	}
 	if err := daemon.Harden(); err != nil {
 		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
@@ -32,32 +50,45 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	log, err := e.logger(cfg.LogLevel)
+	// The endpoints' access lines are batched (written within a second,
+	// and at exit); every other line, and this command's own errors, at
+	// once and in order after them.
+	lb := httpserve.NewLogBuffer(e.stderr, httpserve.LogBufferOptions{})
+	defer lb.Close()
+	stderr := lb.Direct()
+	log, err := e.loggerTo(stderr, cfg.LogLevel)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+		fmt.Fprintf(stderr, "stsd run: %v\n", err)
 		return exitUsage
 	}
+	access, _ := e.loggerTo(lb.Batched(), cfg.LogLevel)
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning", "event", "config_warning", "warning", w.Error())
 	}
 	layout := paths.Layout{System: e.system}
 	store, err := cache.OpenLayout(layout)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+		fmt.Fprintf(stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
 	sock, err := layout.Socket()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: socket: %v\n", err)
+		fmt.Fprintf(stderr, "stsd run: socket: %v\n", err)
 		return exitFailure
 	}
 	path := cfg.Path
-	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, ReadyDir: layout.ReadyDir(), Logger: log, Version: version, Passphrase: e.passphrase(cfg),
+	sup, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, ReadyDir: layout.ReadyDir(), Logger: log, AccessLogger: access, Version: version, Passphrase: e.passphrase(cfg),
 		Load: func() (*config.Config, error) { return config.Load(path, config.Options{System: e.system}) }})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+		fmt.Fprintf(stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
+	return runSupervisor(ctx, sup, log, stderr)
+}
+
+// runSupervisor runs sup until ctx ends (SIGTERM, Ctrl-C), reloading it
+// on SIGHUP and returning unused memory on the memory signal.
+func runSupervisor(ctx context.Context, sup *daemon.Supervisor, log *slog.Logger, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -86,7 +117,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	// Under the Windows service manager this also answers its control
 	// protocol; elsewhere it is sup.Run.
 	if err := install.RunService(ctx, sup.Run); err != nil {
-		fmt.Fprintf(e.stderr, "stsd run: %v\n", err)
+		fmt.Fprintf(stderr, "stsd run: %v\n", err)
 		return exitFailure
 	}
 	return exitOK

@@ -27,6 +27,7 @@ var flagValues = map[string]clidoc.Flag{
 	"config":      {Value: clidoc.File},
 	"aws-config":  {Value: clidoc.File},
 	"binary":      {Value: clidoc.File},
+	"cpu-profile": {Value: clidoc.File},
 	"profile":     {Value: clidoc.Profile},
 	"profiles":    {Value: clidoc.ProfileList},
 	"cidrs":       {},

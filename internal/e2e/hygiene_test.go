@@ -26,6 +26,7 @@ import (
 	"github.com/stsd/stsd/cache"
 	"github.com/stsd/stsd/config"
 	"github.com/stsd/stsd/daemon"
+	"github.com/stsd/stsd/internal/httpserve"
 	"github.com/stsd/stsd/internal/servetest"
 	"github.com/stsd/stsd/internal/ststest"
 )
@@ -189,8 +190,11 @@ func TestSecretHygiene(t *testing.T) {
 	}
 	var textLog, jsonLog servetest.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
-	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(&textLog, opts), slog.NewJSONHandler(&jsonLog, opts)))
-	s, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: logger, Version: "test", WaitTimeout: 5 * time.Second})
+	// As stsd run logs: the access lines batched, every other line at once.
+	textBuf, jsonBuf := httpserve.NewLogBuffer(&textLog, httpserve.LogBufferOptions{}), httpserve.NewLogBuffer(&jsonLog, httpserve.LogBufferOptions{})
+	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(textBuf.Direct(), opts), slog.NewJSONHandler(jsonBuf.Direct(), opts)))
+	access := slog.New(slog.NewMultiHandler(slog.NewTextHandler(textBuf.Batched(), opts), slog.NewJSONHandler(jsonBuf.Batched(), opts)))
+	s, err := daemon.New(daemon.Options{Config: cfg, Store: store, Socket: sock, Logger: logger, AccessLogger: access, Version: "test", WaitTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +438,8 @@ func TestSecretHygiene(t *testing.T) {
 	statusJSON, _, _ := run("stsd", "status", "--json")
 	_, metrics := ctl("GET", "/metrics", "")
 	stop()
+	textBuf.Close()
+	jsonBuf.Close()
 
 	// The verdict.
 	keys, secrets := issued.snapshot()
@@ -469,7 +475,7 @@ func TestSecretHygiene(t *testing.T) {
 	if !strings.Contains(textLog.String(), "event=refreshed") || !strings.Contains(jsonLog.String(), `"event":"refreshed"`) {
 		t.Error("no refreshed events in the logs")
 	}
-	for _, ev := range []string{"needs_mfa", "refresh_failed", "exec_token_issued", "token_refused"} {
+	for _, ev := range []string{"needs_mfa", "refresh_failed", "exec_token_issued", "token_refused", "http_request"} {
 		if !strings.Contains(textLog.String(), "event="+ev) {
 			t.Errorf("the text log has no %s event: the test did not reach it", ev)
 		}

@@ -11,31 +11,62 @@ import (
 	"github.com/stsd/stsd/internal/wire"
 )
 
-// Bodies caches rendered credential documents: building the JSON (and
-// the garbage it makes) was ~15% of an endpoint's CPU per request under
-// load (make bench). An entry is reused only for the same key id and
+// Bodies caches rendered credential answers: building the JSON (and the
+// garbage it makes) was ~15% of an endpoint's CPU per request under load
+// (make bench). An entry is reused only for the same key id and
 // expiration, so a refresh renders afresh.
 type Bodies struct {
-	m sync.Map // variant → *rendered
+	m sync.Map // variant → *Answer
 }
 
-type rendered struct {
+// Answer is a credential answer rendered once per credentials: the body
+// and its Content-Type.
+type Answer struct {
 	akid string
 	exp  time.Time
 	body []byte
+	// contentType and length are header values, shared by every answer
+	// that writes them (len == cap: an Add copies them); length is nil
+	// for a body net/http buffers whole.
+	contentType, length []string
 }
 
-// Get returns the body for variant and credentials c, rendering it with
-// render when the cached one was made for other credentials.
-func (b *Bodies) Get(variant string, c wire.Credentials, render func() []byte) []byte {
+// bufferedBody is the largest body net/http holds back until the handler
+// returns (its bufferBeforeChunkingSize) and then sends with a
+// Content-Length it computes; a larger one would go out chunked unless
+// the handler sets the length.
+const bufferedBody = 2048
+
+// Get returns the answer for variant, with Content-Type contentType, for
+// credentials c, rendering its body with render when the cached one was
+// made for other credentials.
+func (b *Bodies) Get(variant, contentType string, c wire.Credentials, render func() []byte) *Answer {
 	if v, ok := b.m.Load(variant); ok {
-		if r := v.(*rendered); r.akid == c.AccessKeyID && r.exp.Equal(c.Expiration) {
-			return r.body
+		if a := v.(*Answer); a.akid == c.AccessKeyID && a.exp.Equal(c.Expiration) {
+			return a
 		}
 	}
 	body := render()
-	b.m.Store(variant, &rendered{akid: c.AccessKeyID, exp: c.Expiration, body: body})
-	return body
+	a := &Answer{akid: c.AccessKeyID, exp: c.Expiration, body: body, contentType: []string{contentType}}
+	if len(body) > bufferedBody {
+		a.length = []string{strconv.Itoa(len(body))}
+	}
+	b.m.Store(variant, a)
+	return a
+}
+
+// Write sends a: its Content-Type, Cache-Control no-store, and the body
+// in one Write, always with a Content-Length. For a body it buffers
+// whole, net/http adds that itself, more cheaply than from the header
+// map, every entry of which is cloned, sorted and written per answer.
+func (a *Answer) Write(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = a.contentType
+	h["Cache-Control"] = noStoreValue
+	if a.length != nil {
+		h["Content-Length"] = a.length
+	}
+	w.Write(a.body)
 }
 
 // Source hands out a profile's current valid credentials. It never returns

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stsd/stsd/internal/linklocal"
@@ -25,7 +26,7 @@ import (
 //  4. the endpoint's own token check → 401 or 403
 //  5. the handler
 //
-// AccessLog wraps them all so refusals are logged too.
+// AccessLog wraps them all so refusals are logged (and counted) too.
 
 // MaxBodyBytes bounds request bodies: no endpoint reads one.
 const MaxBodyBytes = 1 << 10
@@ -54,8 +55,8 @@ const (
 // never with a secret or token in it.
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	h := w.Header()
-	h.Set("Content-Type", ContentJSON)
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonValue
+	h["Cache-Control"] = noStoreValue
 	w.WriteHeader(status)
 	b, _ := json.Marshal(struct{ Code, Message string }{code, msg})
 	w.Write(b)
@@ -99,6 +100,8 @@ func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Log is where AccessLog writes and counts.
 type Log struct {
+	// Logger gets the access lines (the daemon's batched log writer);
+	// default: discard.
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Endpoint string // "imds", "ecs"
@@ -107,26 +110,88 @@ type Log struct {
 	OnRequest func(endpoint string, status int)
 }
 
-// AccessLog writes one line per request: method, path, status, size,
-// duration, client address; never a header, since they carry tokens. It
-// also sets the Server header and bounds the request body.
+// Header values every answer shares: set by assigning the slice, which
+// costs no allocation per request. Each has len == cap, so an Add by
+// anyone copies it instead of writing into it.
+var (
+	serverValue  = []string{ServerName}
+	noStoreValue = []string{"no-store"}
+	jsonValue    = []string{ContentJSON}
+)
+
+// statusWriters are AccessLog's StatusWriters, reused: none outlives its
+// request.
+var statusWriters = sync.Pool{New: func() any { return new(StatusWriter) }}
+
+// accessLog is one AccessLog's loggers.
+type accessLog struct {
+	req slog.Handler // one line per request (event=http_request)
+	sum slog.Handler // a connection's summaries (event=http_requests)
+	now func() time.Time
+}
+
+// AccessLog logs every request: method, path, status, size and client
+// address, never a header, since they carry tokens. On a connection
+// Serve serves, requests are counted and the connection's summary lines
+// (event=http_requests: how many requests got each answer, since when)
+// are written when it closes, within TallyEvery of a request, and when
+// the server stops; with the debug level each request also gets its own
+// line then. Elsewhere each request gets its line (event=http_request,
+// with its duration) at once. It also sets the Server header and bounds
+// the request body.
 func AccessLog(l Log, next http.Handler) http.Handler {
+	base := Logger(l.Logger)
+	al := &accessLog{
+		req: base.With("event", "http_request", "endpoint", l.Endpoint).Handler(),
+		sum: base.With("event", "http_requests", "endpoint", l.Endpoint).Handler(),
+		now: Clock(l.Now),
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := l.Now()
-		w.Header().Set("Server", ServerName)
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		sw := &StatusWriter{ResponseWriter: w}
+		tally, counted := r.Context().Value(tallyKey{}).(*connTally)
+		level := slog.LevelInfo
+		if counted {
+			level = slog.LevelDebug
+		}
+		own := al.req.Enabled(r.Context(), level) // the request gets its own line
+		var start time.Time
+		if own {
+			start = al.now()
+		}
+		w.Header()["Server"] = serverValue
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		sw := statusWriters.Get().(*StatusWriter)
+		*sw = StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.Status == 0 {
-			sw.Status = http.StatusOK
+		status, size := sw.Status, sw.Bytes
+		*sw = StatusWriter{}
+		statusWriters.Put(sw)
+		if status == 0 {
+			status = http.StatusOK
 		}
 		if l.OnRequest != nil {
-			l.OnRequest(l.Endpoint, sw.Status)
+			l.OnRequest(l.Endpoint, status)
 		}
-		l.Logger.Info("request", "event", "http_request", "endpoint", l.Endpoint,
-			"method", r.Method, "path", redact.Path(r.URL.Path), "status", sw.Status,
-			"bytes", sw.Bytes, "remote", r.RemoteAddr, "duration", l.Now().Sub(start))
+		if counted {
+			tally.count(al, r, status, size)
+		}
+		if own {
+			al.line(r, level, status, size, start)
+		}
 	})
+}
+
+// line writes r's own line at level.
+func (l *accessLog) line(r *http.Request, level slog.Level, status, size int, start time.Time) {
+	// The record goes to the handler directly: Logger.Info would also
+	// walk the stack for a source position no handler here prints.
+	end := l.now()
+	rec := slog.NewRecord(end, level, "request", 0)
+	rec.AddAttrs(slog.String("method", r.Method), slog.String("path", redact.Path(r.URL.Path)),
+		slog.Int("status", status), slog.Int("bytes", size), slog.String("remote", r.RemoteAddr),
+		slog.Duration("duration", end.Sub(start)))
+	_ = l.req.Handle(r.Context(), rec) // a log that cannot be written fails no request
 }
 
 // proxyHeaders are the headers a relaying proxy adds. EC2's IMDS refuses

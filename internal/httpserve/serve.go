@@ -83,13 +83,28 @@ func NewServer(ctx context.Context, h http.Handler, o Options) *http.Server {
 
 // Serve serves h on ln until ctx ends, then lets in-flight requests finish
 // (bounded by o.ShutdownTimeout) and returns. It closes ln. On a loopback
-// listener it drops every connection from a non-loopback address.
+// listener it drops every connection from a non-loopback address. Its
+// connections carry the counts of AccessLog's summary lines, which are
+// all written by the time it returns.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
 	o = o.withDefaults()
 	if isLoopback(ln.Addr()) {
 		ln = loopbackPeers{ln, o.Logger}
 	}
-	if err := Run(ctx, NewServer(ctx, h, o), ln, o.ShutdownTimeout); err != nil {
+	srv, ts := NewServer(ctx, h, o), newTallies()
+	// Each connection counts its requests for AccessLog's summaries.
+	conn := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		ctx = ts.open(ctx, c)
+		if conn != nil {
+			ctx = conn(ctx, c)
+		}
+		return ctx
+	}
+	srv.ConnState = ts.state
+	err := Run(ctx, srv, ln, o.ShutdownTimeout)
+	ts.close() // the summaries of connections that outlived the shutdown
+	if err != nil {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil

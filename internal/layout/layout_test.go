@@ -208,3 +208,16 @@ func rel(t *testing.T, path string) string {
 	}
 	return r
 }
+
+// TestNoProfileEndpoint: a CPU profile is only ever a file (stsd run
+// --cpu-profile); no listener, the broker's least of all, serves one.
+func TestNoProfileEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"cmd/stsd", "cmd/stsd-credential-process"} {
+		for _, dep := range deps(t, pkg, "linux") {
+			if dep == "net/http/pprof" || strings.HasPrefix(dep, "github.com/google/pprof") {
+				t.Errorf("%s links %s: profiles are written with --cpu-profile, never served", pkg, dep)
+			}
+		}
+	}
+}

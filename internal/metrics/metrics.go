@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Registry holds metric families in registration order.
@@ -114,16 +115,25 @@ type seriesSet[T any] struct {
 // update runs do on the series of values under the lock, making it with
 // mk when it is new.
 func (f *seriesSet[T]) update(values []string, mk func() *T, do func(*T)) {
-	k := strings.Join(values, "\xff")
+	// The key is built on the stack: looking a series up by string(k)
+	// allocates nothing, so counting a request costs no garbage.
+	var buf [128]byte
+	k := buf[:0]
+	for i, v := range values {
+		if i > 0 {
+			k = append(k, '\xff')
+		}
+		k = append(k, v...)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.values == nil {
 		f.values = map[string]*T{}
 	}
-	v := f.values[k]
+	v := f.values[string(k)]
 	if v == nil {
 		v = mk()
-		f.values[k] = v
+		f.values[string(k)] = v
 	}
 	do(v)
 }
@@ -145,8 +155,35 @@ type CounterVec struct {
 
 type counterValue struct {
 	labels []string
-	v      float64
+	bits   atomic.Uint64 // the float64 value's bits: Counter adds without the lock
 }
+
+func (cv *counterValue) add(v float64) {
+	for {
+		old := cv.bits.Load()
+		if cv.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+func (cv *counterValue) value() float64 { return math.Float64frombits(cv.bits.Load()) }
+
+// Counter is one series of a CounterVec, counted with neither a lookup
+// nor the family's lock: for a series counted on every request.
+type Counter struct{ cv *counterValue }
+
+// With returns the series with these label values, making it if new.
+func (c *CounterVec) With(values ...string) *Counter {
+	c.check(values)
+	var cv *counterValue
+	c.update(values, func() *counterValue { return &counterValue{labels: slices.Clone(values)} },
+		func(v *counterValue) { cv = v })
+	return &Counter{cv}
+}
+
+// Inc adds 1.
+func (c *Counter) Inc() { c.cv.add(1) }
 
 // Counter registers a counter family.
 func (r *Registry) Counter(name, help string, labels ...string) *CounterVec {
@@ -162,7 +199,7 @@ func (c *CounterVec) Inc(values ...string) { c.Add(1, values...) }
 func (c *CounterVec) Add(v float64, values ...string) {
 	c.check(values)
 	c.update(values, func() *counterValue { return &counterValue{labels: slices.Clone(values)} },
-		func(cv *counterValue) { cv.v += v })
+		func(cv *counterValue) { cv.add(v) })
 }
 
 // Value returns the series' current value (tests, status).
@@ -170,7 +207,7 @@ func (c *CounterVec) Value(values ...string) float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cv := c.values[strings.Join(values, "\xff")]; cv != nil {
-		return cv.v
+		return cv.value()
 	}
 	return 0
 }
@@ -178,7 +215,7 @@ func (c *CounterVec) Value(values ...string) float64 {
 func (c *CounterVec) write(w *bufio.Writer) {
 	c.writeHeader(w)
 	c.each(func(cv *counterValue) {
-		fmt.Fprintf(w, "%s %s\n", c.series(c.name, cv.labels), formatFloat(cv.v))
+		fmt.Fprintf(w, "%s %s\n", c.series(c.name, cv.labels), formatFloat(cv.value()))
 	})
 }
 

@@ -137,31 +137,38 @@ type Check struct {
 // refused caller gets Deny's answer and an audit line.
 func (c Check) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ru := c.Rule(r)
-		if c.Container != nil {
-			if a, ok := c.Container(r); ok {
-				if !slices.ContainsFunc(ru.ContainerCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
-					c.refuse(w, r, ru, "reason", "outside_container_cidrs")
-					return
-				}
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		if c.UID == nil || ru.Anyone {
-			next.ServeHTTP(w, r)
-			return
-		}
-		u, err := c.UID(r)
-		switch {
-		case err != nil:
-			c.refuse(w, r, ru, "reason", "peer_unknown", "err", err)
-		case !slices.Contains(ru.AllowedUIDs, u):
-			c.refuse(w, r, ru, "reason", "uid_not_allowed", "uid", u)
-		default:
+		if c.Allow(w, r, c.Rule(r)) {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// Allow is Require's check for a rule the caller already has (c.Rule is
+// not consulted): it reports whether the caller of r may read ru's
+// profile, and when not, has written Deny's answer and an audit line.
+func (c Check) Allow(w http.ResponseWriter, r *http.Request, ru Rule) bool {
+	if c.Container != nil {
+		if a, ok := c.Container(r); ok {
+			if !slices.ContainsFunc(ru.ContainerCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				c.refuse(w, r, ru, "reason", "outside_container_cidrs")
+				return false
+			}
+			return true
+		}
+	}
+	if c.UID == nil || ru.Anyone {
+		return true
+	}
+	u, err := c.UID(r)
+	switch {
+	case err != nil:
+		c.refuse(w, r, ru, "reason", "peer_unknown", "err", err)
+	case !slices.Contains(ru.AllowedUIDs, u):
+		c.refuse(w, r, ru, "reason", "uid_not_allowed", "uid", u)
+	default:
+		return true
+	}
+	return false
 }
 
 // refuse writes the audit line and the refusal.

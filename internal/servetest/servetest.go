@@ -10,9 +10,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,4 +225,135 @@ func CheckAnswer(t *testing.T, r *http.Request, rec *httptest.ResponseRecorder, 
 	if rec.Code != 200 || xff || !httpserve.LoopbackHost(r.Host) || !authorized {
 		t.Fatalf("%s %s (Host %q, xff %v, authorized %v): %d answer holds credentials", r.Method, r.RequestURI, r.Host, xff, authorized, rec.Code)
 	}
+}
+
+// BenchWriter is a reusable http.ResponseWriter for benchmarks: it keeps
+// the status and the body's size and discards the bytes, so allocations
+// per op are the handler's own.
+type BenchWriter struct {
+	H     http.Header
+	Code  int
+	Bytes int
+}
+
+// Header returns the response header map.
+func (w *BenchWriter) Header() http.Header { return w.H }
+
+// WriteHeader records the status.
+func (w *BenchWriter) WriteHeader(code int) {
+	if w.Code == 0 {
+		w.Code = code
+	}
+}
+
+// Write counts the body.
+func (w *BenchWriter) Write(p []byte) (int, error) {
+	if w.Code == 0 {
+		w.Code = http.StatusOK
+	}
+	w.Bytes += len(p)
+	return len(p), nil
+}
+
+// Reset readies w for the next request, keeping its header map.
+func (w *BenchWriter) Reset() {
+	if w.H == nil {
+		w.H = http.Header{}
+	}
+	clear(w.H)
+	w.Code, w.Bytes = 0, 0
+}
+
+// ServeBench starts h on 127.0.0.1:0 the way the daemon serves an
+// endpoint (httpserve.Serve with peercred.ConnContext via connContext) and
+// returns its address; it stops when the benchmark ends.
+func ServeBench(b *testing.B, h http.Handler, o httpserve.Options) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); httpserve.Serve(ctx, ln, h, o) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// LoadBench sends req (a whole HTTP/1.1 request) to addr, the
+// benchmark's iterations spread over 8 keep-alive connections per CPU
+// sending back to back, and reads each answer, which must be 200 with a
+// Content-Length body. The CPUs are kept busy, so ns/op is the CPU one
+// request costs client and server together: compare a server with its
+// floor.
+func LoadBench(b *testing.B, addr string, req []byte) {
+	b.Helper()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReaderSize(c, 16<<10)
+		body := make([]byte, 64<<10)
+		for pb.Next() {
+			if _, err := c.Write(req); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := readAnswer(br, body); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// readAnswer reads one 200 response with a Content-Length body.
+func readAnswer(br *bufio.Reader, body []byte) error {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
+		return fmt.Errorf("answer %q", line)
+	}
+	n := -1
+	for {
+		h, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		if v, ok := bytes.CutPrefix(h, []byte("Content-Length: ")); ok {
+			if n, err = strconv.Atoi(string(v)); err != nil || n > len(body) {
+				return fmt.Errorf("Content-Length %q", v)
+			}
+		}
+	}
+	if n < 0 {
+		return errors.New("no Content-Length")
+	}
+	_, err = io.ReadFull(br, body[:n])
+	return err
+}
+
+// FloorBench serves h on 127.0.0.1:0 with a bare http.Server (no limits,
+// no ConnContext): the floor the endpoints are measured against.
+func FloorBench(b *testing.B, h http.Handler) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	b.Cleanup(func() { srv.Close(); <-done })
+	return ln.Addr().String()
 }

@@ -7,9 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -137,6 +140,37 @@ type endpointRun struct {
 	Mode     string // "unpinned", "pinned"
 	Stsd     loadResult
 	Floor    loadResult
+	// StsdCPU and FloorCPU are the servers' own CPU time over their
+	// measured slices (warm-ups included), in seconds.
+	StsdCPU, FloorCPU float64
+}
+
+// processCPU is the CPU time pid's threads have run, in seconds, from
+// /proc/PID/task/*/schedstat (nanoseconds on a CPU): a server's own cost,
+// which other work on the machine changes less than its throughput.
+func processCPU(pid int) float64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			v, _ := strconv.ParseFloat(f[0], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
+}
+
+// cpuPerRequest is a server's CPU per measured request, in seconds; the
+// warm-up's requests are not counted, so it errs a little high.
+func cpuPerRequest(cpu float64, r loadResult) float64 {
+	if r.Requests == 0 {
+		return math.NaN()
+	}
+	return cpu / float64(r.Requests)
 }
 
 // benchEndpoints loads the IMDS and ECS credential GETs of world w's
@@ -199,25 +233,28 @@ func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, cl
 		var floorRs, stsdRs []loadResult
 		for i := range 2 * loadSlices {
 			floorTurn := i%4 == 0 || i%4 == 3
-			addr := t.addr
+			addr, pid := t.addr, w.daemonPID()
 			if floorTurn {
-				addr = fl.addrs[0]
+				addr, pid = fl.addrs[0], fl.pid()
 			}
+			cpu := processCPU(pid)
 			r, err := generate(ctx, b.self, clientCPU, spec(addr))
 			if err != nil {
 				fl.stop()
 				return nil, err
 			}
+			cpu = processCPU(pid) - cpu
 			if floorTurn {
-				floorRs = append(floorRs, r)
+				floorRs, run.FloorCPU = append(floorRs, r), run.FloorCPU+cpu
 			} else {
-				stsdRs = append(stsdRs, r)
+				stsdRs, run.StsdCPU = append(stsdRs, r), run.StsdCPU+cpu
 			}
 		}
 		fl.stop()
 		run.Floor, run.Stsd = combine(floorRs), combine(stsdRs)
-		b.logf("  floor %.0f req/s p99 %.2f ms; stsd %.0f req/s p99 %.2f ms (errors %d/%d)",
-			run.Floor.RPS, run.Floor.Latency.P99*1e3, run.Stsd.RPS, run.Stsd.Latency.P99*1e3, run.Floor.Errors, run.Stsd.Errors)
+		b.logf("  floor %.0f req/s p99 %.2f ms %.1f µs CPU/req; stsd %.0f req/s p99 %.2f ms %.1f µs CPU/req (errors %d/%d)",
+			run.Floor.RPS, run.Floor.Latency.P99*1e3, cpuPerRequest(run.FloorCPU, run.Floor)*1e6,
+			run.Stsd.RPS, run.Stsd.Latency.P99*1e3, cpuPerRequest(run.StsdCPU, run.Stsd)*1e6, run.Floor.Errors, run.Stsd.Errors)
 		runs = append(runs, run)
 	}
 	return runs, nil

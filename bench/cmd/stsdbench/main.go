@@ -226,13 +226,8 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 			if rep.endpoints, err = b.benchEndpoints(ctx, a); err != nil {
 				return err
 			}
-			for _, e := range rep.endpoints {
-				if e.Stsd.RPS < 0.9*e.Floor.RPS {
-					b.logf("endpoints: a throughput target is missed: profiling the daemon")
-					rep.profiles, err = b.profileEndpoints(ctx, a)
-					break
-				}
-			}
+			b.logf("endpoints: the daemon's CPU profile under load")
+			rep.profiles, err = b.profileEndpoints(ctx, a)
 			return err
 		})
 	}

@@ -10,24 +10,25 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// profileTime is how long perf samples the daemon under load.
+// profileTime is how long the load generator drives each endpoint while
+// the daemon profiles itself.
 const profileTime = 5 * time.Second
 
 // profileEntry is one function's share of the daemon's CPU samples,
-// itself and everything it called.
+// itself and everything it called (perf's view, for the burst).
 type profileEntry struct {
 	Percent float64
 	Symbol  string
 }
 
-// endpointProfile is where a daemon's CPU goes while it serves one
-// endpoint under load.
+// endpointProfile is where a daemon's CPU goes under perf.
 type endpointProfile struct {
 	Endpoint string
 	Samples  string // perf's sample count line
@@ -35,82 +36,157 @@ type endpointProfile struct {
 	Entries  []profileEntry
 }
 
-// interesting are the frames worth showing: stsd's own, the libraries it
-// calls per request, and the runtime's big buckets.
-var interesting = []string{
-	"github.com/stsd/", "log/slog.(*Logger).", "github.com/gorilla/mux.(*Router).ServeHTTP",
-	"encoding/json.(*Encoder).Encode", "crypto/hmac.", "net/http.(*conn).readRequest",
-	"net/http.(*response).finishRequest", "net/http.(*conn).serve", "runtime.gcBgMarkWorker",
-	"runtime.mallocgc", "syscall.write", "syscall.read", "os.(*File).Write", "context.WithDeadline",
-	"os.ReadFile", "bytes.Fields",
+// pprofRow is one function of `go tool pprof -top`: its own share of the
+// samples (flat) and that of it and everything it called (cum).
+type pprofRow struct {
+	Flat, Cum float64 // percent of all samples
+	Func      string
 }
 
-// profileEndpoints runs an unstripped build of the daemon of world w
-// under perf while the load generator drives each endpoint, and returns
-// the biggest inclusive costs. It needs perf; without it, it says so.
-func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]endpointProfile, error) {
-	perf, err := exec.LookPath("perf")
-	if err != nil {
-		b.notef("No CPU profile of the endpoints: perf is not installed.")
-		return nil, nil
-	}
-	symBin, err := b.symbolBuild(ctx)
-	if err != nil {
-		return nil, err
-	}
-	saved := w.bin
-	w.bin = symBin
-	defer func() { w.bin = saved }()
+// goProfile is the daemon's own CPU profile (stsd run --cpu-profile) of
+// one endpoint under load.
+type goProfile struct {
+	Endpoint string
+	Header   string // pprof's "Duration: …, Total samples = …" line
+	Rows     []pprofRow
+}
+
+// profileEndpoints runs the daemon of world w with --cpu-profile, once
+// per endpoint, while the load generator drives that endpoint's
+// credential GET, and reads each profile with `go tool pprof -top`.
+func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]goProfile, error) {
 	server, client := "", ""
 	if cpus := allowedCPUs(); len(cpus) >= 2 {
 		server, client = cpus[0], cpus[1]
 	}
-	if err := w.startDaemon(ctx, server); err != nil {
-		return nil, err
-	}
-	defer w.stopDaemon()
-	e, err := w.devEndpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	imdsAddr, ecsAddr, tok, ecsTok, imds, ecs := e.imdsAddr, e.ecsAddr, e.imdsToken, e.ecsToken, e.imdsBody, e.ecsBody
-	specs := []struct {
-		name string
-		spec loadSpec
-	}{
-		{"IMDS", loadSpec{Addr: imdsAddr, Request: httpRequest(imdsAddr, imdsCredsPath+"dev", "X-aws-ec2-metadata-token: "+tok), Want: imds}},
-		{"ECS", loadSpec{Addr: ecsAddr, Request: httpRequest(ecsAddr, "/v1/credentials/dev", "Authorization: "+ecsTok), Want: ecs}},
-	}
-	var out []endpointProfile
-	for _, s := range specs {
-		s.spec.Conns, s.spec.Warmup, s.spec.Duration = b.conns, time.Second, profileTime+time.Second
-		data := filepath.Join(b.root, "perf-"+s.name+".data")
-		done := make(chan error, 1)
-		go func() {
-			_, err := generate(ctx, b.self, client, s.spec)
-			done <- err
-		}()
-		time.Sleep(time.Second) // past the warm-up
-		rec := exec.CommandContext(ctx, perf, "record", "-q", "-F", "999", "-g", "-o", data,
-			"-p", strconv.Itoa(w.daemonPID()), "--", "sleep", strconv.Itoa(int(profileTime.Seconds())))
-		rec.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		recOut, recErr := rec.CombinedOutput()
-		if err := <-done; err != nil {
+	defer func() { w.runArgs = nil }()
+	var out []goProfile
+	for _, name := range []string{"IMDS", "ECS"} {
+		path := filepath.Join(b.root, "cpu-"+name+".pprof")
+		w.runArgs = []string{"--cpu-profile", path}
+		if err := w.startDaemon(ctx, server); err != nil {
 			return nil, err
 		}
-		if recErr != nil {
-			b.notef("No CPU profile of the endpoints: perf record failed (%v): %s", recErr, strings.TrimSpace(string(recOut)))
-			return nil, nil
+		err := b.profileLoad(ctx, w, name, client)
+		if serr := w.stopDaemon(); err == nil {
+			err = serr // the profile is complete once the daemon has exited
 		}
-		p, err := readProfile(ctx, perf, data)
 		if err != nil {
 			return nil, err
 		}
-		p.Endpoint = s.name
-		b.logf("  profile %s: %s, kernel %.0f%%", s.name, p.Samples, p.Kernel)
+		p, err := readPprof(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		p.Endpoint = name
+		b.logf("  profile %s: %s", name, p.Header)
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// profileLoad drives endpoint name of w's running daemon for profileTime.
+func (b *bench) profileLoad(ctx context.Context, w *world, name, clientCPU string) error {
+	e, err := w.devEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	spec := loadSpec{Addr: e.imdsAddr, Request: httpRequest(e.imdsAddr, imdsCredsPath+"dev", "X-aws-ec2-metadata-token: "+e.imdsToken), Want: e.imdsBody}
+	if name == "ECS" {
+		spec = loadSpec{Addr: e.ecsAddr, Request: httpRequest(e.ecsAddr, "/v1/credentials/dev", "Authorization: "+e.ecsToken), Want: e.ecsBody}
+	}
+	spec.Conns, spec.Warmup, spec.Duration = b.conns, b.warmup, profileTime
+	r, err := generate(ctx, b.self, clientCPU, spec)
+	if err == nil && r.Errors > 0 {
+		err = fmt.Errorf("profile load on %s: %d errors, first: %s", name, r.Errors, r.FirstError)
+	}
+	return err
+}
+
+// readPprof summarises a CPU profile with `go tool pprof -top -cum`
+// (the samples are already symbolized: the Go runtime names its own
+// functions, even in a stripped binary).
+func readPprof(ctx context.Context, path string) (goProfile, error) {
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=400", path).Output()
+	if err != nil {
+		return goProfile{}, fmt.Errorf("go tool pprof %s: %w", path, err)
+	}
+	return parsePprofTop(out), nil
+}
+
+// parsePprofTop reads `go tool pprof -top` output: header lines, then
+// "flat flat% sum% cum cum% name" rows.
+func parsePprofTop(out []byte) goProfile {
+	var p goProfile
+	rows := false
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "Duration:"):
+			p.Header = strings.TrimSpace(line)
+		case len(f) >= 5 && f[0] == "flat" && f[1] == "flat%":
+			rows = true
+		case rows && len(f) >= 6:
+			flat, err1 := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
+			cum, err2 := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
+			if err1 == nil && err2 == nil {
+				p.Rows = append(p.Rows, pprofRow{Flat: flat, Cum: cum, Func: strings.Join(f[5:], " ")})
+			}
+		}
+	}
+	return p
+}
+
+// stsdOrLibrary: stsd's own frames and the libraries it calls per request
+// (gorilla/mux, log/slog, net/http's handler side, crypto, encoding…),
+// not the runtime, the scheduler or the system calls underneath.
+func stsdOrLibrary(fn string) bool {
+	for _, pre := range []string{"runtime.", "internal/", "syscall.", "runtime/", "sync.", "sync/atomic.", "aeshashbody", "indexbyte", "memeqbody", "gogo", "type:"} {
+		if strings.HasPrefix(fn, pre) {
+			return false
+		}
+	}
+	return true
+}
+
+// topRows are the n rows with the largest key among those keep admits.
+func topRows(rows []pprofRow, n int, keep func(string) bool, key func(pprofRow) float64) []pprofRow {
+	var out []pprofRow
+	for _, r := range rows {
+		if keep(r.Func) && key(r) >= 0.5 {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i]) > key(out[j]) })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func (r *report) writeProfiles(p printf) {
+	if len(r.profiles) == 0 {
+		return
+	}
+	p("### Where the daemon's CPU goes\n\n")
+	p("The daemon's own CPU profile (`stsd run --cpu-profile FILE`, runtime/pprof, the whole run, written at exit), "+
+		"one daemon run per endpoint while the load generator drives that endpoint's credential GET for %s "+
+		"(%d connections; server and generator pinned as above), read with `go tool pprof -top`. "+
+		"*Flat*: the function itself; *cum*: it and everything it called; both in %% of all the run's samples "+
+		"(start-up included, a few ms). First the biggest self costs of any kind (system calls and the runtime "+
+		"included), then stsd's and the libraries' frames by cumulative share (≥ 0.5%%).\n\n", profileTime, r.b.conns)
+	for _, pr := range r.profiles {
+		p("**%s** (%s)\n\n", pr.Endpoint, pr.Header)
+		p("| flat | cum | function (top self cost) |\n| --- | --- | --- |\n")
+		for _, row := range topRows(pr.Rows, 15, func(string) bool { return true }, func(r pprofRow) float64 { return r.Flat }) {
+			p("| %.1f%% | %.1f%% | `%s` |\n", row.Flat, row.Cum, row.Func)
+		}
+		p("\n| flat | cum | function (stsd and libraries, by cumulative share) |\n| --- | --- | --- |\n")
+		for _, row := range topRows(pr.Rows, 30, stsdOrLibrary, func(r pprofRow) float64 { return r.Cum }) {
+			p("| %.1f%% | %.1f%% | `%s` |\n", row.Flat, row.Cum, row.Func)
+		}
+		p("\n")
+	}
 }
 
 // symbolBuild builds stsd as `make build` does but keeping its symbol
@@ -175,6 +251,16 @@ func (b *bench) profileBurst(ctx context.Context) (*endpointProfile, error) {
 	}
 	p.Endpoint = "burst"
 	return &p, nil
+}
+
+// interesting are the perf frames worth showing: stsd's own, the
+// libraries it calls per request, and the runtime's big buckets.
+var interesting = []string{
+	"github.com/stsd/", "log/slog.(*Logger).", "github.com/gorilla/mux.(*Router).ServeHTTP",
+	"encoding/json.(*Encoder).Encode", "crypto/hmac.", "net/http.(*conn).readRequest",
+	"net/http.(*response).finishRequest", "net/http.(*conn).serve", "runtime.gcBgMarkWorker",
+	"runtime.mallocgc", "syscall.write", "syscall.read", "os.(*File).Write", "context.WithDeadline",
+	"os.ReadFile", "bytes.Fields",
 }
 
 // readProfile summarises a perf.data: inclusive shares of the

@@ -31,7 +31,7 @@ type report struct {
 
 	credproc  *credprocResult
 	endpoints []endpointRun
-	profiles  []endpointProfile
+	profiles  []goProfile // the daemon's CPU profile per endpoint
 	bursts    []burstResult
 	// burstProfile is the daemon's profile during one more burst, when
 	// the measured ones were slow.
@@ -216,16 +216,19 @@ func (r *report) writeEndpoints(p printf) {
 		"checks, timeouts or logging) answering with the same bytes, in its own process. Every reply is "+
 		"checked (status 200, length, and the first reply of each connection byte for byte). *Pinned*: "+
 		"server on one CPU, load generator on another (%s). The daemon runs with its default config "+
-		"(log_level info: one access-log line per request, to a file).\n\n",
+		"(log_level info: every request counted in the access log's per-connection summaries, written batched to a file). *Server CPU per request*: each server's "+
+		"own CPU time (`/proc/PID/task/*/schedstat`) over its slices, warm-ups included, divided by the measured "+
+		"requests; other work on the machine moves it less than it moves req/s.\n\n",
 		b.conns, b.conns, loadSlices, b.warmup, b.loadTime/loadSlices, b.loadTime, r.pinning)
-	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) |\n")
-	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) |\n")
+	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.endpoints {
-		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s |\n", e.Endpoint, e.Mode,
+		sc, fc := cpuPerRequest(e.StsdCPU, e.Stsd), cpuPerRequest(e.FloorCPU, e.Floor)
+		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) |\n", e.Endpoint, e.Mode,
 			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS),
 			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
 			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
-			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU)
+			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc))
 	}
 	for _, e := range r.endpoints {
 		if e.Stsd.FirstError != "" {
@@ -233,20 +236,6 @@ func (r *report) writeEndpoints(p printf) {
 		}
 	}
 	p("\n")
-}
-
-func (r *report) writeProfiles(p printf) {
-	if len(r.profiles) == 0 {
-		return
-	}
-	p("### Where the daemon's CPU goes (a throughput target was missed)\n\n")
-	p("`perf record -g` on the daemon (the same build with its symbol table) for %s while the load generator "+
-		"drives the endpoint, server and generator pinned as above. Shares are inclusive (a function and all it calls), "+
-		"of all the daemon's samples, so nested rows overlap; only stsd's frames, the libraries it calls per request "+
-		"and the runtime's big buckets are listed (≥ 1%%).\n\n", profileTime)
-	for _, pr := range r.profiles {
-		writeProfile(p, pr)
-	}
 }
 
 func writeProfile(p printf, pr endpointProfile) {

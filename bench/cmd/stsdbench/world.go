@@ -36,6 +36,8 @@ type world struct {
 	// ready, when set, replaces "every profile ok" as the sign that a
 	// started daemon is ready.
 	ready func(*daemonStatus) bool
+	// runArgs are extra arguments of `stsd run` (--cpu-profile).
+	runArgs []string
 }
 
 // longTermKey is AWS's documented example key: never a real one.
@@ -141,7 +143,7 @@ func (w *world) startDaemon(ctx context.Context, cpus string) error {
 	if err != nil {
 		return err
 	}
-	cmd := w.command(context.WithoutCancel(ctx), "stsd", "run")
+	cmd := w.command(context.WithoutCancel(ctx), "stsd", append([]string{"run"}, w.runArgs...)...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := startOn(cmd, cpus); err != nil {
 		lf.Close()

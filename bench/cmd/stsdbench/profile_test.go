@@ -1,0 +1,47 @@
+//go:build linux
+
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const pprofTop = `File: stsd
+Build ID: 6c2dcc6c1eecea2cdde86f12d4b2ae672f44b23b
+Type: cpu
+Time: 2026-12-01 20:43:37 UTC
+Duration: 6.03s, Total samples = 3.57s (59.16%)
+Showing nodes accounting for 2.95s, 82.63% of 3.57s total
+Dropped 171 nodes (cum <= 0.02s)
+      flat  flat%   sum%        cum   cum%
+     1.62s 45.38% 45.38%      1.62s 45.38%  internal/runtime/syscall/linux.Syscall6
+     0.04s  1.12% 54.62%      1.06s 29.69%  github.com/stsd/stsd/imds.NewIMDS.AccessLog.func17
+         0     0% 54.62%      0.43s 12.04%  log/slog.(*Logger).Info
+     0.02s  0.56% 72.27%      0.02s  0.56%  time.appendInt
+     0.01s  0.28% 77.59%      0.06s  1.68%  crypto/internal/fips140/hmac.New[go.shape.interface { BlockSize int; Reset; Size int; Sum []uint8; Write  }]
+`
+
+func TestParsePprofTop(t *testing.T) {
+	p := parsePprofTop([]byte(pprofTop))
+	if p.Header != "Duration: 6.03s, Total samples = 3.57s (59.16%)" {
+		t.Errorf("header = %q", p.Header)
+	}
+	if len(p.Rows) != 5 {
+		t.Fatalf("rows = %d; want 5: %+v", len(p.Rows), p.Rows)
+	}
+	if r := p.Rows[2]; r.Flat != 0 || r.Cum != 12.04 || r.Func != "log/slog.(*Logger).Info" {
+		t.Errorf("row 2 = %+v", r)
+	}
+	if r := p.Rows[4]; !strings.HasPrefix(r.Func, "crypto/internal/fips140/hmac.New[go.shape.interface { BlockSize int;") {
+		t.Errorf("a name with spaces = %q", r.Func)
+	}
+	flat := topRows(p.Rows, 2, func(string) bool { return true }, func(r pprofRow) float64 { return r.Flat })
+	if len(flat) != 2 || flat[0].Func != "internal/runtime/syscall/linux.Syscall6" {
+		t.Errorf("top flat = %+v", flat)
+	}
+	lib := topRows(p.Rows, 10, stsdOrLibrary, func(r pprofRow) float64 { return r.Cum })
+	if len(lib) != 4 || lib[0].Func != "github.com/stsd/stsd/imds.NewIMDS.AccessLog.func17" || lib[1].Func != "log/slog.(*Logger).Info" {
+		t.Errorf("stsd and library rows by cum = %+v", lib)
+	}
+}
