@@ -21,13 +21,12 @@ import (
 )
 
 var (
-	topKeys     = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles", "keys", "keyring"}
-	ecsKeys     = []string{"listen", "token_dir", "container_listen"}
-	brokerKeys  = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
-	clientKeys  = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
-	logLevels   = []string{"debug", "info", "warn", "error"}
-	profileName = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	rateRe      = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m|h)$`)
+	topKeys    = []string{"credentials_file", "log_level", "metrics_listen", "socket_group", "signin_endpoint", "ecs", "broker", "profiles", "keys", "keyring"}
+	ecsKeys    = []string{"listen", "token_dir", "container_listen"}
+	brokerKeys = []string{"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "rate", "max_connections", "max_connections_per_address", "trusted_proxies", "clients"}
+	clientKeys = []string{"token_sha256", "profiles", "allowed_cidrs", "client_cert_sha256"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	rateRe     = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m|h)$`)
 )
 
 // listenerUse is one configured listen address, for the duplicate check.

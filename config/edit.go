@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -29,12 +28,6 @@ var (
 	ErrNotEditable = errors.New("broker client is not written as its own [broker.clients.NAME] table")
 )
 
-var (
-	clientNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,32}$`)
-	hashRe       = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	bareKeyRe    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-)
-
 // AddBrokerClient returns data with a new [broker.clients.NAME] table
 // holding tokenSHA256 (64 lowercase hex digits), profiles and cidrs
 // (omitted when empty). It goes after the last table under [broker], so
@@ -47,7 +40,7 @@ func AddBrokerClient(data []byte, name, tokenSHA256 string, profiles []string, c
 		return nil, errors.New("list at least one profile")
 	}
 	for _, p := range profiles {
-		if !profileName.MatchString(p) {
+		if !isProfileName(p) {
 			return nil, fmt.Errorf("%q is not a profile name", p)
 		}
 	}
@@ -141,7 +134,7 @@ func endsWithBlankLine(b []byte) bool {
 }
 
 func checkClientName(name string) error {
-	if !clientNameRe.MatchString(name) {
+	if !isName(name, 2, 32) {
 		return fmt.Errorf("%q is not a broker client name (2..32 of letters, digits and _+=,.@-)", name)
 	}
 	return nil
@@ -151,7 +144,7 @@ func checkClientArgs(name, tokenSHA256 string) error {
 	if err := checkClientName(name); err != nil {
 		return err
 	}
-	if !hashRe.MatchString(tokenSHA256) {
+	if !isLowerHex(tokenSHA256, 64) {
 		return errors.New("a token hash is 64 lowercase hex digits")
 	}
 	return nil
@@ -221,7 +214,7 @@ func newline(data []byte) string {
 // and profile names never hold a quote, a backslash or a control
 // character (checked before).
 func tomlKey(s string) string {
-	if bareKeyRe.MatchString(s) {
+	if isBareKey(s) {
 		return s
 	}
 	return `"` + s + `"`

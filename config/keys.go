@@ -144,7 +144,7 @@ func (p *parser) keyTable(n *tomlpos.Node) {
 	if !p.table(n) {
 		return
 	}
-	if !profileName.MatchString(name) || strings.HasPrefix(name, ".") {
+	if !isProfileName(name) || strings.HasPrefix(name, ".") {
 		p.errf(n, "invalid key name: use the source_profile name (1..64 letters, digits and _+=,.@-, not starting with \".\")")
 		return
 	}

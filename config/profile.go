@@ -201,7 +201,7 @@ func (p *parser) profile(n *tomlpos.Node) *profileState {
 	if !p.table(n) {
 		return nil
 	}
-	validName := profileName.MatchString(name) && !strings.HasPrefix(name, ".")
+	validName := isProfileName(name) && !strings.HasPrefix(name, ".")
 	if !validName {
 		p.errf(n, "invalid profile name: use 1..64 letters, digits and _+=,.@-, not starting with \".\" (it names cache files and URL paths)")
 	}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os/user"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,10 +26,6 @@ const (
 // mfaKeyNames are the keys that only mean something with an MFA device.
 var mfaKeyNames = []string{"mfa_serial", "mfa_process", "mfa_prompt", "mfa_reminder", "notify_command"}
 
-// roleARNRe is arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME: role names are
-// [\w+=,.@-]{1,64}, paths segments of the same characters.
-var roleARNRe = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
-
 // externalIDChar is STS's [\w+=,.@:\/-] (ExternalId).
 func externalIDChar(r rune) bool { return isWord(r) || strings.ContainsRune("+=,.@:/-", r) }
 
@@ -39,7 +34,7 @@ func (p *parser) roleARNKey(st *profileState, k *tomlpos.Node) {
 	if !ok {
 		return
 	}
-	if !roleARNRe.MatchString(s) || len(s) > 2048 {
+	if _, ok := roleARNPartition(s); !ok || len(s) > 2048 {
 		p.errf(k, `%q is not a role ARN; write arn:PARTITION:iam::ACCOUNT:role/NAME, e.g. "arn:aws:iam::123456789012:role/admin"`, s)
 		return
 	}
@@ -285,8 +280,8 @@ func truncate(s string, n int) string {
 // Partition is the AWS partition the profile's credentials belong to: the
 // role ARN's for a role profile, else the region's.
 func (p *Profile) Partition() string {
-	if m := roleARNRe.FindStringSubmatch(p.RoleARN); m != nil {
-		return m[1]
+	if part, ok := roleARNPartition(p.RoleARN); ok {
+		return part
 	}
 	return RegionPartition(p.Region)
 }

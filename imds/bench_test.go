@@ -114,3 +114,15 @@ func BenchmarkIMDSFloor(b *testing.B) {
 	servetest.LoadBench(b, addr, []byte("GET "+pathCreds+"/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\n"+
 		tokenHeader+": AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"))
 }
+
+// BenchmarkNewIMDS is what each profile's endpoint costs to build (the
+// daemon builds one per imds_listen at start and on reload); the shared
+// router is built before the timer starts.
+func BenchmarkNewIMDS(b *testing.B) {
+	o := testOptions(b, newClock(), testUID)
+	NewIMDS(newSource("dev"), devProfile, o)
+	b.ReportAllocs()
+	for b.Loop() {
+		NewIMDS(newSource("dev"), devProfile, o)
+	}
+}

@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -101,34 +102,66 @@ func (h *ec2Handler) chain(inner http.Handler) http.Handler {
 			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(h.auth(inner)))))
 }
 
-// router is every path the endpoint answers, behind the checks.
-func (h *ec2Handler) router() *mux.Router {
+// router is every path the endpoint answers, behind the checks: the one
+// router all profiles' endpoints share (compiled, its paths hold some
+// 90 KB), given this handler in the request's context.
+func (h *ec2Handler) router() http.Handler {
+	rt := sharedRouter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handlerKey{}, h)))
+	})
+}
+
+// handlerKey is the request context key of the ec2Handler a shared route
+// answers for.
+type handlerKey struct{}
+
+var sharedRouter = sync.OnceValue(newRouter)
+
+// newRouter routes the paths of the instance metadata service to the
+// ec2Handler in the request's context.
+func newRouter() *mux.Router {
 	r := mux.NewRouter()
 	// No path cleaning: mux would redirect "/a/../b" to "/b"; a traversal
 	// gets a plain 404 instead.
 	r.SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(httpserve.NotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(httpserve.MethodNotAllowed)
-	r.HandleFunc(pathToken, h.token).Methods(http.MethodPut)
+	on := func(f func(*ec2Handler, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { f(r.Context().Value(handlerKey{}).(*ec2Handler), w, r) }
+	}
+	text := func(body func(*ec2Handler) string) http.HandlerFunc {
+		return on(func(h *ec2Handler, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", contentIMDS)
+			w.Write([]byte(body(h)))
+		})
+	}
+	fixed := func(body string) http.HandlerFunc { return text(func(*ec2Handler) string { return body }) }
 	get := func(path string, f http.HandlerFunc) {
 		r.HandleFunc(path, f).Methods(http.MethodGet, http.MethodHead)
 	}
-	get(pathMetaData, h.text("iam/\ninstance-id\nplacement/"))
-	get(pathIAM, h.text("info\nsecurity-credentials/"))
+	r.HandleFunc(pathToken, on((*ec2Handler).token)).Methods(http.MethodPut)
+	get(pathMetaData, fixed("iam/\ninstance-id\nplacement/"))
+	get(pathIAM, fixed("info\nsecurity-credentials/"))
 	// botocore uses the role list body verbatim as the next path segment:
 	// exactly the profile name, no trailing newline.
+	roles := text(func(h *ec2Handler) string { return h.p.Name })
 	for _, base := range []string{pathCreds, pathCredsExt} {
-		get(base, h.text(h.p.Name))
-		get(base+"/", h.text(h.p.Name))
+		get(base, roles)
+		get(base+"/", roles)
 	}
-	get(pathCreds+"/{name}", func(w http.ResponseWriter, r *http.Request) { h.credentials(w, r, mux.Vars(r)["name"], false) })
-	get(pathCredsExt+"/{name}", func(w http.ResponseWriter, r *http.Request) { h.credentials(w, r, mux.Vars(r)["name"], true) })
-	get(pathIAMInfo, h.iamInfo)
-	get(pathPlacement, h.text("availability-zone\nregion"))
-	get(pathRegion, h.text(h.p.Region))
-	get(pathAZ, h.text(h.p.Region+"a"))
-	get(pathInstanceID, h.text(h.instanceID))
-	get(pathIdentityDoc, h.identityDocument)
+	get(pathCreds+"/{name}", on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
+		h.credentials(w, r, mux.Vars(r)["name"], false)
+	}))
+	get(pathCredsExt+"/{name}", on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
+		h.credentials(w, r, mux.Vars(r)["name"], true)
+	}))
+	get(pathIAMInfo, on((*ec2Handler).iamInfo))
+	get(pathPlacement, fixed("availability-zone\nregion"))
+	get(pathRegion, text(func(h *ec2Handler) string { return h.p.Region }))
+	get(pathAZ, text(func(h *ec2Handler) string { return h.p.Region + "a" }))
+	get(pathInstanceID, text(func(h *ec2Handler) string { return h.instanceID }))
+	get(pathIdentityDoc, on((*ec2Handler).identityDocument))
 	return r
 }
 
@@ -190,13 +223,6 @@ func (h *ec2Handler) token(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set(ttlHeader, strconv.Itoa(ttl))
 	w.Write([]byte(tok))
-}
-
-func (h *ec2Handler) text(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", contentIMDS)
-		w.Write([]byte(body))
-	}
 }
 
 // current returns valid credentials or answers 503: never expired ones.
