@@ -31,7 +31,10 @@ import (
 // MaxBodyBytes bounds request bodies: no endpoint reads one.
 const MaxBodyBytes = 1 << 10
 
-// ServerName is the Server header: no version, nothing to fingerprint.
+// ServerName is the broker's Server header: no version, nothing to
+// fingerprint. The local endpoints send none, like the services they
+// stand in for send nothing an SDK reads: each header entry is cloned,
+// sorted and written per answer.
 const ServerName = "stsd"
 
 // ContentJSON is the exact Content-Type of JSON answers: Go's endpointcreds
@@ -114,7 +117,6 @@ type Log struct {
 // costs no allocation per request. Each has len == cap, so an Add by
 // anyone copies it instead of writing into it.
 var (
-	serverValue  = []string{ServerName}
 	noStoreValue = []string{"no-store"}
 	jsonValue    = []string{ContentJSON}
 )
@@ -137,8 +139,7 @@ type accessLog struct {
 // are written when it closes, within TallyEvery of a request, and when
 // the server stops; with the debug level each request also gets its own
 // line then. Elsewhere each request gets its line (event=http_request,
-// with its duration) at once. It also sets the Server header and bounds
-// the request body.
+// with its duration) at once. It also bounds the request body.
 func AccessLog(l Log, next http.Handler) http.Handler {
 	base := Logger(l.Logger)
 	al := &accessLog{
@@ -157,7 +158,6 @@ func AccessLog(l Log, next http.Handler) http.Handler {
 		if own {
 			start = al.now()
 		}
-		w.Header()["Server"] = serverValue
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}

@@ -13,7 +13,10 @@ import (
 	"time"
 )
 
-// Limits bound what one connection may cost.
+// Limits bound what one connection may cost. NewServer's servers get them
+// as net/http's timeouts; Serve's watchdog (watch.go) holds a connection
+// to Idle while it reads a request or waits for one and to Write while a
+// handler runs, so ReadHeader and Read bound only NewServer's.
 type Limits struct {
 	ReadHeader, Read, Write, Idle time.Duration
 	MaxHeaderBytes                int
@@ -34,6 +37,8 @@ type Options struct {
 	ConnContext func(context.Context, net.Conn) context.Context
 	// ShutdownTimeout bounds in-flight requests when Serve stops; default 5s.
 	ShutdownTimeout time.Duration
+
+	watchTick time.Duration // Serve's watchdog tick; default watchTick (tests: shorter)
 }
 
 // Logger is l, or a logger that discards when l is nil: the default of
@@ -60,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 5 * time.Second
+	}
+	if o.watchTick <= 0 {
+		o.watchTick = watchTick
 	}
 	return o
 }
@@ -91,7 +99,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) erro
 	if isLoopback(ln.Addr()) {
 		ln = loopbackPeers{ln, o.Logger}
 	}
-	srv, ts := NewServer(ctx, h, o), newTallies()
+	srv, ts := NewServer(ctx, busyMarks(h), o), newTallies(newWatchLimits(o.Limits, o.watchTick))
+	// The watchdog holds connections to Limits (watch.go), not net/http.
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 0, 0, 0, 0
 	// Each connection counts its requests for AccessLog's summaries.
 	conn := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

@@ -28,17 +28,27 @@ const maxTallyEntries = 16
 // uncounted request, and when the server stops.
 type tallies struct {
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
+	// The watchdog's limits and clock (watch.go): now is the tick count
+	// since epoch at the watchdog's last tick.
+	limits watchLimits
+	epoch  time.Time
+	now    atomic.Int64
+	stop   chan struct{} // closed by close: the watchdog ends
+	wg     sync.WaitGroup
 	// done is set once the server has stopped: a request still counted
 	// after that (one the shutdown timed out on) is written at once.
 	done atomic.Bool
 
-	mu     sync.Mutex // guards the fields that follow
-	conns  map[net.Conn]*connTally
-	closed bool
+	mu       sync.Mutex // guards the fields that follow
+	conns    map[net.Conn]*connTally
+	closed   bool
+	watching bool // the watchdog runs
 }
 
-func newTallies() *tallies {
-	return &tallies{conns: map[net.Conn]*connTally{},
+// newTallies returns the tallies of one server whose connections are held
+// to l (no watchdog when l is zero).
+func newTallies(l watchLimits) *tallies {
+	return &tallies{conns: map[net.Conn]*connTally{}, limits: l, epoch: time.Now(), stop: make(chan struct{}),
 		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 }
 
@@ -49,6 +59,8 @@ func (ts *tallies) open(ctx context.Context, c net.Conn) context.Context {
 	t := &connTally{ts: ts, remote: c.RemoteAddr().String()}
 	ts.mu.Lock()
 	if !ts.closed {
+		ts.startWatch()
+		t.mark(false)
 		ts.conns[c] = t
 	}
 	ts.mu.Unlock()
@@ -76,6 +88,8 @@ func (ts *tallies) close() {
 	conns := ts.conns
 	ts.conns, ts.closed = map[net.Conn]*connTally{}, true
 	ts.mu.Unlock()
+	close(ts.stop)
+	ts.wg.Wait()
 	ts.done.Store(true)
 	for _, t := range conns {
 		t.flush()
@@ -87,6 +101,7 @@ func (ts *tallies) close() {
 type connTally struct {
 	ts     *tallies
 	remote string
+	since  atomic.Int64 // tick<<1 | busy: when it last went busy or idle (mark)
 
 	mu      sync.Mutex // guards the fields that follow
 	entries []tallyEntry

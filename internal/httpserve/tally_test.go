@@ -26,7 +26,7 @@ type tallied struct {
 func newTallied(t *testing.T, level slog.Level) *tallied {
 	c1, c2 := net.Pipe()
 	t.Cleanup(func() { c1.Close(); c2.Close() })
-	ts := newTallies()
+	ts := newTallies(watchLimits{})
 	out := &sink{}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	h := AccessLog(Log{Logger: log, Now: time.Now, Endpoint: "imds"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

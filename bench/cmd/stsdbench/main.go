@@ -77,6 +77,7 @@ func run() int {
 	binDir := flag.String("bin", "bin", "`dir` holding stsd and stsd-credential-process")
 	out := flag.String("out", "bench/REPORT.md", "report `file`")
 	quick := flag.Bool("quick", false, "short runs, to check the harness (numbers are not worth reporting)")
+	keep := flag.Bool("keep", false, "keep the work directory (daemon logs, CPU profiles) and print its path")
 	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,burst,broker,rss,clients (default all)")
 	flag.Parse()
 
@@ -117,7 +118,11 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "stsdbench:", err)
 		return 1
 	}
-	defer os.RemoveAll(b.root)
+	if *keep {
+		defer fmt.Fprintln(os.Stderr, "stsdbench: kept", b.root)
+	} else {
+		defer os.RemoveAll(b.root)
+	}
 
 	sections := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
