@@ -119,6 +119,7 @@ FUZZTIME ?= 20s
 FUZZ_TARGETS := \
 	./config:FuzzConfig \
 	./config:FuzzParseDuration \
+	./config:FuzzNames \
 	./install:FuzzCredentialsEdits \
 	./config/internal/tomlpos:FuzzLocateKeys \
 	./cache:FuzzCacheDecode \
