@@ -19,7 +19,7 @@ import (
 // answers fakeCreds, so the output shows which one Run used.
 func readyCreds() wire.Credentials {
 	c := fakeCreds()
-	c.AccessKeyID = "ASIAREADYFILE0000001"
+	c.AccessKeyID = "ASIAFAKEREADYFILE001"
 	return c
 }
 

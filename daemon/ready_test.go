@@ -189,7 +189,7 @@ func TestReadyFilesPrunedAtStart(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	c := wire.Credentials{AccessKeyID: "ASIALEFTBEHIND000001", SecretAccessKey: "x", Expiration: time.Now().Add(time.Hour)}
+	c := wire.Credentials{AccessKeyID: "ASIAFAKELEFTBEHIND01", SecretAccessKey: "x", Expiration: time.Now().Add(time.Hour)}
 	stale := wire.AppendReady(nil, "dev", time.Now(), c.Expiration, wire.Marshal(c))
 	for _, name := range []string{"dev", "old", ".dev.tmp-123"} {
 		write(t, filepath.Join(dir, name), string(stale))

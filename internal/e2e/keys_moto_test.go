@@ -32,7 +32,7 @@ func TestRotateAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	ctx := t.Context()
 	admin := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.url), HTTPClient: http.DefaultClient,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAADMIN00000000000", "adminsecretadminsecretadminsecret000000", "")})
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAFAKEADMIN0000000", "adminsecretadminsecretadminsecret000000", "")})
 	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
