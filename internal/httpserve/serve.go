@@ -92,8 +92,9 @@ func NewServer(ctx context.Context, h http.Handler, o Options) *http.Server {
 // Serve serves h on ln until ctx ends, then lets in-flight requests finish
 // (bounded by o.ShutdownTimeout) and returns. It closes ln. On a loopback
 // listener it drops every connection from a non-loopback address. Its
-// connections carry the counts of AccessLog's summary lines, which are
-// all written by the time it returns.
+// connections are held to o.Limits by a watchdog (watch.go) and carry the
+// counts of AccessLog's summary lines, which are all written by the time
+// it returns.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
 	o = o.withDefaults()
 	if isLoopback(ln.Addr()) {
