@@ -10,9 +10,9 @@ import (
 func TestLongTermKeys(t *testing.T) {
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "credentials")
-	os.WriteFile(creds, []byte("# keys\n[src]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\r\naws_secret_access_key = s3cret\n\n[tmp]\naws_access_key_id=ASIAXXXXXXXXXXXXXXXX\naws_secret_access_key=x\naws_session_token=y\n[ other ]\nAWS_ACCESS_KEY_ID: AKIAOTHER00000000000\naws_secret_access_key: z\n[empty]\n"), 0o600)
+	os.WriteFile(creds, []byte("# keys\n[src]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\r\naws_secret_access_key = s3cret\n\n[tmp]\naws_access_key_id=ASIAXXXXXXXXXXXXXXXX\naws_secret_access_key=x\naws_session_token=y\n[ other ]\nAWS_ACCESS_KEY_ID: AKIAFAKEOTHER0000000\naws_secret_access_key: z\n[empty]\n"), 0o600)
 	got, err := LongTermKeys(creds)
-	want := []SharedKey{{"src", "AKIAIOSFODNN7EXAMPLE"}, {"other", "AKIAOTHER00000000000"}}
+	want := []SharedKey{{"src", "AKIAIOSFODNN7EXAMPLE"}, {"other", "AKIAFAKEOTHER0000000"}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("LongTermKeys = %v, %v; want %v", got, err, want)
 	}

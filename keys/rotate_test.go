@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	oldID     = "AKIAOLDKEY0000000001"
+	oldID     = "AKIAFAKEOLDKEY000001"
 	oldSecret = "oldsecretoldsecretoldsecretoldsecret0000"
 	pass      = "correct horse battery staple"
 )
@@ -49,7 +49,7 @@ func (w *world) advance(d time.Duration) {
 
 // credsFile is the shared credentials file the tests start from: the key
 // under [src] between other bytes that must stay.
-const credsFile = "# my keys\n[other]\naws_access_key_id = AKIAOTHER00000000000\naws_secret_access_key = othersecretothersecret\n\n[src]\naws_access_key_id = " + oldID + "\naws_secret_access_key = " + oldSecret + "\n; trailing comment\n"
+const credsFile = "# my keys\n[other]\naws_access_key_id = AKIAFAKEOTHER0000000\naws_secret_access_key = othersecretothersecret\n\n[src]\naws_access_key_id = " + oldID + "\naws_secret_access_key = " + oldSecret + "\n; trailing comment\n"
 
 func newWorld(t *testing.T, store string) *world {
 	t.Helper()
@@ -180,9 +180,9 @@ func TestRotateFaults(t *testing.T) {
 		{name: "new key never valid", setup: func(w *world) { w.h.SetPropagation(100) }, wantErr: keys.ErrNotValid, oldStored: true},
 		{name: "update fails once", setup: func(w *world) { w.h.FailIAM(ststest.ActionUpdateAccessKey, 1) }, wantStep: keys.StepDeactivated},
 		{name: "second key exists", setup: func(w *world) {
-			w.h.AddAccessKey("AKIASECOND0000000009")
+			w.h.AddAccessKey("AKIAFAKESECOND000009")
 			// It is inactive: the user has one active key, as the invariant wants.
-			if err := updateInactive(w, "AKIASECOND0000000009"); err != nil {
+			if err := updateInactive(w, "AKIAFAKESECOND000009"); err != nil {
 				w.t.Fatal(err)
 			}
 		}, wantErr: keys.ErrSecondKey, oldStored: true},
@@ -424,7 +424,7 @@ func TestRotateKilledAtEachStep(t *testing.T) {
 	}
 }
 
-const secondKey = "AKIASECOND0000000009"
+const secondKey = "AKIAFAKESECOND000009"
 
 // TestRotateLimitExceededRace: a second key made by someone else between
 // the check and CreateAccessKey gets LimitExceeded, names that key, and

@@ -23,7 +23,7 @@ func TestImportMovesTheKey(t *testing.T) {
 		t.Fatalf("Import = %q, %v", id, err)
 	}
 	data, _ := os.ReadFile(w.creds)
-	want := "# my keys\n[other]\naws_access_key_id = AKIAOTHER00000000000\naws_secret_access_key = othersecretothersecret\n\n"
+	want := "# my keys\n[other]\naws_access_key_id = AKIAFAKEOTHER0000000\naws_secret_access_key = othersecretothersecret\n\n"
 	if string(data) != want {
 		t.Errorf("credentials file after import =\n%q\nwant only [src] gone:\n%q", data, want)
 	}
@@ -44,7 +44,7 @@ func TestAddRefusesWhatIsNotAKey(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "keyring")
 	for _, k := range []keys.Key{
-		{ID: "ASIATEMPORARY0000001", Secret: "x234567890123456789"},
+		{ID: "ASIAFAKETEMPORARY001", Secret: "x234567890123456789"},
 		{ID: oldID, Secret: "short"},
 		{ID: oldID, Secret: "has a space in it........"},
 	} {

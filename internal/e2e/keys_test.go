@@ -107,7 +107,7 @@ func TestKeySecretHygiene(t *testing.T) {
 	if active := sts.ActiveKeys(); len(active) != 1 || active[0] == worldKey {
 		t.Fatalf("active keys after rotate = %v; want one new key", active)
 	}
-	must("AKIAEXTRAKEY00000001\n"+addedKeySecret+"\n", "stsd", "key", "add", "extra")
+	must("AKIAFAKEEXTRAKEY0001\n"+addedKeySecret+"\n", "stsd", "key", "add", "extra")
 	run("not a key\n", "stsd", "key", "add", "extra")
 	run("", "stsd", "key", "rotate", "src") // waits for the grace
 	must("", "stsd", "key", "remove", "extra")
@@ -155,7 +155,7 @@ func TestKeySecretHygiene(t *testing.T) {
 	}
 	keys, secrets := issued.snapshot()
 	secretParts := windows(secrets, leakWindow)
-	keyParts := windows(append(keys, worldKey, "AKIAEXTRAKEY00000001"), leakWindow)
+	keyParts := windows(append(keys, worldKey, "AKIAFAKEEXTRAKEY0001"), leakWindow)
 	for _, text := range seen {
 		what, _, _ := strings.Cut(text, ":")
 		if v, ok := leak(text, secretParts); ok {

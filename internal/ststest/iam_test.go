@@ -25,9 +25,9 @@ func iamClient(s *ststest.Server, id string) *iam.Client {
 func TestIAMAccessKeys(t *testing.T) {
 	t.Parallel()
 	s := ststest.NewServer(t, ststest.Options{})
-	s.AddAccessKey("AKIAFIRSTKEY00000001")
+	s.AddAccessKey("AKIAFAKEFIRSTKEY0001")
 	ctx := context.Background()
-	c := iamClient(s, "AKIAFIRSTKEY00000001")
+	c := iamClient(s, "AKIAFAKEFIRSTKEY0001")
 	user := aws.String(ststest.DefaultUserName)
 	out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user})
 	if err != nil {
