@@ -14,6 +14,7 @@ type credprocResult struct {
 	Variants []string    // names, Variants[0] is the floor
 	Samples  [][]float64 // seconds, paired by round
 	DocBytes int
+	Inits    []initCost // package init of the floor, the small binary and stsd
 }
 
 // Variant names (the report keys its targets on them).
@@ -92,8 +93,19 @@ func (b *bench) benchCredproc(ctx context.Context, a *world, stsURL string) (*cr
 		res.Variants = append(res.Variants, s.name)
 		b.logf("  %-50s median %.2f ms p99 %.2f ms", s.name, summarize(samples[i]).Median*1e3, summarize(samples[i]).P99*1e3)
 	}
+	for _, s := range []procSpec{specs[0], specs[1], specs[3]} {
+		c, err := measureInit(ctx, s.name, s.argv, s.env, initRuns)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("  package init of %s: %.0f µs, %d bytes", s.name, c.TotalUS, c.Bytes)
+		res.Inits = append(res.Inits, c)
+	}
 	return res, nil
 }
+
+// initRuns is how many runs each program's package-init medians come from.
+const initRuns = 21
 
 // installCopy copies the program at src into dir with plain writes, as
 // install(1), package managers and `make install` put binaries in place,

@@ -78,3 +78,17 @@ func TestRunLoad(t *testing.T) {
 		t.Errorf("runLoad against a wrong body = %d requests, %d errors; want only errors", res.Requests, res.Errors)
 	}
 }
+
+func TestParseInitTrace(t *testing.T) {
+	out := []byte("init internal/bytealg @0.003 ms, 0 ms clock, 0 bytes, 0 allocs\n" +
+		"init runtime @0.031 ms, 0.040 ms clock, 0 bytes, 0 allocs\n" +
+		"init github.com/stsd/stsd/config @2.9 ms, 0.45 ms clock, 197736 bytes, 2063 allocs\n" +
+		"not a trace line\n")
+	m := parseInitTrace(out)
+	if len(m) != 3 {
+		t.Fatalf("parsed %d lines: %v", len(m), m)
+	}
+	if c := m["github.com/stsd/stsd/config"]; c.ClockUS != 450 || c.Bytes != 197736 || c.allocs != 2063 {
+		t.Errorf("config: %+v", c)
+	}
+}

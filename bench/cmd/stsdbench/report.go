@@ -201,6 +201,21 @@ func (r *report) writeCredproc(p printf) {
 			x(d.Median/floor.Median), pr.Median, pr.P25, pr.P75)
 	}
 	p("\n")
+	if len(c.Inits) == 0 {
+		return
+	}
+	p("Package initialization (`GODEBUG=inittrace=1`, each package's median over %d runs of the same command): "+
+		"what the programs' package init functions cost before main runs, on top of the runtime's own start "+
+		"(which the floor row above has too). The heap they allocate stays for the process's life.\n\n", c.Inits[0].Runs)
+	p("| program | init time (sum of medians) | heap allocated at init | largest (µs) |\n| --- | --- | --- | --- |\n")
+	for _, in := range c.Inits {
+		var top []string
+		for _, pk := range in.Packages[:min(5, len(in.Packages))] {
+			top = append(top, fmt.Sprintf("`%s` %.0f", pk.Name, pk.ClockUS))
+		}
+		p("| %s | %.0f µs | %.1f KB in %d allocations | %s |\n", in.Program, in.TotalUS, float64(in.Bytes)/1e3, in.Allocs, strings.Join(top, ", "))
+	}
+	p("\n")
 }
 
 func (r *report) writeEndpoints(p printf) {
