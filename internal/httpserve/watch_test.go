@@ -18,9 +18,9 @@ const testTick = 50 * time.Millisecond
 
 var testLimits = Limits{Idle: 300 * time.Millisecond, Write: 300 * time.Millisecond, MaxHeaderBytes: 8 << 10}
 
-// watched serves h as Serve does, with the test limits, and returns its
+// watched serves h as Serve does, with limits l, and returns its
 // address; the server stops when the test ends.
-func watched(t *testing.T, h http.Handler) string {
+func watched(t *testing.T, h http.Handler, l Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,7 +29,7 @@ func watched(t *testing.T, h http.Handler) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, ln, h, Options{Limits: testLimits, watchTick: testTick, ShutdownTimeout: time.Second})
+		done <- Serve(ctx, ln, h, Options{Limits: l, watchTick: testTick, ShutdownTimeout: time.Second})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -58,7 +58,7 @@ var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Writ
 // A connection that never sends a request is closed once it has been idle
 // longer than Limits.Idle, and not before.
 func TestWatchdogClosesSilentConnection(t *testing.T) {
-	addr := watched(t, ok)
+	addr := watched(t, ok, testLimits)
 	start := time.Now()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -73,7 +73,7 @@ func TestWatchdogClosesSilentConnection(t *testing.T) {
 // A client trickling a request's headers a byte at a time (slowloris) is
 // closed like a silent one: reading a request counts as idle.
 func TestWatchdogClosesTricklingHeaders(t *testing.T) {
-	addr := watched(t, ok)
+	addr := watched(t, ok, testLimits)
 	start := time.Now()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -110,7 +110,7 @@ func TestWatchdogClosesBusyConnection(t *testing.T) {
 		case <-release:
 		case <-r.Context().Done(): // the watchdog closed the connection
 		}
-	}))
+	}), testLimits)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -124,16 +124,19 @@ func TestWatchdogClosesBusyConnection(t *testing.T) {
 }
 
 // A keep-alive connection that keeps asking stays open however long it
-// lives: each answer starts its idle time afresh.
+// lives: each answer starts its idle time afresh. (An idle limit of a
+// second, so a loaded machine's pauses between two requests stay under it.)
 func TestWatchdogKeepsBusyClients(t *testing.T) {
-	addr := watched(t, ok)
+	l := testLimits
+	l.Idle = time.Second
+	addr := watched(t, ok, l)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	for end := time.Now().Add(3 * testLimits.Idle); time.Now().Before(end); time.Sleep(testTick) {
+	for end := time.Now().Add(5 * testLimits.Idle); time.Now().Before(end); time.Sleep(testTick) {
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		resp, err := http.ReadResponse(br, nil)
