@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stsd/stsd/internal/httpserve"
@@ -34,21 +33,10 @@ func BenchmarkECSCredentials(b *testing.B) {
 	}
 }
 
-// benchLog is the daemon's access log: text lines to a file, batched.
-func benchLog(b *testing.B) *slog.Logger {
-	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
-	b.Cleanup(func() { lb.Close(); f.Close() })
-	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
-}
-
 // BenchmarkECSHandler is the handler chain alone, with the daemon's
 // access log, into a reusable writer: its allocations are the chain's.
 func BenchmarkECSHandler(b *testing.B) {
-	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("logged", func(b *testing.B) { benchHandler(b, servetest.BenchLog(b)) })
 	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
 }
 
@@ -61,22 +49,14 @@ func benchHandler(b *testing.B, log *slog.Logger) {
 	h := New(newSource("dev"), []Profile{{Name: "dev", AllowedUIDs: []int{testUID}}}, tokens, o)
 	req := httptest.NewRequest("GET", "http://127.0.0.1:9911/v1/credentials/dev", nil)
 	req.Header.Set("Authorization", devToken)
-	w := &servetest.BenchWriter{}
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Reset()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("GET = %d", w.Code)
-		}
-	}
+	servetest.HandlerBench(b, h, req)
 }
 
 // BenchmarkECSServer is the ECS GET over a loopback keep-alive connection
 // to the endpoint served as the daemon serves it (limits, peer lookup,
 // access log to a file), client included; compare with BenchmarkECSFloor.
 func BenchmarkECSServer(b *testing.B) {
-	log := benchLog(b)
+	log := servetest.BenchLog(b)
 	src := servetest.NewSource()
 	src.Set("dev", servetest.LiveCreds(), nil)
 	tokens := NewTokens(nil)
@@ -90,12 +70,7 @@ func BenchmarkECSServer(b *testing.B) {
 // BenchmarkECSFloor is BenchmarkECSServer's floor: a bare net/http server
 // answering the same bytes (no limits, checks or log).
 func BenchmarkECSFloor(b *testing.B) {
-	body := wire.ContainerDocument(servetest.LiveCreds())
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	})
-	addr := servetest.FloorBench(b, h)
+	addr := servetest.FloorBench(b, "application/json", wire.ContainerDocument(servetest.LiveCreds()))
 	b.ReportAllocs()
 	servetest.LoadBench(b, addr, []byte("GET /v1/credentials/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\nAuthorization: "+devToken+"\r\n\r\n"))
 }

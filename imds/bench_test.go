@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stsd/stsd/internal/httpserve"
@@ -43,21 +42,10 @@ func benchRequest(b *testing.B, h http.Handler) *http.Request {
 	return req
 }
 
-// benchLog is the daemon's access log: text lines to a file, batched.
-func benchLog(b *testing.B) *slog.Logger {
-	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
-	b.Cleanup(func() { lb.Close(); f.Close() })
-	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
-}
-
 // BenchmarkIMDSHandler is the handler chain alone, with the daemon's
 // access log, into a reusable writer: its allocations are the chain's.
 func BenchmarkIMDSHandler(b *testing.B) {
-	b.Run("logged", func(b *testing.B) { benchHandler(b, benchLog(b)) })
+	b.Run("logged", func(b *testing.B) { benchHandler(b, servetest.BenchLog(b)) })
 	b.Run("unlogged", func(b *testing.B) { benchHandler(b, nil) })
 }
 
@@ -67,15 +55,7 @@ func benchHandler(b *testing.B, log *slog.Logger) {
 	o.Logger = log
 	h := NewIMDS(newSource("dev"), devProfile, o)
 	req := benchRequest(b, h)
-	w := &servetest.BenchWriter{}
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Reset()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("GET = %d", w.Code)
-		}
-	}
+	servetest.HandlerBench(b, h, req)
 }
 
 // BenchmarkIMDSServer is the credential GET over a loopback keep-alive
@@ -83,7 +63,7 @@ func benchHandler(b *testing.B, log *slog.Logger) {
 // peer lookup, access log to a file), client included; compare with
 // BenchmarkIMDSFloor.
 func BenchmarkIMDSServer(b *testing.B) {
-	log := benchLog(b)
+	log := servetest.BenchLog(b)
 	src := servetest.NewSource()
 	src.Set("dev", servetest.LiveCreds(), nil)
 	h := NewIMDS(src, Profile{Name: "dev", AllowedUIDs: []int{os.Getuid()}}, Options{Logger: log})
@@ -104,12 +84,7 @@ func BenchmarkIMDSServer(b *testing.B) {
 // BenchmarkIMDSFloor is BenchmarkIMDSServer's floor: a bare net/http
 // server answering the same bytes (no limits, checks or log).
 func BenchmarkIMDSFloor(b *testing.B) {
-	body := ec2Credentials(servetest.LiveCreds(), servetest.Start, false)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Write(body)
-	})
-	addr := servetest.FloorBench(b, h)
+	addr := servetest.FloorBench(b, "text/plain", ec2Credentials(servetest.LiveCreds(), servetest.Start, false))
 	b.ReportAllocs()
 	servetest.LoadBench(b, addr, []byte("GET "+pathCreds+"/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\n"+
 		tokenHeader+": AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"))

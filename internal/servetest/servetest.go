@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,6 +266,32 @@ func (w *BenchWriter) Reset() {
 	w.Code, w.Bytes = 0, 0
 }
 
+// BenchLog is the daemon's access log for benchmarks: text lines to a
+// file in the benchmark's temp dir, through the batched writer.
+func BenchLog(b *testing.B) *slog.Logger {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lb := httpserve.NewLogBuffer(f, httpserve.LogBufferOptions{})
+	b.Cleanup(func() { lb.Close(); f.Close() })
+	return slog.New(slog.NewTextHandler(lb.Batched(), nil))
+}
+
+// HandlerBench serves req with h into a reusable BenchWriter, b.N times;
+// every answer must be 200. Its allocations are h's own.
+func HandlerBench(b *testing.B, h http.Handler, req *http.Request) {
+	w := &BenchWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Reset()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET = %d", w.Code)
+		}
+	}
+}
+
 // ServeBench starts h on 127.0.0.1:0 the way the daemon serves an
 // endpoint (httpserve.Serve with peercred.ConnContext via connContext) and
 // returns its address; it stops when the benchmark ends.
@@ -343,10 +371,15 @@ func readAnswer(br *bufio.Reader, body []byte) error {
 	return err
 }
 
-// FloorBench serves h on 127.0.0.1:0 with a bare http.Server (no limits,
-// no ConnContext): the floor the endpoints are measured against.
-func FloorBench(b *testing.B, h http.Handler) string {
+// FloorBench serves body with Content-Type contentType to every request
+// on 127.0.0.1:0 from a bare http.Server (no routing, checks, limits, log
+// or ConnContext): the floor the endpoints are measured against.
+func FloorBench(b *testing.B, contentType string, body []byte) string {
 	b.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Write(body)
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
