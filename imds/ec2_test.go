@@ -494,3 +494,49 @@ func TestContainerCaller(t *testing.T) {
 		})
 	}
 }
+
+// Every endpoint shares one router: each must still answer as its own
+// profile only. dev's token opens nothing on prod's endpoint, prod's paths
+// on dev's endpoint are 404, and the routed answers (role list, region,
+// instance id) are each endpoint's own, in either order of use.
+func TestSharedRouterKeepsEndpointsApart(t *testing.T) {
+	t.Parallel()
+	prodProfile := Profile{Name: "prod", Region: "us-east-2", AllowedUIDs: []int{testUID}}
+	dev, _, _ := newEC2(t, devProfile)
+	prod, _, _ := newEC2(t, prodProfile)
+	devTok, prodTok := token(t, dev, "60"), token(t, prod, "60")
+	for _, h := range []struct {
+		name, role, region string
+		h                  http.Handler
+		tok, otherTok      string
+	}{
+		{"dev", "dev", "eu-west-1", dev, devTok, prodTok},
+		{"prod", "prod", "us-east-2", prod, prodTok, devTok},
+	} {
+		hdr := func(tok string) []string { return []string{"X-aws-ec2-metadata-token", tok} }
+		if w := request(h.h, "GET", pathCreds+"/", hdr(h.tok)...); w.Code != 200 || w.Body.String() != h.role {
+			t.Errorf("%s: role list = %d %q; want %q", h.name, w.Code, w.Body, h.role)
+		}
+		if w := request(h.h, "GET", pathRegion, hdr(h.tok)...); w.Code != 200 || w.Body.String() != h.region {
+			t.Errorf("%s: region = %d %q; want %q", h.name, w.Code, w.Body, h.region)
+		}
+		if w := request(h.h, "GET", pathCreds+"/"+h.role, hdr(h.otherTok)...); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: the other endpoint's token = %d; want 401", h.name, w.Code)
+		}
+		for _, other := range []string{"dev", "prod"} {
+			if other == h.role {
+				continue
+			}
+			for _, p := range []string{pathCreds + "/" + other, pathCredsExt + "/" + other} {
+				if w := request(h.h, "GET", p, hdr(h.tok)...); w.Code != http.StatusNotFound {
+					t.Errorf("%s: GET %s = %d; want 404", h.name, p, w.Code)
+				}
+			}
+		}
+	}
+	devID := request(dev, "GET", pathInstanceID, "X-aws-ec2-metadata-token", devTok).Body.String()
+	prodID := request(prod, "GET", pathInstanceID, "X-aws-ec2-metadata-token", prodTok).Body.String()
+	if devID == prodID || devID == "" {
+		t.Errorf("instance ids dev %q, prod %q: want two of their own", devID, prodID)
+	}
+}
