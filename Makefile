@@ -142,7 +142,8 @@ FUZZ_TARGETS := \
 	./internal/ststest:FuzzParseAuthorization \
 	./internal/ststest:FuzzParseGetFederationToken \
 	./internal/ststest:FuzzParseAssumeRole \
-	./internal/clidoc:FuzzComplete
+	./internal/clidoc:FuzzComplete \
+	./internal/gcroom:FuzzPercent
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

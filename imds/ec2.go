@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,8 +104,8 @@ func (h *ec2Handler) chain(inner http.Handler) http.Handler {
 }
 
 // router is every path the endpoint answers, behind the checks: the one
-// router all profiles' endpoints share (compiled, its paths hold some
-// 90 KB), given this handler in the request's context.
+// router all profiles' endpoints share, given this handler in the
+// request's context.
 func (h *ec2Handler) router() http.Handler {
 	rt := sharedRouter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,10 +138,15 @@ func newRouter() *mux.Router {
 		})
 	}
 	fixed := func(body string) http.HandlerFunc { return text(func(*ec2Handler) string { return body }) }
-	get := func(path string, f http.HandlerFunc) {
-		r.HandleFunc(path, f).Methods(http.MethodGet, http.MethodHead)
+	// Paths are compared as strings (mux would compile each template into
+	// a regular expression, some 6 KB of live heap per route); mux still
+	// routes, and answers 405 to a known path's other methods.
+	route := func(path string, f http.HandlerFunc, methods ...string) {
+		exact := func(req *http.Request, _ *mux.RouteMatch) bool { return req.URL.Path == path }
+		r.NewRoute().MatcherFunc(exact).Methods(methods...).HandlerFunc(f)
 	}
-	r.HandleFunc(pathToken, on((*ec2Handler).token)).Methods(http.MethodPut)
+	get := func(path string, f http.HandlerFunc) { route(path, f, http.MethodGet, http.MethodHead) }
+	route(pathToken, on((*ec2Handler).token), http.MethodPut)
 	get(pathMetaData, fixed("iam/\ninstance-id\nplacement/"))
 	get(pathIAM, fixed("info\nsecurity-credentials/"))
 	// botocore uses the role list body verbatim as the next path segment:
@@ -150,12 +156,20 @@ func newRouter() *mux.Router {
 		get(base, roles)
 		get(base+"/", roles)
 	}
-	get(pathCreds+"/{name}", on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
-		h.credentials(w, r, mux.Vars(r)["name"], false)
-	}))
-	get(pathCredsExt+"/{name}", on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
-		h.credentials(w, r, mux.Vars(r)["name"], true)
-	}))
+	// A role's credentials: base/ and one path segment, its name.
+	named := func(base string, extended bool) {
+		prefix := base + "/"
+		one := func(req *http.Request, _ *mux.RouteMatch) bool {
+			name, ok := strings.CutPrefix(req.URL.Path, prefix)
+			return ok && name != "" && !strings.Contains(name, "/")
+		}
+		r.NewRoute().MatcherFunc(one).Methods(http.MethodGet, http.MethodHead).HandlerFunc(
+			on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
+				h.credentials(w, r, strings.TrimPrefix(r.URL.Path, prefix), extended)
+			}))
+	}
+	named(pathCreds, false)
+	named(pathCredsExt, true)
 	get(pathIAMInfo, on((*ec2Handler).iamInfo))
 	get(pathPlacement, fixed("availability-zone\nregion"))
 	get(pathRegion, text(func(h *ec2Handler) string { return h.p.Region }))

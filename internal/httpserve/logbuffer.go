@@ -9,7 +9,9 @@ import (
 // Defaults of LogBufferOptions. A second keeps a line's delay far inside
 // the 10 s within which every credential hand-out must be visible; 64 KiB
 // is some 300 access lines, so under load a write carries hundreds of
-// lines instead of one.
+// lines instead of one. The buffers grow to what the lines need (an idle
+// daemon's few lines a second keep them small: every byte held is heap
+// the collector has to count).
 const (
 	DefaultLogFlushAfter = time.Second
 	DefaultLogBufferSize = 64 << 10
@@ -65,7 +67,7 @@ func NewLogBuffer(w io.Writer, o LogBufferOptions) *LogBuffer {
 	if o.AfterFunc == nil {
 		o.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
-	return &LogBuffer{w: w, o: o, buf: make([]byte, 0, o.Size), spare: make([]byte, 0, o.Size)}
+	return &LogBuffer{w: w, o: o}
 }
 
 // Batched is the writer for lines that may wait (the access log).
@@ -149,10 +151,9 @@ func (b *LogBuffer) takeLocked() []byte {
 func (b *LogBuffer) write(batch []byte) error {
 	_, err := b.w.Write(batch)
 	b.mu.Lock()
+	b.spare = nil
 	if cap(batch) <= 4*b.o.Size { // a huge Direct line is not kept
 		b.spare = batch[:0]
-	} else {
-		b.spare = make([]byte, 0, b.o.Size)
 	}
 	b.mu.Unlock()
 	return b.noteErr(err)

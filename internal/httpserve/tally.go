@@ -75,11 +75,16 @@ func (ts *tallies) state(c net.Conn, s http.ConnState) {
 	}
 	ts.mu.Lock()
 	t := ts.conns[c]
+	ts.mu.Unlock()
+	if t == nil {
+		return
+	}
+	// Flushed before it leaves conns: a close meanwhile flushes it too,
+	// and so returns only once its lines are written.
+	t.flush()
+	ts.mu.Lock()
 	delete(ts.conns, c)
 	ts.mu.Unlock()
-	if t != nil {
-		t.flush()
-	}
 }
 
 // close writes every connection's summary: the server has stopped.
@@ -141,16 +146,19 @@ func (t *connTally) count(l *accessLog, r *http.Request, status, size int) {
 	}
 }
 
-// flush writes a summary line per entry and starts afresh.
+// flush writes a summary line per entry and starts afresh. The lines are
+// written under t.mu, so a flush that finds nothing left to write (the
+// server's close) returns only after a concurrent one (the timer's, the
+// connection's end) has written them.
 func (t *connTally) flush() {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	entries := t.entries
 	t.entries = nil
 	if t.stop != nil {
 		t.stop()
 		t.stop = nil
 	}
-	t.mu.Unlock()
 	for _, e := range entries {
 		e.log.summary(t.remote, e)
 	}

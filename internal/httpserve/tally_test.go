@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -175,5 +176,45 @@ func TestServeWritesEverySummary(t *testing.T) {
 	}
 	if got := out.String(); !strings.Contains(got, "event=http_requests endpoint=ecs method=GET path=/v1/credentials/dev status=200 requests=20 bytes=40 ") {
 		t.Errorf("after Serve returned:\n%s", got)
+	}
+}
+
+// gate is a writer whose first Write blocks until release is closed.
+type gate struct {
+	sink
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.once.Do(func() { close(g.entered); <-g.release })
+	return g.sink.Write(p)
+}
+
+// TestCloseWaitsForAConnectionsSummary: a connection's end is writing its
+// summary when the server stops; the server's close returns only once
+// that line is written ("all written by the time Serve returns").
+func TestCloseWaitsForAConnectionsSummary(t *testing.T) {
+	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	ts := newTallies(watchLimits{})
+	h := AccessLog(Log{Logger: slog.New(slog.NewTextHandler(g, nil)), Now: time.Now, Endpoint: "imds"},
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	ctx := ts.open(context.Background(), c1)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://127.0.0.1/x", nil).WithContext(ctx))
+	go ts.state(c1, http.StateClosed)
+	<-g.entered // the connection's summary is being written
+	closed := make(chan struct{})
+	go func() { ts.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while the connection's summary was still being written")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	<-closed
+	if got := g.String(); !strings.Contains(got, "requests=1 ") {
+		t.Errorf("summary after close: %q", got)
 	}
 }

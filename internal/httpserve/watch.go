@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/stsd/stsd/internal/gcroom"
 )
 
 // Serve holds its connections to their limits with a watchdog instead of
@@ -50,12 +52,16 @@ func (ts *tallies) startWatch() {
 	}
 	ts.watching = true
 	ts.now.Store(ts.ticks())
+	gcroom.Hold() // released when the watchdog ends
 	ts.wg.Go(ts.watch)
 }
 
 // watch closes the connections past their limits, once a tick, until the
-// server has none left or has stopped.
+// server has none left or has stopped. While it runs the collector has
+// gcroom's room: the requests of a busy endpoint trigger collections as
+// rarely as a bare server's would.
 func (ts *tallies) watch() {
+	defer gcroom.Release()
 	tk := time.NewTicker(ts.limits.tick)
 	defer tk.Stop()
 	var over []net.Conn
@@ -67,6 +73,7 @@ func (ts *tallies) watch() {
 		}
 		now := ts.ticks()
 		ts.now.Store(now)
+		gcroom.Adjust()
 		over = over[:0]
 		ts.mu.Lock()
 		if len(ts.conns) == 0 || ts.closed {

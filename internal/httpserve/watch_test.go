@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -149,11 +152,28 @@ func TestWatchdogKeepsBusyClients(t *testing.T) {
 }
 
 // The watchdog runs only while the server has connections.
+// gcPercent reads the runtime's GC percentage.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// TestWatchdogStopsWithoutConnections: the watchdog, and with it the
+// collector's extra room (gcroom), ends once the server has no connection.
 func TestWatchdogStopsWithoutConnections(t *testing.T) {
+	_, userGOGC := os.LookupEnv("GOGC")
+	runtime.GC() // something live for gcroom to make room above
+	if p := gcPercent(); p != 100 && !userGOGC {
+		t.Fatalf("GC percent %d before any connection, want 100", p)
+	}
 	ts := newTallies(newWatchLimits(testLimits, testTick))
 	c1, c2 := net.Pipe()
 	defer c2.Close()
 	ts.open(context.Background(), c1)
+	if p := gcPercent(); p <= 100 && !userGOGC {
+		t.Errorf("GC percent %d with a connection open, want > 100 (gcroom held)", p)
+	}
 	ts.state(c1, http.StateClosed)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -169,4 +189,7 @@ func TestWatchdogStopsWithoutConnections(t *testing.T) {
 		time.Sleep(testTick)
 	}
 	ts.close()
+	if p := gcPercent(); p != 100 && !userGOGC {
+		t.Errorf("GC percent %d after the watchdog ended, want 100 back", p)
+	}
 }
