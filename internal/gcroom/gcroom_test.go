@@ -89,31 +89,25 @@ func fakeHeap(t *testing.T, live, sg uint64, userSet bool) (*int, *uint64) {
 func TestAdjustFollowsTheHeap(t *testing.T) {
 	pct, live := fakeHeap(t, 0, 0, false)
 	Hold()
-	if *pct != 100 {
-		t.Fatalf("held with nothing live: %d, want 100", *pct)
-	}
-	*live = 1250 << 10
-	Adjust()
-	if *pct != 131 {
-		t.Fatalf("1.25 MiB live: %d, want 131", *pct)
-	}
-	*live = 8 << 20
-	Adjust()
-	if *pct != 100 {
-		t.Fatalf("8 MiB live: %d, want 100", *pct)
-	}
-	*live = 2 << 20
-	Adjust()
-	if *pct != 150 {
-		t.Fatalf("2 MiB live: %d, want 150", *pct)
+	for _, step := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 100},          // held with nothing live yet
+		{1250 << 10, 131}, // a collection found the heap
+		{8 << 20, 100},    // it grew past needing room
+		{2 << 20, 150},
+	} {
+		*live = step.live
+		Adjust()
+		if *pct != step.want {
+			t.Fatalf("%d bytes live: GC percent %d, want %d", step.live, *pct, step.want)
+		}
 	}
 	Release()
-	if *pct != 100 {
-		t.Fatalf("released: %d, want 100", *pct)
-	}
 	Adjust() // not held: nothing happens
 	if *pct != 100 {
-		t.Fatalf("Adjust without a hold: %d", *pct)
+		t.Fatalf("released: GC percent %d, want 100", *pct)
 	}
 }
 
@@ -141,18 +135,6 @@ func TestUserGOGCIsLeftAlone(t *testing.T) {
 	Release()
 	if *pct != 50 {
 		t.Fatalf("GOGC set by the user: the percentage became %d, want 50 untouched", *pct)
-	}
-}
-
-func TestSmallHeapChangesNothing(t *testing.T) {
-	pct := fakeRuntime(t, 40*mib, 0, false)
-	Hold()
-	if *pct != 100 {
-		t.Fatalf("40 MiB live: %d, want 100", *pct)
-	}
-	Release()
-	if *pct != 100 {
-		t.Fatalf("after Release: %d", *pct)
 	}
 }
 
