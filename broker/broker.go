@@ -265,41 +265,9 @@ type audit struct {
 // exchange is one request's state: its status and its audit line (one
 // allocation per request).
 type exchange struct {
-	sw statusWriter
+	sw httpserve.StatusWriter
 	a  audit
 }
-
-// statusWriter records the status of an answer. Unlike
-// httpserve.StatusWriter it keeps the ResponseWriter's WriteString, so a
-// ready-made document is written without a copy.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return io.WriteString(w.ResponseWriter, s)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP answers GET /v1/credentials/{profile}. The checks run in this
 // order, each able to end the request:
@@ -324,16 +292,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != http.NoBody { // HTTP/2 GETs end with their headers: no body to bound
 		r.Body = http.MaxBytesReader(w, r.Body, httpserve.MaxBodyBytes)
 	}
-	x := &exchange{sw: statusWriter{ResponseWriter: w}, a: audit{remote: r.RemoteAddr}}
+	x := &exchange{sw: httpserve.StatusWriter{ResponseWriter: w}, a: audit{remote: r.RemoteAddr}}
 	sw, a := &x.sw, &x.a
 	h.serve(sw, r, a)
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+	if sw.Status == 0 {
+		sw.Status = http.StatusOK
 	}
 	if h.o.OnRequest != nil {
-		h.o.OnRequest("broker", sw.status)
+		h.o.OnRequest("broker", sw.Status)
 	}
-	h.audit(a, sw.status)
+	h.audit(a, sw.Status)
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, a *audit) {

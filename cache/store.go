@@ -62,9 +62,18 @@ func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("open cache: empty directory")
 	}
-	if err := mkdirPrivate(dir); err != nil {
+	err := mkdirPrivate(dir)
+	if err == nil {
+		err = statDir(dir)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
+	return &Store{dir: dir}, nil
+}
+
+// statDir checks that dir is a directory that passes checkDir.
+func statDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err == nil && !fi.IsDir() {
 		err = fmt.Errorf("%s is not a directory", dir)
@@ -72,10 +81,7 @@ func Open(dir string) (*Store, error) {
 	if err == nil {
 		err = checkDir(dir, fi)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("open cache: %w", err)
-	}
-	return &Store{dir: dir}, nil
+	return err
 }
 
 // Dir is the store's directory.
@@ -121,14 +127,7 @@ func (s *Store) Load(profile string) (*Entry, error) {
 // creates and changes nothing: the small binary's read. dir must exist
 // and pass Open's owner and mode checks.
 func Peek(dir, profile string) (*Entry, error) {
-	fi, err := os.Stat(dir)
-	if err == nil && !fi.IsDir() {
-		err = fmt.Errorf("%s is not a directory", dir)
-	}
-	if err == nil {
-		err = checkDir(dir, fi)
-	}
-	if err != nil {
+	if err := statDir(dir); err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
 	return (&Store{dir: dir}).Load(profile)

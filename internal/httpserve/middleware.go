@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -94,6 +95,17 @@ func (w *StatusWriter) Write(b []byte) (int, error) {
 		w.Status = http.StatusOK
 	}
 	n, err := w.ResponseWriter.Write(b)
+	w.Bytes += n
+	return n, err
+}
+
+// WriteString keeps the ResponseWriter's WriteString, so a ready-made
+// document is written without a copy.
+func (w *StatusWriter) WriteString(s string) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	n, err := io.WriteString(w.ResponseWriter, s)
 	w.Bytes += n
 	return n, err
 }
