@@ -220,7 +220,7 @@ type brokerSection struct {
 	pool              *x509.CertPool
 	certFile, keyFile string
 	floorBin          string
-	floor             *tlsFloor
+	floor             *floorServer
 	floorIdleRSS      int64 // the floor's VmRSS before its first connection
 	warmRequests      int   // per warm slice
 }
@@ -310,7 +310,7 @@ func (b *bench) brokerRun(ctx context.Context, s *brokerSection, t *brokerTable)
 		s.floorIdleRSS = m["VmRSS"]
 	}
 	before := calls()
-	r.Warm, r.Floor = load.warm(s.floor.addr, s.warmRequests)
+	r.Warm, r.Floor = load.warm(s.floor.addrs[0], s.warmRequests)
 	r.Waves = append(r.Waves, r.Warm, r.Floor)
 	time.Sleep(300 * time.Millisecond) // any extra call lands before the count
 	r.WarmCalls = calls() - before

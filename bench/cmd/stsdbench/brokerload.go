@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -310,61 +308,8 @@ func releasedMemory(logFile string) (heap, live, stack int64, ok bool) {
 	return heap, live, stack, true
 }
 
-// tlsFloor is a running tlsfloor.
-type tlsFloor struct {
-	addr  string
-	cmd   *exec.Cmd
-	stdin io.Closer
-}
-
 // startTLSFloor runs tlsfloor with the section's certificate, answering
-// body.
-func startTLSFloor(ctx context.Context, s *brokerSection, body []byte) (*tlsFloor, error) {
-	f, err := os.CreateTemp(os.TempDir(), "tlsfloor-body-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name()) // read at start
-	f.Write(body)
-	f.Close()
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), s.floorBin, "-body", f.Name(), "-cert", s.certFile, "-key", s.keyFile)
-	cmd.Env = cleanEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	fl := &tlsFloor{cmd: cmd, stdin: stdin}
-	sc := bufio.NewScanner(stdout)
-	for fl.addr == "" && sc.Scan() {
-		fl.addr, _ = strings.CutPrefix(sc.Text(), "ADDR=")
-	}
-	if fl.addr == "" {
-		fl.stop()
-		return nil, fmt.Errorf("tlsfloor did not listen")
-	}
-	go io.Copy(io.Discard, stdout)
-	return fl, nil
-}
-
-func (f *tlsFloor) pid() int { return f.cmd.Process.Pid }
-
-func (f *tlsFloor) stop() {
-	f.stdin.Close() // tlsfloor exits when its stdin closes
-	done := make(chan struct{})
-	go func() { f.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		f.cmd.Process.Kill()
-		<-done
-	}
+// body on one listener.
+func startTLSFloor(ctx context.Context, s *brokerSection, body []byte) (*floorServer, error) {
+	return startFloorProgram(ctx, s.floorBin, os.TempDir(), "", body, 1, "-cert", s.certFile, "-key", s.keyFile)
 }

@@ -72,7 +72,9 @@ func doGet(req *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// floorServer is a running httpfloor.
+// floorServer is a running floor program (httpfloor, tlsfloor): it reads
+// its -body file, prints "ADDR=host:port" for each listener, and exits
+// when its stdin closes.
 type floorServer struct {
 	addrs []string
 	cmd   *exec.Cmd
@@ -81,13 +83,20 @@ type floorServer struct {
 
 // startFloor runs httpfloor serving body on n listeners (on cpu, if set).
 func startFloor(ctx context.Context, bin, dir, cpu string, body []byte, n int) (*floorServer, error) {
-	f, err := os.CreateTemp(dir, "body-*")
+	return startFloorProgram(ctx, bin, dir, cpu, body, n, "-listeners", fmt.Sprint(n))
+}
+
+// startFloorProgram runs the floor program bin with -body (body, in a
+// file in dir) and args, on cpu if set, until it listens n times.
+func startFloorProgram(ctx context.Context, bin, dir, cpu string, body []byte, n int, args ...string) (*floorServer, error) {
+	f, err := os.CreateTemp(dir, "floor-body-*")
 	if err != nil {
 		return nil, err
 	}
+	defer os.Remove(f.Name()) // read before the program listens
 	f.Write(body)
 	f.Close()
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), bin, "-body", f.Name(), "-listeners", fmt.Sprint(n))
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), bin, append([]string{"-body", f.Name()}, args...)...)
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
@@ -111,7 +120,7 @@ func startFloor(ctx context.Context, bin, dir, cpu string, body []byte, n int) (
 	}
 	if len(fs.addrs) < n {
 		fs.stop()
-		return nil, fmt.Errorf("httpfloor did not listen")
+		return nil, fmt.Errorf("%s did not listen", filepath.Base(bin))
 	}
 	go io.Copy(io.Discard, stdout)
 	return fs, nil
@@ -120,7 +129,7 @@ func startFloor(ctx context.Context, bin, dir, cpu string, body []byte, n int) (
 func (f *floorServer) pid() int { return f.cmd.Process.Pid }
 
 func (f *floorServer) stop() {
-	f.stdin.Close() // httpfloor exits when its stdin closes
+	f.stdin.Close() // a floor program exits when its stdin closes
 	done := make(chan struct{})
 	go func() { f.cmd.Wait(); close(done) }()
 	select {
