@@ -3,7 +3,6 @@ package cache
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -69,14 +68,7 @@ func TestDecodeFastGivesUp(t *testing.T) {
 // FuzzDecodeFast: whatever the fast decoder takes, encoding/json takes
 // too and reads identically.
 func FuzzDecodeFast(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.json")
-	for _, p := range seeds {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addEntrySeeds(f)
 	f.Add([]byte(`{"version":1,"files":[],"credentials":{}}`))
 	f.Add([]byte(` { "issued" : "2026-03-01T10:00:00.5+01:00" , "files" : [ { "stamp" : "x" } ] } `))
 	f.Add([]byte(`{"credentials":{"Expiration":"2026-13-01T10:00:00Z"}}`))

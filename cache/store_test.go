@@ -766,7 +766,8 @@ func TestRemainingLifetime(t *testing.T) {
 	}
 }
 
-func FuzzCacheDecode(f *testing.F) {
+// addEntrySeeds seeds f with the cache entries in testdata/.
+func addEntrySeeds(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.json")
 	for _, p := range seeds {
 		b, err := os.ReadFile(p)
@@ -775,6 +776,10 @@ func FuzzCacheDecode(f *testing.F) {
 		}
 		f.Add(b)
 	}
+}
+
+func FuzzCacheDecode(f *testing.F) {
+	addEntrySeeds(f)
 	f.Add([]byte(`{"version":1,"profile":"dev","credentials":{"AccessKeyId":"","SecretAccessKey":"x","Expiration":"2026-01-01T00:00:00Z"}}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"version":1e400}`))

@@ -177,18 +177,26 @@ source_profile = "src"
 	}
 }
 
+// readyDirFirst is a session profile's environment and a socket path
+// whose ready directory exists (0700) before any daemon starts, for a test
+// to plant things in.
+func readyDirFirst(t *testing.T) (env *testEnv, sock, dir string) {
+	env = newEnv(t, sessionProfile)
+	sts := ststest.NewServer(t, ststest.Options{})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	sock = shortSocket(t)
+	dir = filepath.Join(filepath.Dir(sock), "ready")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return env, sock, dir
+}
+
 // TestReadyFilesPrunedAtStart: what a dead daemon left in the directory
 // (a file nobody holds, another profile's, a temp file, a planted
 // symlink) is gone once a new daemon serves.
 func TestReadyFilesPrunedAtStart(t *testing.T) {
-	env := newEnv(t, sessionProfile)
-	sts := ststest.NewServer(t, ststest.Options{})
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	sock := shortSocket(t)
-	dir := filepath.Join(filepath.Dir(sock), "ready")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	env, sock, dir := readyDirFirst(t)
 	c := wire.Credentials{AccessKeyID: "ASIAFAKELEFTBEHIND01", SecretAccessKey: "x", Expiration: time.Now().Add(time.Hour)}
 	stale := wire.AppendReady(nil, "dev", time.Now(), c.Expiration, wire.Marshal(c))
 	for _, name := range []string{"dev", "old", ".dev.tmp-123"} {
@@ -213,14 +221,7 @@ func TestReadyFilesPrunedAtStart(t *testing.T) {
 // TestReadyFileRefusesUnsafeDir: a ready directory another user could
 // enter is not used (the daemon still serves on the socket).
 func TestReadyFileRefusesUnsafeDir(t *testing.T) {
-	env := newEnv(t, sessionProfile)
-	sts := ststest.NewServer(t, ststest.Options{})
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
-	sock := shortSocket(t)
-	dir := filepath.Join(filepath.Dir(sock), "ready")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	env, sock, dir := readyDirFirst(t)
 	os.Chmod(dir, 0o755)
 	_, c, _ := startDaemon(t, Options{Config: env.cfg, Socket: sock, ReadyDir: dir})
 	creds(t, c, "dev")

@@ -15,22 +15,8 @@ import (
 
 // BenchmarkECSCredentials is the ECS GET with a file token.
 func BenchmarkECSCredentials(b *testing.B) {
-	clk := newClock()
-	tokens := NewTokens(clk.Now)
-	tokens.SetFile("dev", devToken)
-	o := testOptions(b, clk, testUID)
-	o.Logger = nil
-	h := New(newSource("dev"), []Profile{{Name: "dev", AllowedUIDs: []int{testUID}}}, tokens, o)
-	req := httptest.NewRequest("GET", "http://127.0.0.1:9911/v1/credentials/dev", nil)
-	req.Header.Set("Authorization", devToken)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("GET = %d", w.Code)
-		}
-	}
+	h, req := benchEndpoint(b, nil)
+	servetest.RecorderBench(b, h, req)
 }
 
 // BenchmarkECSHandler is the handler chain alone, with the daemon's
@@ -41,6 +27,13 @@ func BenchmarkECSHandler(b *testing.B) {
 }
 
 func benchHandler(b *testing.B, log *slog.Logger) {
+	h, req := benchEndpoint(b, log)
+	servetest.HandlerBench(b, h, req)
+}
+
+// benchEndpoint is the endpoint serving profile dev with a file token,
+// logging to log, and the credential GET an SDK sends it.
+func benchEndpoint(b *testing.B, log *slog.Logger) (http.Handler, *http.Request) {
 	clk := newClock()
 	tokens := NewTokens(clk.Now)
 	tokens.SetFile("dev", devToken)
@@ -49,7 +42,7 @@ func benchHandler(b *testing.B, log *slog.Logger) {
 	h := New(newSource("dev"), []Profile{{Name: "dev", AllowedUIDs: []int{testUID}}}, tokens, o)
 	req := httptest.NewRequest("GET", "http://127.0.0.1:9911/v1/credentials/dev", nil)
 	req.Header.Set("Authorization", devToken)
-	servetest.HandlerBench(b, h, req)
+	return h, req
 }
 
 // BenchmarkECSServer is the ECS GET over a loopback keep-alive connection

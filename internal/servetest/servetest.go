@@ -292,6 +292,19 @@ func HandlerBench(b *testing.B, h http.Handler, req *http.Request) {
 	}
 }
 
+// RecorderBench serves req with h into a fresh httptest.ResponseRecorder,
+// b.N times, as a test would; every answer must be 200.
+func RecorderBench(b *testing.B, h http.Handler, req *http.Request) {
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET = %d", w.Code)
+		}
+	}
+}
+
 // ServeBench starts h on 127.0.0.1:0 the way the daemon serves an
 // endpoint (httpserve.Serve with peercred.ConnContext via connContext) and
 // returns its address; it stops when the benchmark ends.
