@@ -152,6 +152,9 @@ type endpointRun struct {
 	// StsdCPU and FloorCPU are the servers' own CPU time over their
 	// measured slices (warm-ups included), in seconds.
 	StsdCPU, FloorCPU float64
+	// StsdHWM and FloorHWM are the servers' peak RSS (VmHWM) after the
+	// run: what the load cost in memory (the daemon's since it started).
+	StsdHWM, FloorHWM int64
 }
 
 // processCPU is the CPU time pid's threads have run, in seconds, from
@@ -171,6 +174,15 @@ func processCPU(pid int) float64 {
 		}
 	}
 	return ns / 1e9
+}
+
+// peakRSS is pid's VmHWM in bytes, 0 when unreadable.
+func peakRSS(pid int) int64 {
+	m, err := procMem(pid)
+	if err != nil {
+		return 0
+	}
+	return m["VmHWM"]
 }
 
 // cpuPerRequest is a server's CPU per measured request, in seconds; the
@@ -259,6 +271,7 @@ func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, cl
 				stsdRs, run.StsdCPU = append(stsdRs, r), run.StsdCPU+cpu
 			}
 		}
+		run.StsdHWM, run.FloorHWM = peakRSS(w.daemonPID()), peakRSS(fl.pid())
 		fl.stop()
 		run.Floor, run.Stsd = combine(floorRs), combine(stsdRs)
 		b.logf("  floor %.0f req/s p99 %.2f ms %.1f µs CPU/req; stsd %.0f req/s p99 %.2f ms %.1f µs CPU/req (errors %d/%d)",
