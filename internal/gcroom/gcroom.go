@@ -5,15 +5,13 @@
 // At the default GOGC=100 the runtime collects once the heap reaches
 // twice what is live (the live heap plus the goroutine stacks and globals
 // it scans), but never below 4 MiB in all. A bare HTTP server has almost
-// nothing live, so it gets those 4 MiB of room, and each of its
-// collections scans a few KB. The daemon keeps a live heap of a megabyte
-// or more (the AWS SDK's endpoint tables, the CA pool, routers), so at
-// GOGC=100 its handlers get that much less room, and each collection,
-// scanning that megabyte, costs over twice a bare server's. While held,
-// the GC percentage is raised just enough that the room is Room, twice a
-// bare server's: the collector then costs about what it costs a bare
-// server per request. The heap grows by at most Room above live, and
-// only while serving; idle, the runtime's own setting applies again.
+// nothing live, so it gets those 4 MiB of room; the daemon keeps a live
+// heap of a megabyte or more (the AWS SDK's endpoint tables, the CA pool,
+// routers), so at GOGC=100 its handlers get that much less room and the
+// collector runs proportionally more often for the same requests. While
+// held, the GC percentage is raised just enough that the room is Room
+// again; the heap grows by at most the live heap's size (up to Room), and
+// only while serving. Idle, the runtime's own setting applies again.
 //
 // A GOGC the user set is theirs: holds then change nothing.
 package gcroom
@@ -26,10 +24,9 @@ import (
 )
 
 // Room is the least the heap may grow by between collections while held:
-// twice what the runtime's minimum total heap (4 MiB at GOGC=100) gives a
-// process with nothing live, since each of the daemon's collections
-// costs about twice such a process's.
-const Room = 8 << 20
+// what the runtime's minimum total heap (4 MiB at GOGC=100) gives a
+// process with nothing live.
+const Room = 4 << 20
 
 // runtimeHooks are how the package reads and sets the runtime's state
 // (tests replace them).

@@ -19,15 +19,14 @@ func TestPercent(t *testing.T) {
 		live, sg uint64
 		want     int
 	}{
-		{0, 0, 200},                  // nothing live: twice the minimum heap
-		{64 << 10, 32 << 10, 202},    // a bare server's few KB
-		{1250 << 10, 300 << 10, 231}, // the daemon's endpoint tables and CA pool
-		{2 * mib, 200 << 10, 250},
-		{3 * mib, 100 << 10, 259}, // the proportional term is the cheaper one
-		{4 * mib, 0, 200},
-		{8 * mib, 0, 100},        // 2× live is room enough
-		{40 * mib, 2 * mib, 100}, // a big heap: unchanged
-		{0, 8 * mib, 100},        // stacks alone
+		{0, 0, 100},                  // nothing live: GOGC=100 already gives 4 MiB
+		{64 << 10, 32 << 10, 102},    // a bare server's few KB
+		{1250 << 10, 300 << 10, 131}, // the daemon's endpoint tables and CA pool
+		{2 * mib, 200 << 10, 150},
+		{3 * mib, 100 << 10, 130}, // the proportional term is the cheaper one
+		{4 * mib, 0, 100},         // 2× live is room enough
+		{40 * mib, 2 * mib, 100},  // a big heap: unchanged
+		{0, 8 * mib, 100},         // stacks alone
 	} {
 		p := Percent(tt.live, tt.sg)
 		if p != tt.want {
@@ -43,15 +42,15 @@ func TestPercent(t *testing.T) {
 }
 
 // FuzzPercent: the percentage always gives Room, is the least that does,
-// and never exceeds 300 (the most any heap needs is 274, at ~2.9 MiB live).
+// and never exceeds what 4 MiB of live heap would need.
 func FuzzPercent(f *testing.F) {
 	f.Add(uint64(1250<<10), uint64(300<<10))
 	f.Add(uint64(0), uint64(0))
 	f.Fuzz(func(t *testing.T, live, sg uint64) {
 		live, sg = live%(64*mib), sg%(64*mib)
 		p := Percent(live, sg)
-		if p < 100 || p > 300 {
-			t.Fatalf("Percent(%d, %d) = %d, want 100..300", live, sg, p)
+		if p < 100 || p > 200 {
+			t.Fatalf("Percent(%d, %d) = %d, want 100..200", live, sg, p)
 		}
 		if goal(p, live, sg)-live < Room && p > 100 {
 			t.Fatalf("Percent(%d, %d) = %d leaves too little room", live, sg, p)
@@ -85,7 +84,7 @@ func fakeHeap(t *testing.T, live, sg uint64, userSet bool) (*int, *uint64) {
 }
 
 // TestAdjustFollowsTheHeap: a hold taken before any collection (nothing
-// live yet) gives Room above nothing; once a collection finds the heap, Adjust
+// live yet) changes nothing; once a collection finds the heap, Adjust
 // makes the room, follows it as it grows, and Release puts 100 back.
 func TestAdjustFollowsTheHeap(t *testing.T) {
 	pct, live := fakeHeap(t, 0, 0, false)
@@ -94,10 +93,10 @@ func TestAdjustFollowsTheHeap(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 200},          // held before any collection: Room above nothing
-		{1250 << 10, 231}, // a collection found the heap
-		{16 << 20, 100},   // it grew past needing room
-		{2 << 20, 250},
+		{0, 100},          // held with nothing live yet
+		{1250 << 10, 131}, // a collection found the heap
+		{8 << 20, 100},    // it grew past needing room
+		{2 << 20, 150},
 	} {
 		*live = step.live
 		Adjust()
@@ -115,13 +114,13 @@ func TestAdjustFollowsTheHeap(t *testing.T) {
 func TestHoldsNestAndRestore(t *testing.T) {
 	pct := fakeRuntime(t, 1250<<10, 300<<10, false)
 	Hold()
-	if *pct != 231 {
-		t.Fatalf("after the first Hold: %d, want 231", *pct)
+	if *pct != 131 {
+		t.Fatalf("after the first Hold: %d, want 131", *pct)
 	}
 	Hold()
 	Release()
-	if *pct != 231 {
-		t.Fatalf("after one of two Releases: %d, want 231 still", *pct)
+	if *pct != 131 {
+		t.Fatalf("after one of two Releases: %d, want 131 still", *pct)
 	}
 	Release()
 	if *pct != 100 {

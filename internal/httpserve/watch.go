@@ -58,8 +58,8 @@ func (ts *tallies) startWatch() {
 
 // watch closes the connections past their limits, once a tick, until the
 // server has none left or has stopped. While it runs the collector has
-// gcroom's room: a busy endpoint's collections cost per request about
-// what a bare server's do.
+// gcroom's room: the requests of a busy endpoint trigger collections as
+// rarely as a bare server's would.
 func (ts *tallies) watch() {
 	defer gcroom.Release()
 	tk := time.NewTicker(ts.limits.tick)

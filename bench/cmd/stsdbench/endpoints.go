@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,8 +141,16 @@ func (f *floorServer) stop() {
 	}
 }
 
-// loadSlices is how many slices each side's load time is cut into.
-const loadSlices = 4
+// loadSlices is how many slices each side's load time is cut into. The
+// machine's own speed moves in spells of seconds (one 2.5 s floor slice
+// ran at 44k req/s, the next at 67k, the same binary): sixteen short
+// slices, floor and stsd alternating ABBA, give both sides a like share
+// of each spell.
+const loadSlices = 16
+
+// sliceWarmup is each slice's warm-up on its new connections, before the
+// slice is measured.
+func (b *bench) sliceWarmup() time.Duration { return b.warmup / 4 }
 
 // endpointRun is one load run against an endpoint or its floor.
 type endpointRun struct {
@@ -155,6 +164,8 @@ type endpointRun struct {
 	// StsdHWM and FloorHWM are the servers' peak RSS (VmHWM) after the
 	// run: what the load cost in memory (the daemon's since it started).
 	StsdHWM, FloorHWM int64
+	// StsdSlices and FloorSlices are each slice's req/s.
+	StsdSlices, FloorSlices []float64
 }
 
 // processCPU is the CPU time pid's threads have run, in seconds, from
@@ -174,6 +185,31 @@ func processCPU(pid int) float64 {
 		}
 	}
 	return ns / 1e9
+}
+
+// sliceRates is each slice's req/s: how far the machine's speed moved
+// during the run.
+func sliceRates(rs []loadResult) []float64 {
+	f := make([]float64, len(rs))
+	for i, r := range rs {
+		f[i] = r.RPS
+	}
+	return f
+}
+
+// kilo writes rates in thousands, "41 57 …", or as their range, "41–57".
+func kilo(rates []float64, span bool) string {
+	if len(rates) == 0 {
+		return "–"
+	}
+	if span {
+		return fmt.Sprintf("%.0f–%.0f", slices.Min(rates)/1e3, slices.Max(rates)/1e3)
+	}
+	f := make([]string, len(rates))
+	for i, r := range rates {
+		f[i] = fmt.Sprintf("%.0f", r/1e3)
+	}
+	return strings.Join(f, " ")
 }
 
 // peakRSS is pid's VmHWM in bytes, 0 when unreadable.
@@ -245,7 +281,7 @@ func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, cl
 		spec := func(addr string) loadSpec {
 			return loadSpec{
 				Addr: addr, Request: httpRequest(addr, t.path, t.header), Want: t.body,
-				Conns: b.conns, Warmup: b.warmup, Duration: b.loadTime / loadSlices,
+				Conns: b.conns, Warmup: b.sliceWarmup(), Duration: b.loadTime / loadSlices,
 			}
 		}
 		// Floor and stsd alternate in slices, ABBA ABBA: drift on a shared
@@ -271,6 +307,8 @@ func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, cl
 				stsdRs, run.StsdCPU = append(stsdRs, r), run.StsdCPU+cpu
 			}
 		}
+		run.FloorSlices, run.StsdSlices = sliceRates(floorRs), sliceRates(stsdRs)
+		b.logf("  slices, k req/s: floor %s; stsd %s", kilo(run.FloorSlices, false), kilo(run.StsdSlices, false))
 		run.StsdHWM, run.FloorHWM = peakRSS(w.daemonPID()), peakRSS(fl.pid())
 		fl.stop()
 		run.Floor, run.Stsd = combine(floorRs), combine(stsdRs)

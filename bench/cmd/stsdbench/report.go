@@ -234,17 +234,18 @@ func (r *report) writeEndpoints(p printf) {
 		"(log_level info: every request counted in the access log's per-connection summaries, written batched to a file). *Server CPU per request*: each server's "+
 		"own CPU time (`/proc/PID/task/*/schedstat`) over its slices, warm-ups included, divided by the measured "+
 		"requests; other work on the machine moves it less than it moves req/s. *Peak RSS*: each server's VmHWM after its run "+
-		"(the daemon's since it started, the floor's since its own start).\n\n",
-		b.conns, b.conns, loadSlices, b.warmup, b.loadTime/loadSlices, b.loadTime, r.pinning)
-	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) | peak RSS (stsd / floor) |\n")
-	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		"(the daemon's since it started, the floor's since its own start). *Slices*: the lowest and highest req/s of "+
+		"one side's slices, in thousands: how much the machine's own speed moved meanwhile.\n\n",
+		b.conns, b.conns, loadSlices, b.sliceWarmup(), b.loadTime/loadSlices, b.loadTime, r.pinning)
+	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | slices, k req/s (stsd / floor) |\n")
+	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.endpoints {
 		sc, fc := cpuPerRequest(e.StsdCPU, e.Stsd), cpuPerRequest(e.FloorCPU, e.Floor)
-		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB |\n", e.Endpoint, e.Mode,
+		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB | %s / %s |\n", e.Endpoint, e.Mode,
 			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS),
 			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
 			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
-			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM))
+			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kilo(e.StsdSlices, true), kilo(e.FloorSlices, true))
 	}
 	for _, e := range r.endpoints {
 		if e.Stsd.FirstError != "" {
