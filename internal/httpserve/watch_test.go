@@ -43,6 +43,21 @@ func watched(t *testing.T, h http.Handler, l Limits) string {
 	return ln.Addr().String()
 }
 
+// dialWatched serves h as watched does and opens a connection to it,
+// closed when the test ends; it returns the connection and the moment
+// just before it was dialled.
+func dialWatched(t *testing.T, h http.Handler, l Limits) (net.Conn, time.Time) {
+	t.Helper()
+	addr := watched(t, h, l)
+	start := time.Now()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, start
+}
+
 // closedWithin reads c until the server closes it and returns how long
 // that took; it fails the test if c is still open after max.
 func closedWithin(t *testing.T, c net.Conn, start time.Time, max time.Duration) time.Duration {
@@ -61,13 +76,7 @@ var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Writ
 // A connection that never sends a request is closed once it has been idle
 // longer than Limits.Idle, and not before.
 func TestWatchdogClosesSilentConnection(t *testing.T) {
-	addr := watched(t, ok, testLimits)
-	start := time.Now()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, start := dialWatched(t, ok, testLimits)
 	if d := closedWithin(t, c, start, testLimits.Idle+3*testTick+time.Second); d < testLimits.Idle {
 		t.Errorf("closed after %v, before the idle limit %v", d, testLimits.Idle)
 	}
@@ -76,13 +85,7 @@ func TestWatchdogClosesSilentConnection(t *testing.T) {
 // A client trickling a request's headers a byte at a time (slowloris) is
 // closed like a silent one: reading a request counts as idle.
 func TestWatchdogClosesTricklingHeaders(t *testing.T) {
-	addr := watched(t, ok, testLimits)
-	start := time.Now()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, start := dialWatched(t, ok, testLimits)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -108,17 +111,12 @@ func TestWatchdogClosesTricklingHeaders(t *testing.T) {
 func TestWatchdogClosesBusyConnection(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	addr := watched(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c, _ := dialWatched(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done(): // the watchdog closed the connection
 		}
 	}), testLimits)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	start := time.Now()
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	if d := closedWithin(t, c, start, testLimits.Write+3*testTick+time.Second); d < testLimits.Write {
@@ -132,12 +130,7 @@ func TestWatchdogClosesBusyConnection(t *testing.T) {
 func TestWatchdogKeepsBusyClients(t *testing.T) {
 	l := testLimits
 	l.Idle = time.Second
-	addr := watched(t, ok, l)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := dialWatched(t, ok, l)
 	br := bufio.NewReader(c)
 	for end := time.Now().Add(5 * testLimits.Idle); time.Now().Before(end); time.Sleep(testTick) {
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
