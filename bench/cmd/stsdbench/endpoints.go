@@ -197,14 +197,16 @@ func sliceRates(rs []loadResult) []float64 {
 	return f
 }
 
-// kilo writes rates in thousands, "41 57 …", or as their range, "41–57".
-func kilo(rates []float64, span bool) string {
+// kiloRange is the lowest and highest of rates in thousands, "41–57".
+func kiloRange(rates []float64) string {
 	if len(rates) == 0 {
 		return "–"
 	}
-	if span {
-		return fmt.Sprintf("%.0f–%.0f", slices.Min(rates)/1e3, slices.Max(rates)/1e3)
-	}
+	return fmt.Sprintf("%.0f–%.0f", slices.Min(rates)/1e3, slices.Max(rates)/1e3)
+}
+
+// kiloList is rates in thousands, "41 57 …".
+func kiloList(rates []float64) string {
 	f := make([]string, len(rates))
 	for i, r := range rates {
 		f[i] = fmt.Sprintf("%.0f", r/1e3)
@@ -308,7 +310,7 @@ func (b *bench) loadEndpoints(ctx context.Context, w *world, mode, serverCPU, cl
 			}
 		}
 		run.FloorSlices, run.StsdSlices = sliceRates(floorRs), sliceRates(stsdRs)
-		b.logf("  slices, k req/s: floor %s; stsd %s", kilo(run.FloorSlices, false), kilo(run.StsdSlices, false))
+		b.logf("  slices, k req/s: floor %s; stsd %s", kiloList(run.FloorSlices), kiloList(run.StsdSlices))
 		run.StsdHWM, run.FloorHWM = peakRSS(w.daemonPID()), peakRSS(fl.pid())
 		fl.stop()
 		run.Floor, run.Stsd = combine(floorRs), combine(stsdRs)

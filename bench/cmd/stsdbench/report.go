@@ -245,7 +245,7 @@ func (r *report) writeEndpoints(p printf) {
 			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS),
 			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
 			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
-			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kilo(e.StsdSlices, true), kilo(e.FloorSlices, true))
+			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kiloRange(e.StsdSlices), kiloRange(e.FloorSlices))
 	}
 	for _, e := range r.endpoints {
 		if e.Stsd.FirstError != "" {

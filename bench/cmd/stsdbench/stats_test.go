@@ -69,3 +69,16 @@ func TestCombine(t *testing.T) {
 		t.Errorf("combined latency = %+v; want median 2ms max 4ms", got.Latency)
 	}
 }
+
+func TestSliceRates(t *testing.T) {
+	rates := sliceRates([]loadResult{{RPS: 41_400}, {RPS: 57_600}, {RPS: 49_000}})
+	if got := kiloList(rates); got != "41 58 49" {
+		t.Errorf("kiloList = %q, want %q", got, "41 58 49")
+	}
+	if got := kiloRange(rates); got != "41–58" {
+		t.Errorf("kiloRange = %q, want %q", got, "41–58")
+	}
+	if got := kiloRange(nil); got != "–" {
+		t.Errorf("kiloRange(nil) = %q, want –", got)
+	}
+}
