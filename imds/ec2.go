@@ -180,9 +180,10 @@ func newRouter() *mux.Router {
 }
 
 // fast answers the credential GETs SDKs repeat (this profile's legacy and
-// extended paths) without the router, which would match them with
-// regular expressions and a context per request; everything else goes
-// to routed. It sits behind the same checks: the answers are the router's.
+// extended paths) without the router, which would walk its routes and
+// add a request and a context per request (the shared router finds this
+// handler in the context); everything else goes to routed. It sits behind
+// the same checks: the answers are the router's.
 func (h *ec2Handler) fast(routed http.Handler) http.Handler {
 	legacy, extended := pathCreds+"/"+h.p.Name, pathCredsExt+"/"+h.p.Name
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
