@@ -221,3 +221,30 @@ func TestNoProfileEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestNoProgramsTracked: the repository holds sources, never a built
+// program (make build writes them to bin/, which is ignored): a binary
+// someone built in the tree and committed bloats every clone for good.
+func TestNoProgramsTracked(t *testing.T) {
+	t.Parallel()
+	dir := root(t)
+	out, err := exec.Command("git", "-C", dir, "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (git ls-files: %v)", err)
+	}
+	magics := map[string]string{"\x7fELF": "ELF", "\xcf\xfa\xed\xfe": "Mach-O", "\xfe\xed\xfa\xcf": "Mach-O", "MZ": "PE"}
+	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		head := make([]byte, 4)
+		n, _ := f.Read(head)
+		f.Close()
+		for magic, kind := range magics {
+			if strings.HasPrefix(string(head[:n]), magic) {
+				t.Errorf("%s is a built %s program: git rm --cached it (make build writes to bin/)", name, kind)
+			}
+		}
+	}
+}
