@@ -67,3 +67,26 @@ func BenchmarkECSFloor(b *testing.B) {
 	b.ReportAllocs()
 	servetest.LoadBench(b, addr, []byte("GET /v1/credentials/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\nAuthorization: "+devToken+"\r\n\r\n"))
 }
+
+// BenchmarkECSMem is the server's own CPU per ECS GET: the endpoint
+// served as the daemon serves it (limits, peer lookup, access log to a
+// file) over in-memory connections, no client and no kernel; compare
+// with BenchmarkECSMemFloor.
+func BenchmarkECSMem(b *testing.B) {
+	log := servetest.BenchLog(b)
+	tokens := NewTokens(nil)
+	tokens.SetFile("dev", devToken)
+	h := New(servetest.Static{C: servetest.LiveCreds()}, []Profile{{Name: "dev", AllowedUIDs: []int{os.Getuid()}}}, tokens, Options{Logger: log})
+	servetest.MemBench(b, servetest.MemServe(h, httpserve.Options{Logger: log, ConnContext: peercred.ConnContext}),
+		memRequest, wire.ContainerDocument(servetest.LiveCreds()))
+}
+
+// BenchmarkECSMemFloor is BenchmarkECSMem's floor: a bare net/http
+// server answering the same bytes.
+func BenchmarkECSMemFloor(b *testing.B) {
+	body := wire.ContainerDocument(servetest.LiveCreds())
+	servetest.MemBench(b, servetest.MemFloor(httpserve.ContentJSON, body), memRequest, body)
+}
+
+// memRequest is the ECS GET an SDK sends.
+var memRequest = []byte("GET /v1/credentials/dev HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nUser-Agent: bench\r\nAccept: */*\r\nAuthorization: " + devToken + "\r\n\r\n")

@@ -100,9 +100,9 @@ func (h *containerHandler) serve(w http.ResponseWriter, r *http.Request) {
 	if !check.Allow(w, r, p.Rule()) {
 		return
 	}
-	c, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now)
+	c, at, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now)
 	if !ok {
 		return
 	}
-	h.bodies.Get(p.Name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w)
+	h.bodies.Get(p.Name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w, at)
 }

@@ -145,11 +145,11 @@ func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name str
 }
 
 func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request, name string) {
-	c, ok := httpserve.Credentials(w, r, h.src, name, h.o.Now)
+	c, at, ok := httpserve.Credentials(w, r, h.src, name, h.o.Now)
 	if !ok {
 		return
 	}
-	h.bodies.Get(name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w)
+	h.bodies.Get(name, httpserve.ContentJSON, c, func() []byte { return wire.ContainerDocument(c) }).Write(w, at)
 }
 
 // Source hands out a profile's current valid credentials.

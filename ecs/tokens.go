@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,10 +29,36 @@ const maxTokenLen = 512
 // use.
 type Tokens struct {
 	now func() time.Time
+	// set is what Check compares with: a copy of the tokens below, made
+	// afresh on every change, so that requests read it without a lock.
+	set atomic.Pointer[tokenSet]
 
-	mu   sync.RWMutex       // guards the fields that follow
+	mu   sync.Mutex         // guards the fields that follow; held while set is replaced
 	file map[string]string  // profile → its token
 	exec map[*Issued]string // live exec tokens → profile
+}
+
+// tokenSet is one copy of the tokens, for Check.
+type tokenSet struct {
+	file, exec []setToken
+}
+
+type setToken struct {
+	profile string
+	token   []byte
+	expires time.Time // exec tokens only; zero: never
+}
+
+// publish replaces set with a copy of the tokens. t.mu must be held.
+func (t *Tokens) publish() {
+	s := &tokenSet{}
+	for p, tok := range t.file {
+		s.file = append(s.file, setToken{profile: p, token: []byte(tok)})
+	}
+	for e, p := range t.exec {
+		s.exec = append(s.exec, setToken{profile: p, token: []byte(e.Token), expires: e.expires})
+	}
+	t.set.Store(s)
 }
 
 // NewTokens returns an empty set. now is the clock for exec-token expiry
@@ -40,7 +67,9 @@ func NewTokens(now func() time.Time) *Tokens {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tokens{now: now, file: map[string]string{}, exec: map[*Issued]string{}}
+	t := &Tokens{now: now, file: map[string]string{}, exec: map[*Issued]string{}}
+	t.set.Store(&tokenSet{})
+	return t
 }
 
 // LoadDir reads dir/<profile>.token for each profile, creating the
@@ -122,6 +151,7 @@ func (t *Tokens) SetFile(profile, token string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.file[profile] = token
+	t.publish()
 }
 
 // Issued is a token scoped to one profile (for an exec'd command), valid
@@ -142,6 +172,7 @@ func (t *Tokens) Issue(profile string, ttl time.Duration) *Issued {
 		e.expires = t.now().Add(ttl)
 	}
 	t.exec[e] = profile
+	t.publish()
 	return e
 }
 
@@ -151,6 +182,7 @@ func (e *Issued) Renew(ttl time.Duration) {
 	defer e.t.mu.Unlock()
 	if _, ok := e.t.exec[e]; ok {
 		e.expires = e.t.now().Add(ttl)
+		e.t.publish()
 	}
 }
 
@@ -158,7 +190,10 @@ func (e *Issued) Renew(ttl time.Duration) {
 func (e *Issued) Revoke() {
 	e.t.mu.Lock()
 	defer e.t.mu.Unlock()
-	delete(e.t.exec, e)
+	if _, ok := e.t.exec[e]; ok {
+		delete(e.t.exec, e)
+		e.t.publish()
+	}
 }
 
 // Check reports whether token authorizes profile: nil, ErrNoToken (none
@@ -174,21 +209,21 @@ func (t *Tokens) Check(profile, token string) error {
 	}
 	given := []byte(token)
 	ok := 0
-	t.mu.RLock() // requests check at once; only changes wait
-	defer t.mu.RUnlock()
-	for p, tok := range t.file {
-		ok |= subtle.ConstantTimeCompare(given, []byte(tok)) & eq(p, profile)
+	s := t.set.Load()
+	for i := range s.file {
+		ok |= subtle.ConstantTimeCompare(given, s.file[i].token) & eq(s.file[i].profile, profile)
 	}
 	var now time.Time
-	if len(t.exec) > 0 { // the clock only for exec tokens' expiry
+	if len(s.exec) > 0 { // the clock only for exec tokens' expiry
 		now = t.now()
 	}
-	for e, p := range t.exec {
+	for i := range s.exec {
+		e := &s.exec[i]
 		live := 1
 		if !e.expires.IsZero() && !now.Before(e.expires) {
 			live = 0
 		}
-		ok |= subtle.ConstantTimeCompare(given, []byte(e.Token)) & eq(p, profile) & live
+		ok |= subtle.ConstantTimeCompare(given, e.token) & eq(e.profile, profile) & live
 	}
 	if ok != 1 {
 		return ErrWrongToken

@@ -1,12 +1,14 @@
 package imds
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stsd/stsd/internal/httpserve"
 	"github.com/stsd/stsd/internal/peercred"
@@ -81,6 +83,32 @@ func BenchmarkIMDSFloor(b *testing.B) {
 	b.ReportAllocs()
 	servetest.LoadBench(b, addr, []byte("GET "+pathCreds+"/dev HTTP/1.1\r\nHost: "+addr+"\r\nUser-Agent: bench\r\nAccept: */*\r\n"+
 		tokenHeader+": AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"))
+}
+
+// BenchmarkIMDSMem is the server's own CPU per credential GET: the
+// endpoint served as the daemon serves it (limits, peer lookup, access
+// log to a file) over in-memory connections, no client and no kernel;
+// compare with BenchmarkIMDSMemFloor.
+func BenchmarkIMDSMem(b *testing.B) {
+	log := servetest.BenchLog(b)
+	eh := newEC2Handler(servetest.Static{C: servetest.LiveCreds()}, Profile{Name: "dev", AllowedUIDs: []int{os.Getuid()}}, Options{Logger: log})
+	tok := eh.key.mint("dev", time.Now().Add(6*time.Hour))
+	body := ec2Credentials(servetest.LiveCreds(), time.Now(), false)
+	body = body[bytes.Index(body, []byte(`"Type"`)):] // LastUpdated is the endpoint's own
+	servetest.MemBench(b, servetest.MemServe(eh.served(), httpserve.Options{Logger: log, ConnContext: peercred.ConnContext}), memRequest(tok), body)
+}
+
+// BenchmarkIMDSMemFloor is BenchmarkIMDSMem's floor: a bare net/http
+// server answering the same bytes.
+func BenchmarkIMDSMemFloor(b *testing.B) {
+	body := ec2Credentials(servetest.LiveCreds(), servetest.Start, false)
+	servetest.MemBench(b, servetest.MemFloor(contentIMDS, body), memRequest("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), body)
+}
+
+// memRequest is the credential GET an SDK sends, with token tok.
+func memRequest(tok string) []byte {
+	return []byte("GET " + pathCreds + "/dev HTTP/1.1\r\nHost: 127.0.0.1:9912\r\nUser-Agent: bench\r\nAccept: */*\r\n" +
+		tokenHeader + ": " + tok + "\r\n\r\n")
 }
 
 // BenchmarkNewIMDS is what each profile's endpoint costs to build (the

@@ -240,8 +240,9 @@ func (h *ec2Handler) token(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(tok))
 }
 
-// current returns valid credentials or answers 503: never expired ones.
-func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Credentials, bool) {
+// current returns valid credentials and when they were checked, or
+// answers 503: never expired ones.
+func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Credentials, time.Time, bool) {
 	return httpserve.Credentials(w, r, h.src, h.p.Name, h.o.Now)
 }
 
@@ -252,7 +253,7 @@ func (h *ec2Handler) credentials(w http.ResponseWriter, r *http.Request, name st
 		httpserve.NotFound(w, r)
 		return
 	}
-	c, ok := h.current(w, r)
+	c, at, ok := h.current(w, r)
 	if !ok {
 		return
 	}
@@ -260,7 +261,7 @@ func (h *ec2Handler) credentials(w http.ResponseWriter, r *http.Request, name st
 	if extended {
 		variant = "extended"
 	}
-	h.bodies.Get(variant, contentIMDS, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) }).Write(w)
+	h.bodies.Get(variant, contentIMDS, c, func() []byte { return ec2Credentials(c, h.lastUpdated(c.AccessKeyID), extended) }).Write(w, at)
 }
 
 // lastUpdated is when this handler first handed out key id akid.
@@ -274,7 +275,7 @@ func (h *ec2Handler) lastUpdated(akid string) time.Time {
 }
 
 func (h *ec2Handler) iamInfo(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.current(w, r)
+	c, _, ok := h.current(w, r)
 	if !ok {
 		return
 	}

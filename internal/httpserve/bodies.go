@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsd/stsd/internal/wire"
@@ -55,18 +56,42 @@ func (b *Bodies) Get(variant, contentType string, c wire.Credentials, render fun
 	return a
 }
 
-// Write sends a: its Content-Type, Cache-Control no-store, and the body
-// in one Write, always with a Content-Length. For a body it buffers
-// whole, net/http adds that itself, more cheaply than from the header
-// map, every entry of which is cloned, sorted and written per answer.
-func (a *Answer) Write(w http.ResponseWriter) {
+// Write sends a, made at now: its Content-Type, Cache-Control no-store,
+// the Date of now and the body in one Write, always with a
+// Content-Length. For a body it buffers whole, net/http adds that
+// itself, more cheaply than from the header map, every entry of which is
+// cloned, sorted and written per answer. The Date comes from now, the
+// clock reading the credentials were checked with: net/http would read
+// the clock again and format the date for every answer.
+func (a *Answer) Write(w http.ResponseWriter, now time.Time) {
 	h := w.Header()
 	h["Content-Type"] = a.contentType
 	h["Cache-Control"] = noStoreValue
+	h["Date"] = dateValue(now)
 	if a.length != nil {
 		h["Content-Length"] = a.length
 	}
 	w.Write(a.body)
+}
+
+// dates holds the Date header value of the second last formatted.
+var dates atomic.Pointer[date]
+
+type date struct {
+	unix  int64
+	value []string // len == cap: an Add copies it
+}
+
+// dateValue is the Date header value (RFC 9110's IMF-fixdate, in UTC)
+// of t's second, formatted once per second.
+func dateValue(t time.Time) []string {
+	sec := t.Unix()
+	if d := dates.Load(); d != nil && d.unix == sec {
+		return d.value
+	}
+	d := &date{unix: sec, value: []string{t.UTC().Format(http.TimeFormat)}}
+	dates.Store(d)
+	return d.value
 }
 
 // Source hands out a profile's current valid credentials. It never returns
@@ -79,16 +104,18 @@ type Source interface {
 // errExpired: a source handed out credentials that expired meanwhile.
 var errExpired = errors.New("the credentials have expired")
 
-// Credentials returns profile's credentials from src, or answers 503 and
-// returns false: none, or expired ones at now (never served).
-func Credentials(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (wire.Credentials, bool) {
+// Credentials returns profile's credentials from src and the time they
+// were checked valid at (now, read once they are in hand), or answers 503
+// and returns false: none, or expired ones at that time (never served).
+func Credentials(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (wire.Credentials, time.Time, bool) {
 	c, err := src.Credentials(r.Context(), profile)
-	if err == nil && !now().Before(c.Expiration) {
+	t := now()
+	if err == nil && !t.Before(c.Expiration) {
 		err = errExpired
 	}
 	if err != nil {
 		WriteError(w, http.StatusServiceUnavailable, CodeUnavailable, "profile "+strconv.Quote(profile)+" has no valid credentials: "+err.Error())
-		return wire.Credentials{}, false
+		return wire.Credentials{}, time.Time{}, false
 	}
-	return c, true
+	return c, t, true
 }

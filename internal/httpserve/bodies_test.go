@@ -13,17 +13,19 @@ import (
 )
 
 // TestAnswerWrite: an answer goes out with its Content-Type,
-// Cache-Control no-store and a Content-Length, never chunked, however
-// long the session token makes it; it is rendered once per credentials.
+// Cache-Control no-store, the Date it was made at and a Content-Length,
+// never chunked, however long the session token makes it; it is rendered
+// once per credentials.
 func TestAnswerWrite(t *testing.T) {
 	exp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	made := exp.Add(-time.Hour).In(time.FixedZone("CET", 3600))
 	var b Bodies
 	renders := 0
 	for _, size := range []int{600, bufferedBody, bufferedBody + 1, 6000} {
 		c := wire.Credentials{AccessKeyID: "ASIAFAKE" + strconv.Itoa(size), Expiration: exp}
 		body := strings.Repeat("x", size)
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b.Get("v", ContentJSON, c, func() []byte { renders++; return []byte(body) }).Write(w)
+			b.Get("v", ContentJSON, c, func() []byte { renders++; return []byte(body) }).Write(w, made)
 		})
 		srv := httptest.NewServer(h)
 		for _, method := range []string{"GET", "GET", "HEAD"} {
@@ -40,7 +42,8 @@ func TestAnswerWrite(t *testing.T) {
 			if len(resp.TransferEncoding) > 0 {
 				t.Errorf("%d bytes: %s sent %v", size, method, resp.TransferEncoding)
 			}
-			if resp.Header.Get("Content-Type") != ContentJSON || resp.Header.Get("Cache-Control") != "no-store" {
+			if resp.Header.Get("Content-Type") != ContentJSON || resp.Header.Get("Cache-Control") != "no-store" ||
+				resp.Header.Values("Date")[0] != "Fri, 02 Jan 2026 02:04:05 GMT" || len(resp.Header.Values("Date")) != 1 {
 				t.Errorf("%d bytes: headers %v", size, resp.Header)
 			}
 		}
@@ -48,5 +51,28 @@ func TestAnswerWrite(t *testing.T) {
 	}
 	if renders != 4 {
 		t.Errorf("rendered %d times; want once per credentials (4)", renders)
+	}
+}
+
+// TestDateValue: the Date of an answer is its second in IMF-fixdate, UTC,
+// whatever t's zone, and a new second gets a new value.
+func TestDateValue(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 6, 7, 8, 900_000_000, time.FixedZone("X", -5*3600))
+	for _, tt := range []struct {
+		t    time.Time
+		want string
+	}{
+		{t0, "Wed, 02 Dec 2026 11:07:08 GMT"},
+		{t0.Add(50 * time.Millisecond), "Wed, 02 Dec 2026 11:07:08 GMT"},
+		{t0.Add(100 * time.Millisecond), "Wed, 02 Dec 2026 11:07:09 GMT"},
+		{t0.Add(-time.Hour), "Wed, 02 Dec 2026 10:07:08 GMT"},
+	} {
+		v := dateValue(tt.t)
+		if len(v) != 1 || v[0] != tt.want {
+			t.Errorf("dateValue(%v) = %q, want %q", tt.t, v, tt.want)
+		}
+		if _, err := http.ParseTime(v[0]); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -133,8 +133,8 @@ var (
 	jsonValue    = []string{ContentJSON}
 )
 
-// statusWriters are AccessLog's StatusWriters, reused: none outlives its
-// request.
+// statusWriters are AccessLog's StatusWriters off Serve's connections,
+// reused: none outlives its request.
 var statusWriters = sync.Pool{New: func() any { return new(StatusWriter) }}
 
 // accessLog is one AccessLog's loggers.
@@ -173,12 +173,14 @@ func AccessLog(l Log, next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
-		sw := statusWriters.Get().(*StatusWriter)
+		sw, pooled := tally.writer()
 		*sw = StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		status, size := sw.Status, sw.Bytes
 		*sw = StatusWriter{}
-		statusWriters.Put(sw)
+		if pooled {
+			statusWriters.Put(sw)
+		}
 		if status == 0 {
 			status = http.StatusOK
 		}
@@ -285,7 +287,8 @@ func LoopbackHost(h string) bool {
 	if port != "" && !validPort(port) {
 		return false
 	}
-	if host == "::1" {
+	switch host {
+	case "127.0.0.1", "localhost", "::1": // what SDKs send, without a parse
 		return true
 	}
 	if strings.EqualFold(host, "localhost") {

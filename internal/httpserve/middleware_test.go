@@ -75,3 +75,21 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("counted %v; want [404 200 413]", counted)
 	}
 }
+
+// TestLoopbackHost: only loopback literals and localhost pass, with a
+// valid port or none; a name that merely starts like one (DNS rebinding)
+// does not.
+func TestLoopbackHost(t *testing.T) {
+	for h, want := range map[string]bool{
+		"127.0.0.1": true, "127.0.0.1:9912": true, "localhost": true, "localhost:80": true,
+		"LocalHost:80": true, "::1": false, "[::1]": true, "[::1]:9912": true, "127.1.2.3:65535": true,
+		"": false, "127.0.0.1:": false, "127.0.0.1:65536": false, "127.0.0.1:x": false,
+		"127.0.0.1.evil.example": false, "localhost.evil.example:80": false, "evil.example": false,
+		"127.1": false, "0x7f.0.0.1": false, "[::1": false, "[::2]:80": false, "10.0.0.1": false,
+		"169.254.169.254": false, "[::ffff:127.0.0.1]": false, "::ffff:127.0.0.1": false,
+	} {
+		if got := LoopbackHost(h); got != want {
+			t.Errorf("LoopbackHost(%q) = %v, want %v", h, got, want)
+		}
+	}
+}

@@ -107,6 +107,9 @@ type connTally struct {
 	ts     *tallies
 	remote string
 	since  atomic.Int64 // tick<<1 | busy: when it last went busy or idle (mark)
+	// sw is AccessLog's StatusWriter for this connection's requests,
+	// which come one at a time; it is in use while ResponseWriter is set.
+	sw StatusWriter
 
 	mu      sync.Mutex // guards the fields that follow
 	entries []tallyEntry
@@ -120,6 +123,16 @@ type tallyEntry struct {
 	requests     int
 	bytes        int64
 	since        time.Time // the first request counted
+}
+
+// writer returns the StatusWriter for a request on t's connection (t may
+// be nil): the connection's own, or, off Serve's connections and for an
+// AccessLog inside another, one from the pool (pooled).
+func (t *connTally) writer() (sw *StatusWriter, pooled bool) {
+	if t != nil && t.sw.ResponseWriter == nil {
+		return &t.sw, false
+	}
+	return statusWriters.Get().(*StatusWriter), true
 }
 
 // count adds one request. It is called by the connection's own goroutine;

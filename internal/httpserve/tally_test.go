@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -216,5 +217,39 @@ func TestCloseWaitsForAConnectionsSummary(t *testing.T) {
 	<-closed
 	if got := g.String(); !strings.Contains(got, "requests=1 ") {
 		t.Errorf("summary after close: %q", got)
+	}
+}
+
+// TestConnectionWriterStartsClean: the StatusWriter a connection lends
+// its requests carries nothing from one to the next (each status and size
+// is the request's own), and an AccessLog inside another, which finds it
+// lent, gets its own.
+func TestConnectionWriterStartsClean(t *testing.T) {
+	type seen struct{ outer, inner int }
+	var got []seen
+	var inner int
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/missing":
+			NotFound(w, r)
+		case "/empty": // writes nothing: 200
+		default:
+			io.WriteString(w, "credentials")
+		}
+	})
+	in := AccessLog(Log{Endpoint: "imds", OnRequest: func(_ string, status int) { inner = status }}, answer)
+	h := AccessLog(Log{Endpoint: "imds", OnRequest: func(_ string, status int) { got = append(got, seen{status, inner}) }}, in)
+	tl := newTallied(t, slog.LevelInfo)
+	tl.h = h
+	for _, p := range []string{"/missing", "/empty", "/creds", "/missing", "/empty"} {
+		tl.get(p)
+	}
+	want := []seen{{404, 404}, {200, 200}, {200, 200}, {404, 404}, {200, 200}}
+	if !slices.Equal(got, want) {
+		t.Errorf("statuses (outer, inner) %v, want %v", got, want)
+	}
+	tally := tl.ctx.Value(tallyKey{}).(*connTally)
+	if tally.sw != (StatusWriter{}) {
+		t.Errorf("the connection's writer kept %+v after its request", tally.sw)
 	}
 }
