@@ -103,3 +103,30 @@ func TestCheckTable(t *testing.T) {
 		}
 	}
 }
+
+// TestFileTokenReplaced: a profile's new token works at once and its old
+// one stops at once; neither opens another profile.
+func TestFileTokenReplaced(t *testing.T) {
+	t.Parallel()
+	tokens := NewTokens(nil)
+	oldTok, newTok := strings.Repeat("a", 26), strings.Repeat("b", 26)
+	tokens.SetFile("dev", oldTok)
+	tokens.SetFile("prod", strings.Repeat("p", 26))
+	if err := tokens.Check("dev", oldTok); err != nil {
+		t.Fatalf("dev's token: %v", err)
+	}
+	tokens.SetFile("dev", newTok)
+	for _, tt := range []struct {
+		profile, token string
+		want           error
+	}{
+		{"dev", newTok, nil},
+		{"dev", oldTok, ErrWrongToken},
+		{"prod", newTok, ErrWrongToken},
+		{"prod", oldTok, ErrWrongToken},
+	} {
+		if err := tokens.Check(tt.profile, tt.token); err != tt.want {
+			t.Errorf("Check(%s, %.1s…) = %v, want %v", tt.profile, tt.token, err, tt.want)
+		}
+	}
+}
