@@ -232,7 +232,11 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 				return err
 			}
 			b.logf("endpoints: the daemon's CPU profile under load")
-			rep.profiles, err = b.profileEndpoints(ctx, a)
+			if rep.profiles, err = b.profileEndpoints(ctx, a); err != nil {
+				return err
+			}
+			b.logf("endpoints: the servers' own CPU, in memory")
+			rep.mem, err = b.benchMem(ctx)
 			return err
 		})
 	}

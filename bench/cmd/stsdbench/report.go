@@ -31,6 +31,7 @@ type report struct {
 
 	credproc  *credprocResult
 	endpoints []endpointRun
+	mem       []memResult // the endpoints' in-memory benchmarks
 	profiles  []goProfile // the daemon's CPU profile per endpoint
 	bursts    []burstResult
 	// burstProfile is the daemon's profile during one more burst, when
@@ -160,6 +161,7 @@ func (r *report) write(w io.Writer) {
 	}
 	r.writeCredproc(p)
 	r.writeEndpoints(p)
+	r.writeMem(p)
 	r.writeProfiles(p)
 	r.writeBursts(p)
 	r.writeBroker(p)

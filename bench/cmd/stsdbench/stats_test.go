@@ -82,3 +82,17 @@ func TestSliceRates(t *testing.T) {
 		t.Errorf("kiloRange(nil) = %q, want –", got)
 	}
 }
+
+// TestParseNsPerOp: the benchmark's own line is found, with or without
+// the -N suffix, and a missing one is an error.
+func TestParseNsPerOp(t *testing.T) {
+	out := "goos: linux\nBenchmarkIMDSMemFloor-2   \t   20000\t      5123 ns/op\t    2289 B/op\nBenchmarkIMDSMem-2 \t 20000\t 6001.5 ns/op\nPASS\n"
+	for name, want := range map[string]float64{"BenchmarkIMDSMem": 6001.5, "BenchmarkIMDSMemFloor": 5123} {
+		if got, err := parseNsPerOp(out, name); err != nil || got != want {
+			t.Errorf("parseNsPerOp(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := parseNsPerOp(out, "BenchmarkECSMem"); err == nil {
+		t.Error("a benchmark not in the output was found")
+	}
+}
