@@ -65,12 +65,7 @@ func MemBench(b *testing.B, serve func(net.Listener), req, body []byte) {
 // answering body with Content-Type contentType (no routing, checks,
 // limits or log): the floor the endpoints are measured against.
 func MemFloor(contentType string, body []byte) func(net.Listener) {
-	return func(ln net.Listener) {
-		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", contentType)
-			w.Write(body)
-		}))
-	}
+	return func(ln net.Listener) { http.Serve(ln, floorHandler(contentType, body)) }
 }
 
 // MemServe serves MemBench's connections with h as the daemon serves an

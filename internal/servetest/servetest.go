@@ -389,10 +389,7 @@ func readAnswer(br *bufio.Reader, body []byte) error {
 // or ConnContext): the floor the endpoints are measured against.
 func FloorBench(b *testing.B, contentType string, body []byte) string {
 	b.Helper()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", contentType)
-		w.Write(body)
-	})
+	h := floorHandler(contentType, body)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -402,4 +399,13 @@ func FloorBench(b *testing.B, contentType string, body []byte) string {
 	go func() { defer close(done); srv.Serve(ln) }()
 	b.Cleanup(func() { srv.Close(); <-done })
 	return ln.Addr().String()
+}
+
+// floorHandler is the floors' handler: body with Content-Type
+// contentType, and nothing else.
+func floorHandler(contentType string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Write(body)
+	})
 }
