@@ -25,13 +25,13 @@ func Path(profile string) string { return "/v1/credentials/" + profile }
 
 // ecsHandler is the ECS-container-credentials-compatible endpoint.
 type ecsHandler struct {
-	src      Source
-	profiles map[string]Profile
-	rules    map[string]peercred.Rule // by profile
-	tokens   *Tokens
-	o        Options
-	check    peercred.Check
-	bodies   httpserve.Bodies // rendered documents, by profile
+	src     Source
+	rules   map[string]peercred.Rule // who may read each profile served, by name
+	unknown peercred.Rule            // who may ask for a profile not served
+	tokens  *Tokens
+	o       Options
+	check   peercred.Check
+	bodies  httpserve.Bodies // rendered documents, by profile
 }
 
 // pathPrefix is Path without the profile.
@@ -53,10 +53,13 @@ func (h *ecsHandler) served() http.Handler { return h.chain(h.fast(h.router())) 
 // the caller check.
 func newECS(src Source, profiles []Profile, tokens *Tokens, o Options) *ecsHandler {
 	o = o.withDefaults()
-	h := &ecsHandler{src: src, profiles: map[string]Profile{}, rules: map[string]peercred.Rule{}, tokens: tokens, o: o}
+	// A profile not served gets the defaults (only this process's user
+	// passes the caller check), so other users learn nothing about which
+	// profiles exist.
+	h := &ecsHandler{src: src, rules: map[string]peercred.Rule{}, unknown: Profile{}.WithDefaults().Rule(), tokens: tokens, o: o}
 	for _, p := range profiles {
 		p = p.WithDefaults()
-		h.profiles[p.Name], h.rules[p.Name] = p, p.Rule()
+		h.rules[p.Name] = p.Rule()
 	}
 	h.check = peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Deny: deny}
 	return h
@@ -102,24 +105,20 @@ func (h *ecsHandler) fast(routed http.Handler) http.Handler {
 // serve answers profile name's credentials after the checks that need the
 // profile, in order: caller, then token.
 func (h *ecsHandler) serve(w http.ResponseWriter, r *http.Request, name string) {
-	if h.check.Allow(w, r, h.rule(name)) && h.authorized(w, r, name) {
+	rule, known := h.rules[name] // one lookup: who may read it, and whether it is served
+	if !known {
+		rule = h.unknown
+		rule.Profile = name
+	}
+	if h.check.Allow(w, r, rule) && h.authorized(w, r, name, known) {
 		h.credentials(w, r, name)
 	}
 }
 
-// rule is who may read profile name; an unknown one gets the defaults
-// (only this process's user passes the caller check), so other users
-// learn nothing about which profiles exist.
-func (h *ecsHandler) rule(name string) peercred.Rule {
-	if ru, ok := h.rules[name]; ok {
-		return ru
-	}
-	return Profile{Name: name}.WithDefaults().Rule()
-}
-
-// authorized reports whether r carries a token for profile name; when not,
-// it has answered 401, 404 (a token but an unknown profile) or 403.
-func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name string) bool {
+// authorized reports whether r carries a token for profile name (known:
+// one the endpoint serves); when not, it has answered 401, 404 (a token
+// but an unknown profile) or 403.
+func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name string, known bool) bool {
 	vals := r.Header["Authorization"]
 	err := ErrNoToken
 	switch len(vals) {
@@ -133,7 +132,7 @@ func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name str
 	case errors.Is(err, ErrNoToken):
 		httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an Authorization header with the profile's token is required")
 		return false
-	case h.profiles[name].Name == "":
+	case !known:
 		httpserve.WriteError(w, http.StatusNotFound, httpserve.CodeUnknownProfile, "this endpoint does not serve profile "+strconv.Quote(name))
 		return false
 	case err != nil:

@@ -5,13 +5,15 @@
 // At the default GOGC=100 the runtime collects once the heap reaches
 // twice what is live (the live heap plus the goroutine stacks and globals
 // it scans), but never below 4 MiB in all. A bare HTTP server has almost
-// nothing live, so it gets those 4 MiB of room; the daemon keeps a live
-// heap of a megabyte or more (the AWS SDK's endpoint tables, the CA pool,
-// routers), so at GOGC=100 its handlers get that much less room and the
-// collector runs proportionally more often for the same requests. While
-// held, the GC percentage is raised just enough that the room is Room
-// again; the heap grows by at most the live heap's size (up to Room), and
-// only while serving. Idle, the runtime's own setting applies again.
+// nothing live, so it gets those 4 MiB of room and each of its cycles
+// scans almost nothing. The daemon keeps a live heap of a megabyte or
+// more (the AWS SDK's endpoint tables, the CA pool, routers), which every
+// cycle scans: at GOGC=100 its cycles come more often than a bare
+// server's and each costs about twice as much. While held, the GC
+// percentage is raised just enough that the room is Room: a quarter as
+// many cycles per request as a bare server's. The heap may then reach
+// its live size plus Room, only while serving; idle, the runtime's own
+// setting applies again.
 //
 // A GOGC the user set is theirs: holds then change nothing.
 package gcroom
@@ -24,9 +26,9 @@ import (
 )
 
 // Room is the least the heap may grow by between collections while held:
-// what the runtime's minimum total heap (4 MiB at GOGC=100) gives a
-// process with nothing live.
-const Room = 4 << 20
+// four times what the runtime's minimum total heap (4 MiB at GOGC=100)
+// gives a process with nothing live, about 7000 credential answers.
+const Room = 16 << 20
 
 // runtimeHooks are how the package reads and sets the runtime's state
 // (tests replace them).

@@ -19,14 +19,14 @@ func TestPercent(t *testing.T) {
 		live, sg uint64
 		want     int
 	}{
-		{0, 0, 100},                  // nothing live: GOGC=100 already gives 4 MiB
-		{64 << 10, 32 << 10, 102},    // a bare server's few KB
-		{1250 << 10, 300 << 10, 131}, // the daemon's endpoint tables and CA pool
-		{2 * mib, 200 << 10, 150},
-		{3 * mib, 100 << 10, 130}, // the proportional term is the cheaper one
-		{4 * mib, 0, 100},         // 2× live is room enough
-		{40 * mib, 2 * mib, 100},  // a big heap: unchanged
-		{0, 8 * mib, 100},         // stacks alone
+		{0, 0, 400},                  // nothing live: 4× the minimum heap
+		{64 << 10, 32 << 10, 402},    // a bare server's few KB
+		{1250 << 10, 300 << 10, 431}, // the daemon's endpoint tables and CA pool
+		{2 * mib, 200 << 10, 450},
+		{8 * mib, 0, 200},        // the proportional term is the cheaper one
+		{16 * mib, 0, 100},       // 2× live is room enough
+		{40 * mib, 2 * mib, 100}, // a big heap: unchanged
+		{0, 8 * mib, 200},        // stacks alone
 	} {
 		p := Percent(tt.live, tt.sg)
 		if p != tt.want {
@@ -42,15 +42,16 @@ func TestPercent(t *testing.T) {
 }
 
 // FuzzPercent: the percentage always gives Room, is the least that does,
-// and never exceeds what 4 MiB of live heap would need.
+// and never exceeds what 4 MiB of live heap would need (the minimum heap
+// term up to there, the proportional one past it).
 func FuzzPercent(f *testing.F) {
 	f.Add(uint64(1250<<10), uint64(300<<10))
 	f.Add(uint64(0), uint64(0))
 	f.Fuzz(func(t *testing.T, live, sg uint64) {
 		live, sg = live%(64*mib), sg%(64*mib)
 		p := Percent(live, sg)
-		if p < 100 || p > 200 {
-			t.Fatalf("Percent(%d, %d) = %d, want 100..200", live, sg, p)
+		if most := 100 * (4*mib + Room) / (4 * mib); p < 100 || p > most {
+			t.Fatalf("Percent(%d, %d) = %d, want 100..%d", live, sg, p, most)
 		}
 		if goal(p, live, sg)-live < Room && p > 100 {
 			t.Fatalf("Percent(%d, %d) = %d leaves too little room", live, sg, p)
@@ -84,8 +85,8 @@ func fakeHeap(t *testing.T, live, sg uint64, userSet bool) (*int, *uint64) {
 }
 
 // TestAdjustFollowsTheHeap: a hold taken before any collection (nothing
-// live yet) changes nothing; once a collection finds the heap, Adjust
-// makes the room, follows it as it grows, and Release puts 100 back.
+// live yet) makes the room over nothing; once a collection finds the
+// heap, Adjust follows it as it grows, and Release puts 100 back.
 func TestAdjustFollowsTheHeap(t *testing.T) {
 	pct, live := fakeHeap(t, 0, 0, false)
 	Hold()
@@ -93,10 +94,10 @@ func TestAdjustFollowsTheHeap(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 100},          // held with nothing live yet
-		{1250 << 10, 131}, // a collection found the heap
-		{8 << 20, 100},    // it grew past needing room
-		{2 << 20, 150},
+		{0, 400},          // held with nothing live yet
+		{1250 << 10, 431}, // a collection found the heap
+		{32 << 20, 100},   // it grew past needing room
+		{2 << 20, 450},
 	} {
 		*live = step.live
 		Adjust()
@@ -114,13 +115,13 @@ func TestAdjustFollowsTheHeap(t *testing.T) {
 func TestHoldsNestAndRestore(t *testing.T) {
 	pct := fakeRuntime(t, 1250<<10, 300<<10, false)
 	Hold()
-	if *pct != 131 {
-		t.Fatalf("after the first Hold: %d, want 131", *pct)
+	if *pct != 431 {
+		t.Fatalf("after the first Hold: %d, want 431", *pct)
 	}
 	Hold()
 	Release()
-	if *pct != 131 {
-		t.Fatalf("after one of two Releases: %d, want 131 still", *pct)
+	if *pct != 431 {
+		t.Fatalf("after one of two Releases: %d, want 431 still", *pct)
 	}
 	Release()
 	if *pct != 100 {
