@@ -237,14 +237,18 @@ func (r *report) writeEndpoints(p printf) {
 		"own CPU time (`/proc/PID/task/*/schedstat`) over its slices, warm-ups included, divided by the measured "+
 		"requests; other work on the machine moves it less than it moves req/s. *Peak RSS*: each server's VmHWM after its run "+
 		"(the daemon's since it started, the floor's since its own start). *Slices*: the lowest and highest req/s of "+
-		"one side's slices, in thousands: how much the machine's own speed moved meanwhile.\n\n",
+		"one side's slices, in thousands: how much the machine's own speed moved meanwhile. *Paired ratio*: stsd's req/s over the "+
+		"floor's in each pair of adjacent slices (ABBA: stsd's k-th slice ran right before or after the floor's k-th), "+
+		"median [p25–p75]; the targets judge its median, which a spell of a few slow or fast slices moves less than "+
+		"it moves the totals' ratio beside it.\n\n",
 		b.conns, b.conns, loadSlices, b.sliceWarmup(), b.loadTime/loadSlices, b.loadTime, r.pinning)
-	p("| endpoint | mode | stsd req/s | floor req/s | ratio | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | slices, k req/s (stsd / floor) |\n")
-	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	p("| endpoint | mode | stsd req/s | floor req/s | ratio (totals) | paired ratio, median [p25–p75] | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | slices, k req/s (stsd / floor) |\n")
+	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.endpoints {
 		sc, fc := cpuPerRequest(e.StsdCPU, e.Stsd), cpuPerRequest(e.FloorCPU, e.Floor)
-		p("| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB | %s / %s |\n", e.Endpoint, e.Mode,
-			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS),
+		pr := e.pairedRatio()
+		p("| %s | %s | %.0f | %.0f | %s | %.2f [%.2f–%.2f] | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB | %s / %s |\n", e.Endpoint, e.Mode,
+			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS), pr.Median, pr.P25, pr.P75,
 			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
 			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
 			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kiloRange(e.StsdSlices), kiloRange(e.FloorSlices))

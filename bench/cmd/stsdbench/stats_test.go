@@ -96,3 +96,19 @@ func TestParseNsPerOp(t *testing.T) {
 		t.Error("a benchmark not in the output was found")
 	}
 }
+
+// TestPairedRatio: each stsd slice is compared with the floor slice next
+// to it, so a slow spell that hits both sides of a pair leaves the median
+// alone while it moves the totals; of an even count the median is the
+// lower middle ratio.
+func TestPairedRatio(t *testing.T) {
+	t.Parallel()
+	e := endpointRun{
+		FloorSlices: []float64{40, 40, 10, 10, 40, 40},
+		StsdSlices:  []float64{38, 36, 9.5, 9.4, 40, 37.2},
+	}
+	pr := e.pairedRatio()
+	if pr.N != 6 || math.Abs(pr.Median-0.94) > 1e-9 {
+		t.Errorf("paired ratio: n %d median %v; want 6, 0.94 (of 0.90 0.93 0.94 0.95 0.95 1.00)", pr.N, pr.Median)
+	}
+}
