@@ -415,3 +415,35 @@ notify_command = "echo >> `+out+`"
 		t.Errorf("notify_command got %q, %v; want the profile name once", b, err)
 	}
 }
+
+// TestCredentialsAt: credentials valid at the endpoint's clock reading are
+// handed out with that reading (no second one); ones not valid at it are
+// waited for and handed out with the clock read once they came, and never
+// once they have expired.
+func TestCredentialsAt(t *testing.T) {
+	env := newEnv(t, sessionProfile)
+	synctest.Test(t, func(t *testing.T) {
+		sts := ststest.NewHandler(ststest.Options{})
+		s, r := runDev(t, Options{Config: env.cfg, HTTPClient: memClient(sts), Rand: fixedRand})
+		ctx := t.Context()
+		first, err := r.Credentials(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-time.Minute) // an endpoint's reading, taken a while ago
+		c, got, err := s.CredentialsAt(ctx, "dev", at)
+		if err != nil || !got.Equal(at) || c.AccessKeyID != first.creds.AccessKeyID {
+			t.Errorf("CredentialsAt(valid) = %s, %v, %v; want %s at %v", c.AccessKeyID, got, err, first.creds.AccessKeyID, at)
+		}
+		// A reading past their expiry: the supervisor's own clock decides,
+		// and its reading is the one handed back.
+		late := first.creds.Expiration.Add(time.Second)
+		c, got, err = s.CredentialsAt(ctx, "dev", late)
+		if err != nil || !got.Equal(time.Now()) || !got.Before(c.Expiration) {
+			t.Errorf("CredentialsAt(past expiry) = %v, %v (expires %v); want valid ones at now %v", got, err, c.Expiration, time.Now())
+		}
+		if _, _, err := s.CredentialsAt(ctx, "nope", time.Now()); !errors.Is(err, ErrUnknownProfile) {
+			t.Errorf("unknown profile: %v", err)
+		}
+	})
+}

@@ -417,23 +417,32 @@ func (s *Supervisor) endpoints(cfg *config.Config, p *config.Profile) []string {
 // ErrUnknownProfile is returned for a profile this daemon does not serve.
 var ErrUnknownProfile = errors.New("unknown profile")
 
-// Credentials returns profile's current valid credentials for an endpoint
-// (IMDS, ECS, broker). Like every reader it never starts a fetch: it waits
-// (bounded by ctx and WaitTimeout) only while a first fetch is under way.
-// Errors: ErrUnknownProfile, mfa.ErrNeeded, or one wrapping ErrUnavailable.
+// Credentials returns profile's current valid credentials. Like every
+// reader it never starts a fetch: it waits (bounded by ctx and
+// WaitTimeout) only while a first fetch is under way. Errors:
+// ErrUnknownProfile, mfa.ErrNeeded, or one wrapping ErrUnavailable.
 func (s *Supervisor) Credentials(ctx context.Context, profile string) (wire.Credentials, error) {
+	c, _, err := s.CredentialsAt(ctx, profile, s.o.Clock.Now())
+	return c, err
+}
+
+// CredentialsAt is Credentials for an endpoint (httpserve.Source) that
+// read the clock at now: credentials valid at now are handed out with
+// now, and ones it had to wait for with the clock read once they came,
+// so an answer needs one clock reading, not one here and one there.
+func (s *Supervisor) CredentialsAt(ctx context.Context, profile string, now time.Time) (wire.Credentials, time.Time, error) {
 	r := s.cur().refreshers[profile]
 	if r == nil {
-		return wire.Credentials{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
+		return wire.Credentials{}, time.Time{}, fmt.Errorf("%w %q", ErrUnknownProfile, profile)
 	}
-	if snap := r.snap.Load(); snap.valid(s.o.Clock.Now()) {
-		return *snap.creds, nil // the common case: no timer, no wait
+	if snap := r.snap.Load(); snap.valid(now) {
+		return *snap.creds, now, nil // the common case: no timer, no wait
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.o.WaitTimeout)
 	defer cancel()
 	snap, err := r.Credentials(ctx)
 	if err != nil {
-		return wire.Credentials{}, err
+		return wire.Credentials{}, time.Time{}, err
 	}
-	return *snap.creds, nil
+	return *snap.creds, s.o.Clock.Now(), nil
 }

@@ -100,7 +100,7 @@ func (h *containerHandler) serve(w http.ResponseWriter, r *http.Request) {
 	if !check.Allow(w, r, p.Rule()) {
 		return
 	}
-	c, at, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now)
+	c, at, ok := httpserve.Credentials(w, r, h.src, p.Name, h.o.Now())
 	if !ok {
 		return
 	}

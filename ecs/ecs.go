@@ -144,7 +144,7 @@ func (h *ecsHandler) authorized(w http.ResponseWriter, r *http.Request, name str
 }
 
 func (h *ecsHandler) credentials(w http.ResponseWriter, r *http.Request, name string) {
-	c, at, ok := httpserve.Credentials(w, r, h.src, name, h.o.Now)
+	c, at, ok := httpserve.Credentials(w, r, h.src, name, h.o.Now())
 	if !ok {
 		return
 	}

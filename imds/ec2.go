@@ -67,7 +67,7 @@ func NewIMDS(src Source, p Profile, o Options) http.Handler {
 
 // served is the endpoint as NewIMDS serves it: the checks, then the fast
 // path, then the router.
-func (h *ec2Handler) served() http.Handler { return h.chain(h.fast(h.router())) }
+func (h *ec2Handler) served() http.Handler { return h.chain(h.auth(h.fast(h.router()))) }
 
 // newEC2Handler is NewIMDS's handler state: the profile, its token key
 // and its stable ids.
@@ -93,14 +93,15 @@ func newEC2Handler(src Source, p Profile, o Options) *ec2Handler {
 }
 
 // chain puts the checks in front of inner, in order: proxy headers →
-// Host → caller → token → inner; the access log sees every answer.
+// Host → caller → inner (auth: the token, then the handlers); the access
+// log sees every answer.
 func (h *ec2Handler) chain(inner http.Handler) http.Handler {
 	rule := h.p.Rule()
 	fixed := func(*http.Request) peercred.Rule { return rule }
 	o := h.o
 	return httpserve.AccessLog(httpserve.Log{Logger: o.AccessLogger.With("profile", h.p.Name), Now: o.Now, Endpoint: "imds", OnRequest: o.OnRequest},
 		httpserve.RejectProxyHeaders(httpserve.CheckHost(
-			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(h.auth(inner)))))
+			peercred.Check{Log: o.Logger, UID: o.PeerUID, Container: o.ContainerPeer, Rule: fixed, Deny: deny}.Require(inner))))
 }
 
 // router is every path the endpoint answers, behind the checks: the one
@@ -165,7 +166,7 @@ func newRouter() *mux.Router {
 		}
 		r.NewRoute().MatcherFunc(one).Methods(http.MethodGet, http.MethodHead).HandlerFunc(
 			on(func(h *ec2Handler, w http.ResponseWriter, r *http.Request) {
-				h.credentials(w, r, strings.TrimPrefix(r.URL.Path, prefix), extended)
+				h.credentials(w, r, strings.TrimPrefix(r.URL.Path, prefix), extended, h.o.Now())
 			}))
 	}
 	named(pathCreds, false)
@@ -179,49 +180,54 @@ func newRouter() *mux.Router {
 	return r
 }
 
-// fast answers the credential GETs SDKs repeat (this profile's legacy and
-// extended paths) without the router, which would walk its routes and
-// add a request and a context per request (the shared router finds this
-// handler in the context); everything else goes to routed. It sits behind
-// the same checks: the answers are the router's.
-func (h *ec2Handler) fast(routed http.Handler) http.Handler {
-	legacy, extended := pathCreds+"/"+h.p.Name, pathCredsExt+"/"+h.p.Name
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			switch r.URL.Path {
-			case legacy:
-				h.credentials(w, r, h.p.Name, false)
-				return
-			case extended:
-				h.credentials(w, r, h.p.Name, true)
-				return
-			}
-		}
-		routed.ServeHTTP(w, r)
-	})
-}
+// authed is a handler behind auth, given the clock reading the token was
+// checked with.
+type authed func(w http.ResponseWriter, r *http.Request, now time.Time)
 
-// auth requires a valid token on everything but the token PUT itself. With
-// imds_v1 a request without a token passes; one with an invalid token is
-// still refused, as on EC2.
-func (h *ec2Handler) auth(next http.Handler) http.Handler {
+// auth requires a valid token on everything but the token PUT itself
+// (which goes to next at the zero time). With imds_v1 a request without a
+// token passes; one with an invalid token is still refused, as on EC2.
+func (h *ec2Handler) auth(next authed) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == pathToken {
-			next.ServeHTTP(w, r)
+			next(w, r, time.Time{})
 			return
 		}
+		now := h.o.Now()
 		tok, present := r.Header[tokenHeader]
 		switch {
 		case !present && h.o.IMDSV1:
 		case !present:
 			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "an IMDSv2 token is required: PUT "+pathToken+" first")
 			return
-		case len(tok) != 1 || !h.key.valid(h.p.Name, tok[0], h.o.Now()):
+		case len(tok) != 1 || !h.key.valid(h.p.Name, tok[0], now):
 			httpserve.WriteError(w, http.StatusUnauthorized, httpserve.CodeUnauthorized, "the IMDSv2 token is invalid or expired")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next(w, r, now)
 	})
+}
+
+// fast answers the credential GETs SDKs repeat (this profile's legacy and
+// extended paths) with the token's clock reading and without the router,
+// which would walk its routes and add a request and a context per request
+// (the shared router finds this handler in the context); everything else
+// goes to routed. Its answers are the router's.
+func (h *ec2Handler) fast(routed http.Handler) authed {
+	legacy, extended := pathCreds+"/"+h.p.Name, pathCredsExt+"/"+h.p.Name
+	return func(w http.ResponseWriter, r *http.Request, now time.Time) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case legacy:
+				h.credentials(w, r, h.p.Name, false, now)
+				return
+			case extended:
+				h.credentials(w, r, h.p.Name, true, now)
+				return
+			}
+		}
+		routed.ServeHTTP(w, r)
+	}
 }
 
 // token answers PUT /latest/api/token: the body is the token, and the TTL
@@ -240,20 +246,21 @@ func (h *ec2Handler) token(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(tok))
 }
 
-// current returns valid credentials and when they were checked, or
-// answers 503: never expired ones.
-func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request) (wire.Credentials, time.Time, bool) {
-	return httpserve.Credentials(w, r, h.src, h.p.Name, h.o.Now)
+// current returns credentials valid at now or later and when they were
+// checked, or answers 503: never expired ones.
+func (h *ec2Handler) current(w http.ResponseWriter, r *http.Request, now time.Time) (wire.Credentials, time.Time, bool) {
+	return httpserve.Credentials(w, r, h.src, h.p.Name, now)
 }
 
 // credentials answers the credential document of role name (only this
-// profile's exists), extended with AccountId or not.
-func (h *ec2Handler) credentials(w http.ResponseWriter, r *http.Request, name string, extended bool) {
+// profile's exists), extended with AccountId or not, checked at now or
+// later.
+func (h *ec2Handler) credentials(w http.ResponseWriter, r *http.Request, name string, extended bool, now time.Time) {
 	if name != h.p.Name {
 		httpserve.NotFound(w, r)
 		return
 	}
-	c, at, ok := h.current(w, r)
+	c, at, ok := h.current(w, r, now)
 	if !ok {
 		return
 	}
@@ -275,7 +282,7 @@ func (h *ec2Handler) lastUpdated(akid string) time.Time {
 }
 
 func (h *ec2Handler) iamInfo(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := h.current(w, r)
+	c, _, ok := h.current(w, r, h.o.Now())
 	if !ok {
 		return
 	}
@@ -293,7 +300,7 @@ func (h *ec2Handler) iamInfo(w http.ResponseWriter, r *http.Request) {
 // they name one; the document is served without it otherwise.
 func (h *ec2Handler) identityDocument(w http.ResponseWriter, r *http.Request) {
 	account := ""
-	if c, err := h.src.Credentials(r.Context(), h.p.Name); err == nil {
+	if c, _, err := h.src.CredentialsAt(r.Context(), h.p.Name, h.o.Now()); err == nil {
 		account = c.AccountID
 	}
 	doc := ec2Doc(

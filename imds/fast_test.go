@@ -56,7 +56,8 @@ func TestFastPathSameAnswers(t *testing.T) {
 				o.PeerUID = tt.peer
 			}
 			h := newEC2Handler(newSource("dev"), devProfile, o)
-			served, routed := h.served(), h.chain(h.router())
+			rt := h.router()
+			served, routed := h.served(), h.chain(h.auth(func(w http.ResponseWriter, r *http.Request, _ time.Time) { rt.ServeHTTP(w, r) }))
 			hdr := append(tt.hdr[:len(tt.hdr):len(tt.hdr)], tokenHeader, h.testToken(tt.token, clk.Now()))
 			if tt.token == "none" {
 				hdr = tt.hdr

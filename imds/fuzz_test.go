@@ -86,3 +86,26 @@ func FuzzEndpoint(f *testing.F) {
 		servetest.CheckAnswer(t, r, rec, xff, authorized)
 	})
 }
+
+// TestConstantTimeEqual: every length around the word size, equal and
+// differing in each byte, and unequal lengths.
+func TestConstantTimeEqual(t *testing.T) {
+	for n := range 20 {
+		a := strings.Repeat("k", n)
+		if !constantTimeEqual(a, a) || !constantTimeEqual(a, strings.Clone(a)) {
+			t.Errorf("len %d: equal strings compare unequal", n)
+		}
+		for i := range n {
+			for _, flip := range []byte{1, 0x80} {
+				b := []byte(a)
+				b[i] ^= flip
+				if constantTimeEqual(a, string(b)) {
+					t.Errorf("len %d: a difference in byte %d (^%#x) went unseen", n, i, flip)
+				}
+			}
+		}
+		if constantTimeEqual(a, a+"k") {
+			t.Errorf("len %d: unequal lengths compare equal", n)
+		}
+	}
+}

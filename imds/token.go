@@ -148,15 +148,31 @@ func (k *tokenKey) valid(profile, tok string, now time.Time) bool {
 }
 
 // constantTimeEqual compares two strings of equal length in time that
-// depends on their length only (subtle.ConstantTimeCompare would copy
-// them to byte slices first).
+// depends on their length only, eight bytes at a time
+// (subtle.ConstantTimeCompare would copy them to byte slices first and
+// compare byte by byte).
 func constantTimeEqual(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	var d byte
-	for i := 0; i < len(a); i++ {
-		d |= a[i] ^ b[i]
+	var d uint64
+	i := 0
+	for ; len(a)-i >= 8; i += 8 {
+		d |= load64(a[i:]) ^ load64(b[i:])
 	}
-	return subtle.ConstantTimeByteEq(d, 0) == 1
+	for ; i < len(a); i++ {
+		d |= uint64(a[i] ^ b[i])
+	}
+	d |= d >> 32
+	d |= d >> 16
+	d |= d >> 8
+	return subtle.ConstantTimeByteEq(byte(d), 0) == 1
+}
+
+// load64 is s's first eight bytes as one little-endian word (the compiler
+// makes it one load).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }

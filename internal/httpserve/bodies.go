@@ -98,18 +98,22 @@ func dateValue(t time.Time) []string {
 // expired ones; an error means there are none to hand out (its message
 // never holds a secret). *daemon.Supervisor is the daemon's Source.
 type Source interface {
-	Credentials(ctx context.Context, profile string) (wire.Credentials, error)
+	// CredentialsAt returns profile's credentials and a time no earlier
+	// than now (the caller's clock reading, taken just before the call)
+	// that they are checked against: now when they were at hand, a later
+	// reading when the source had to wait for them.
+	CredentialsAt(ctx context.Context, profile string, now time.Time) (wire.Credentials, time.Time, error)
 }
 
 // errExpired: a source handed out credentials that expired meanwhile.
 var errExpired = errors.New("the credentials have expired")
 
 // Credentials returns profile's credentials from src and the time they
-// were checked valid at (now, read once they are in hand), or answers 503
-// and returns false: none, or expired ones at that time (never served).
-func Credentials(w http.ResponseWriter, r *http.Request, src Source, profile string, now func() time.Time) (wire.Credentials, time.Time, bool) {
-	c, err := src.Credentials(r.Context(), profile)
-	t := now()
+// were checked valid at (now, the request's clock reading, or src's later
+// one), or answers 503 and returns false: none, or expired ones at that
+// time (never served).
+func Credentials(w http.ResponseWriter, r *http.Request, src Source, profile string, now time.Time) (wire.Credentials, time.Time, bool) {
+	c, t, err := src.CredentialsAt(r.Context(), profile, now)
 	if err == nil && !t.Before(c.Expiration) {
 		err = errExpired
 	}

@@ -162,7 +162,7 @@ func (r *Resolver) Endpoint(ctx context.Context, profile string) (*Endpoint, err
 
 // ephemeral serves profile from src on 127.0.0.1.
 func (r *Resolver) ephemeral(ctx context.Context, profile string, src ecs.Source) (*Endpoint, error) {
-	c, err := src.Credentials(ctx, profile)
+	c, _, err := src.CredentialsAt(ctx, profile, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +190,13 @@ func (d daemonSource) Credentials(ctx context.Context, profile string) (wire.Cre
 	return c, nil
 }
 
+// CredentialsAt is Credentials as an ecs.Source: the clock is read again
+// once the daemon has answered.
+func (d daemonSource) CredentialsAt(ctx context.Context, profile string, _ time.Time) (wire.Credentials, time.Time, error) {
+	c, err := d.Credentials(ctx, profile)
+	return c, time.Now(), err
+}
+
 // Direct is Resolver's daemon-less fetch of profile (the last fallback of
 // `stsd credential-process`).
 func (r *Resolver) Direct(ctx context.Context, profile string) (*cache.Entry, error) {
@@ -215,8 +222,8 @@ func (r *Resolver) directOptions() (Options, error) {
 	return Options{Config: cfg, Store: store, Prompt: r.Prompt}, nil
 }
 
-// directSource is the daemon-less fetch as an ecs.Source.
-func (r *Resolver) directSource() ecs.Source { return directSource{r} }
+// directSource is the daemon-less fetch, also as an ecs.Source.
+func (r *Resolver) directSource() directSource { return directSource{r} }
 
 type directSource struct{ r *Resolver }
 
@@ -226,4 +233,11 @@ func (d directSource) Credentials(ctx context.Context, profile string) (wire.Cre
 		return wire.Credentials{}, err
 	}
 	return e.Credentials, nil
+}
+
+// CredentialsAt is Credentials as an ecs.Source: the clock is read again
+// once they are in.
+func (d directSource) CredentialsAt(ctx context.Context, profile string, _ time.Time) (wire.Credentials, time.Time, error) {
+	c, err := d.Credentials(ctx, profile)
+	return c, time.Now(), err
 }

@@ -79,7 +79,9 @@ func MemServe(h http.Handler, o httpserve.Options) func(net.Listener) {
 // lock would be what is measured.
 type Static struct{ C wire.Credentials }
 
-func (s Static) Credentials(context.Context, string) (wire.Credentials, error) { return s.C, nil }
+func (s Static) CredentialsAt(_ context.Context, _ string, now time.Time) (wire.Credentials, time.Time, error) {
+	return s.C, now, nil
+}
 
 // loopbackPair opens a loopback TCP connection that stays open until the
 // benchmark ends and returns the addresses of its accepted end.

@@ -87,19 +87,20 @@ func NewSource(profiles ...string) *Source {
 	return s
 }
 
-// Credentials is the endpoints' Source method.
-func (s *Source) Credentials(_ context.Context, profile string) (wire.Credentials, error) {
+// CredentialsAt is the endpoints' Source method: the credentials set
+// for profile, at now.
+func (s *Source) CredentialsAt(_ context.Context, profile string, now time.Time) (wire.Credentials, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.err != nil {
-		return wire.Credentials{}, s.err
+		return wire.Credentials{}, time.Time{}, s.err
 	}
 	c, ok := s.creds[profile]
 	if !ok {
-		return wire.Credentials{}, errors.New(`unknown profile "` + profile + `"`)
+		return wire.Credentials{}, time.Time{}, errors.New(`unknown profile "` + profile + `"`)
 	}
-	return c, nil
+	return c, now, nil
 }
 
 // Set serves c for profile, or err for every profile when err is not nil.

@@ -2,11 +2,12 @@
 // bare net/http server answering every request with the same bytes the
 // endpoint serves, and nothing else (no routing, checks, timeouts or logs).
 //
-//	httpfloor -body FILE [-listeners N]
+//	httpfloor -body FILE [-listeners N] [-cpu-profile FILE]
 //
 // It listens on N loopback ports the kernel picks, prints one line
 // "ADDR=127.0.0.1:PORT" for each, and exits when stdin closes or on
-// SIGTERM.
+// SIGTERM, having written its CPU profile (runtime/pprof) if asked: the
+// bench compares it with the daemon's under the same load.
 package main
 
 import (
@@ -17,17 +18,30 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
 	body := flag.String("body", "", "`file` whose bytes every response carries")
 	n := flag.Int("listeners", 1, "how many loopback listeners")
+	profile := flag.String("cpu-profile", "", "write a CPU profile of the whole run to `file`")
 	flag.Parse()
 	b, err := os.ReadFile(*body)
 	if err != nil || *n < 1 || *n > 100 {
-		fmt.Fprintln(os.Stderr, "usage: httpfloor -body FILE [-listeners N]:", err)
+		fmt.Fprintln(os.Stderr, "usage: httpfloor -body FILE [-listeners N] [-cpu-profile FILE]:", err)
 		os.Exit(2)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "httpfloor:", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -78,7 +78,7 @@ func run() int {
 	out := flag.String("out", "bench/REPORT.md", "report `file`")
 	quick := flag.Bool("quick", false, "short runs, to check the harness (numbers are not worth reporting)")
 	keep := flag.Bool("keep", false, "keep the work directory (daemon logs, CPU profiles) and print its path")
-	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,burst,broker,rss,clients (default all)")
+	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,profile,clients,burst,broker,rss (default all)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -231,12 +231,14 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 			if rep.endpoints, err = b.benchEndpoints(ctx, a); err != nil {
 				return err
 			}
-			b.logf("endpoints: the daemon's CPU profile under load")
-			if rep.profiles, err = b.profileEndpoints(ctx, a); err != nil {
-				return err
-			}
 			b.logf("endpoints: the servers' own CPU, in memory")
 			rep.mem, err = b.benchMem(ctx)
+			return err
+		})
+	}
+	if err == nil {
+		err = section("profile", fmt.Sprintf("the daemon's and the floor's CPU profiles, %s of load each", profileTime), func() (err error) {
+			rep.profiles, err = b.profileEndpoints(ctx, a)
 			return err
 		})
 	}

@@ -37,70 +37,108 @@ type endpointProfile struct {
 }
 
 // pprofRow is one function of `go tool pprof -top`: its own share of the
-// samples (flat) and that of it and everything it called (cum).
+// samples (flat) and that of it and everything it called (cum), in
+// percent of all samples and in seconds.
 type pprofRow struct {
-	Flat, Cum float64 // percent of all samples
-	Func      string
+	Flat, Cum       float64 // percent of all samples
+	FlatSec, CumSec float64
+	Func            string
 }
 
-// goProfile is the daemon's own CPU profile (stsd run --cpu-profile) of
-// one endpoint under load.
+// goProfile is one server's own CPU profile (runtime/pprof) of one
+// endpoint's credential GET under load.
 type goProfile struct {
 	Endpoint string
 	Header   string // pprof's "Duration: …, Total samples = …" line
 	Rows     []pprofRow
+	Requests int64 // the load generator's requests meanwhile
+}
+
+// profilePair is the daemon's profile of one endpoint and the floor's
+// under the same load.
+type profilePair struct {
+	Endpoint    string
+	Stsd, Floor goProfile
 }
 
 // profileEndpoints runs the daemon of world w with --cpu-profile, once
 // per endpoint, while the load generator drives that endpoint's
-// credential GET, and reads each profile with `go tool pprof -top`.
-func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]goProfile, error) {
+// credential GET, then the floor (httpfloor -cpu-profile) with the same
+// bytes under the same load, and reads each profile with `go tool pprof
+// -top`.
+func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]profilePair, error) {
 	server, client := "", ""
 	if cpus := allowedCPUs(); len(cpus) >= 2 {
 		server, client = cpus[0], cpus[1]
 	}
 	defer func() { w.runArgs = nil }()
-	var out []goProfile
+	var out []profilePair
 	for _, name := range []string{"IMDS", "ECS"} {
 		path := filepath.Join(b.root, "cpu-"+name+".pprof")
 		w.runArgs = []string{"--cpu-profile", path}
 		if err := w.startDaemon(ctx, server); err != nil {
 			return nil, err
 		}
-		err := b.profileLoad(ctx, w, name, client)
+		spec, err := b.profileSpec(ctx, w, name)
+		var r loadResult
+		if err == nil {
+			r, err = profileLoad(ctx, b.self, client, spec)
+		}
 		if serr := w.stopDaemon(); err == nil {
 			err = serr // the profile is complete once the daemon has exited
 		}
 		if err != nil {
 			return nil, err
 		}
-		p, err := readPprof(ctx, path)
+		pair := profilePair{Endpoint: name}
+		if pair.Stsd, err = readPprof(ctx, path); err != nil {
+			return nil, err
+		}
+		pair.Stsd.Requests = r.Requests
+		floorPath := filepath.Join(b.root, "cpu-"+name+"-floor.pprof")
+		fl, err := startFloorProgram(ctx, b.httpFloor, b.root, server, spec.Want, 1, "-cpu-profile", floorPath)
 		if err != nil {
 			return nil, err
 		}
-		p.Endpoint = name
-		b.logf("  profile %s: %s", name, p.Header)
-		out = append(out, p)
+		spec.Addr = fl.addrs[0]
+		r, err = profileLoad(ctx, b.self, client, spec)
+		fl.stop() // writes the profile
+		if err != nil {
+			return nil, err
+		}
+		if pair.Floor, err = readPprof(ctx, floorPath); err != nil {
+			return nil, err
+		}
+		pair.Floor.Requests = r.Requests
+		b.logf("  profile %s: %s; floor: %s", name, pair.Stsd.Header, pair.Floor.Header)
+		out = append(out, pair)
 	}
 	return out, nil
 }
 
-// profileLoad drives endpoint name of w's running daemon for profileTime.
-func (b *bench) profileLoad(ctx context.Context, w *world, name, clientCPU string) error {
+// profileSpec is the load on endpoint name of w's running daemon while
+// it profiles itself.
+func (b *bench) profileSpec(ctx context.Context, w *world, name string) (loadSpec, error) {
 	e, err := w.devEndpoints(ctx)
 	if err != nil {
-		return err
+		return loadSpec{}, err
 	}
 	spec := loadSpec{Addr: e.imdsAddr, Request: httpRequest(e.imdsAddr, imdsCredsPath+"dev", "X-aws-ec2-metadata-token: "+e.imdsToken), Want: e.imdsBody}
 	if name == "ECS" {
 		spec = loadSpec{Addr: e.ecsAddr, Request: httpRequest(e.ecsAddr, "/v1/credentials/dev", "Authorization: "+e.ecsToken), Want: e.ecsBody}
 	}
-	spec.Conns, spec.Warmup, spec.Duration = b.conns, b.warmup, profileTime
-	r, err := generate(ctx, b.self, clientCPU, spec)
+	// No warm-up: the profile covers the whole run, so every request counts.
+	spec.Conns, spec.Duration = b.conns, profileTime
+	return spec, nil
+}
+
+// profileLoad drives spec and fails on any bad reply.
+func profileLoad(ctx context.Context, self, clientCPU string, spec loadSpec) (loadResult, error) {
+	r, err := generate(ctx, self, clientCPU, spec)
 	if err == nil && r.Errors > 0 {
-		err = fmt.Errorf("profile load on %s: %d errors, first: %s", name, r.Errors, r.FirstError)
+		err = fmt.Errorf("profile load on %s: %d errors, first: %s", spec.Addr, r.Errors, r.FirstError)
 	}
-	return err
+	return r, err
 }
 
 // readPprof summarises a CPU profile with `go tool pprof -top -cum`
@@ -130,11 +168,21 @@ func parsePprofTop(out []byte) goProfile {
 			flat, err1 := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
 			cum, err2 := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
 			if err1 == nil && err2 == nil {
-				p.Rows = append(p.Rows, pprofRow{Flat: flat, Cum: cum, Func: strings.Join(f[5:], " ")})
+				p.Rows = append(p.Rows, pprofRow{Flat: flat, Cum: cum, FlatSec: pprofSeconds(f[0]), CumSec: pprofSeconds(f[3]),
+					Func: strings.Join(f[5:], " ")})
 			}
 		}
 	}
 	return p
+}
+
+// pprofSeconds reads one of pprof's sample times ("0", "10ms", "1.62s").
+func pprofSeconds(s string) float64 {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d.Seconds()
 }
 
 // stsdOrLibrary: stsd's own frames and the libraries it calls per request
@@ -171,19 +219,102 @@ func (r *report) writeProfiles(p printf) {
 	p("### Where the daemon's CPU goes\n\n")
 	p("The daemon's own CPU profile (`stsd run --cpu-profile FILE`, runtime/pprof, the whole run, written at exit), "+
 		"one daemon run per endpoint while the load generator drives that endpoint's credential GET for %s "+
-		"(%d connections; server and generator pinned as above), read with `go tool pprof -top`. "+
-		"*Flat*: the function itself; *cum*: it and everything it called; both in %% of all the run's samples "+
-		"(start-up included, a few ms). First the biggest self costs of any kind (system calls and the runtime "+
-		"included), then stsd's and the libraries' frames by cumulative share (≥ 0.5%%).\n\n", profileTime, r.b.conns)
+		"(%d connections; server and generator pinned as above), read with `go tool pprof -top`; then the floor "+
+		"(`httpfloor -cpu-profile FILE`) under the same load. *Flat*: the function itself; *cum*: it and everything "+
+		"it called; both in %% of all the run's samples (start-up included, a few ms). First the biggest self costs "+
+		"of any kind (system calls and the runtime included), then stsd's and the libraries' frames by cumulative "+
+		"share (≥ 0.5%%), then what the daemon spends per request beyond the floor: each function's samples over "+
+		"the requests served meanwhile, the daemon's minus the floor's, largest first (a function the floor also "+
+		"runs costs the same in both unless stsd makes it do more).\n\n", profileTime, r.b.conns)
 	for _, pr := range r.profiles {
-		p("**%s** (%s)\n\n", pr.Endpoint, pr.Header)
+		p("**%s** (%s)\n\n", pr.Endpoint, pr.Stsd.Header)
 		p("| flat | cum | function (top self cost) |\n| --- | --- | --- |\n")
-		for _, row := range topRows(pr.Rows, 15, func(string) bool { return true }, func(r pprofRow) float64 { return r.Flat }) {
+		for _, row := range topRows(pr.Stsd.Rows, 15, func(string) bool { return true }, func(r pprofRow) float64 { return r.Flat }) {
 			p("| %.1f%% | %.1f%% | `%s` |\n", row.Flat, row.Cum, row.Func)
 		}
 		p("\n| flat | cum | function (stsd and libraries, by cumulative share) |\n| --- | --- | --- |\n")
-		for _, row := range topRows(pr.Rows, 30, stsdOrLibrary, func(r pprofRow) float64 { return r.Cum }) {
+		for _, row := range topRows(pr.Stsd.Rows, 30, stsdOrLibrary, func(r pprofRow) float64 { return r.Cum }) {
 			p("| %.1f%% | %.1f%% | `%s` |\n", row.Flat, row.Cum, row.Func)
+		}
+		writeProfileDiff(p, pr)
+		p("\n")
+	}
+}
+
+// perRequest is a function's samples per request, in µs, from one
+// profile: its own (flat) and with its callees (cum).
+type perRequest struct{ flat, cum float64 }
+
+func (g goProfile) perRequest() map[string]perRequest {
+	m := map[string]perRequest{}
+	if g.Requests <= 0 {
+		return m
+	}
+	n := float64(g.Requests) / 1e6
+	for _, r := range g.Rows {
+		m[r.Func] = perRequest{r.FlatSec / n, r.CumSec / n}
+	}
+	return m
+}
+
+// totalSeconds is the profile's "Total samples = 5.36s" figure.
+func (g goProfile) totalSeconds() float64 {
+	_, rest, ok := strings.Cut(g.Header, "Total samples = ")
+	if !ok {
+		return 0
+	}
+	f, _, _ := strings.Cut(rest, " ")
+	return pprofSeconds(f)
+}
+
+// profileDiff is one function's µs per request in the daemon's profile
+// and in the floor's.
+type profileDiff struct {
+	Func        string
+	Stsd, Floor float64
+}
+
+// profileDiffs are the n functions whose key (flat or cum µs per
+// request) grows most from the floor's profile to the daemon's, at least
+// 0.1 µs.
+func profileDiffs(pr profilePair, n int, key func(perRequest) float64) []profileDiff {
+	s, f := pr.Stsd.perRequest(), pr.Floor.perRequest()
+	var out []profileDiff
+	for fn, v := range s {
+		d := profileDiff{fn, key(v), key(f[fn])}
+		if d.Stsd-d.Floor >= 0.1 {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		di, dj := out[i].Stsd-out[i].Floor, out[j].Stsd-out[j].Floor
+		if di != dj {
+			return di > dj
+		}
+		return out[i].Func < out[j].Func
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// writeProfileDiff writes what the daemon spends per request beyond the
+// floor, by function.
+func writeProfileDiff(p printf, pr profilePair) {
+	if pr.Stsd.Requests <= 0 || pr.Floor.Requests <= 0 {
+		return
+	}
+	st, ft := pr.Stsd.totalSeconds()*1e6/float64(pr.Stsd.Requests), pr.Floor.totalSeconds()*1e6/float64(pr.Floor.Requests)
+	p("\nPer request, beyond the floor: the daemon's samples come to %.1f µs per request (%d requests), the floor's "+
+		"(%s) to %.1f µs (%d requests), %+.1f µs.\n\n", st, pr.Stsd.Requests, pr.Floor.Header, ft, pr.Floor.Requests, st-ft)
+	for _, part := range []struct {
+		what string
+		key  func(perRequest) float64
+	}{{"its own time (flat)", func(v perRequest) float64 { return v.flat }}, {"with its callees (cum)", func(v perRequest) float64 { return v.cum }}} {
+		p("| function, by %s | stsd µs/request | floor µs/request | difference |\n| --- | --- | --- | --- |\n", part.what)
+		for _, d := range profileDiffs(pr, 15, part.key) {
+			p("| `%s` | %.2f | %.2f | %+.2f |\n", d.Func, d.Stsd, d.Floor, d.Stsd-d.Floor)
 		}
 		p("\n")
 	}

@@ -45,3 +45,31 @@ func TestParsePprofTop(t *testing.T) {
 		t.Errorf("stsd and library rows by cum = %+v", lib)
 	}
 }
+
+func TestProfileDiffs(t *testing.T) {
+	stsd := goProfile{Header: "Duration: 5s, Total samples = 4s (80%)", Requests: 100_000, Rows: []pprofRow{
+		{FlatSec: 0.5, CumSec: 4, Func: "net/http.(*conn).serve"},
+		{FlatSec: 0.2, CumSec: 0.3, Func: "github.com/stsd/stsd/x.F"},
+		{FlatSec: 0.005, CumSec: 0.005, Func: "tiny"},
+	}}
+	floor := goProfile{Header: "Duration: 5s, Total samples = 4s (80%)", Requests: 200_000, Rows: []pprofRow{
+		{FlatSec: 1, CumSec: 4, Func: "net/http.(*conn).serve"},
+	}}
+	if got := stsd.totalSeconds(); got != 4 {
+		t.Errorf("totalSeconds = %v", got)
+	}
+	pr := profilePair{Stsd: stsd, Floor: floor}
+	// cum per request: serve 40 vs 20 µs, F 3 vs 0, tiny 0.05 vs 0 (left out).
+	cum := profileDiffs(pr, 10, func(v perRequest) float64 { return v.cum })
+	if len(cum) != 2 || cum[0].Func != "net/http.(*conn).serve" || cum[0].Stsd != 40 || cum[0].Floor != 20 || cum[1].Func != "github.com/stsd/stsd/x.F" {
+		t.Errorf("cum diffs = %+v", cum)
+	}
+	// flat: serve 5 vs 5 µs is no difference; F 2 vs 0.
+	flat := profileDiffs(pr, 10, func(v perRequest) float64 { return v.flat })
+	if len(flat) != 1 || flat[0].Func != "github.com/stsd/stsd/x.F" {
+		t.Errorf("flat diffs = %+v", flat)
+	}
+	if pprofSeconds("10ms") != 0.01 || pprofSeconds("0") != 0 || pprofSeconds("1.62s") != 1.62 {
+		t.Error("pprofSeconds")
+	}
+}

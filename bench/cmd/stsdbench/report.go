@@ -31,8 +31,8 @@ type report struct {
 
 	credproc  *credprocResult
 	endpoints []endpointRun
-	mem       []memResult // the endpoints' in-memory benchmarks
-	profiles  []goProfile // the daemon's CPU profile per endpoint
+	mem       []memResult   // the endpoints' in-memory benchmarks
+	profiles  []profilePair // the daemon's and the floor's CPU profiles per endpoint
 	bursts    []burstResult
 	// burstProfile is the daemon's profile during one more burst, when
 	// the measured ones were slow.
