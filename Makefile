@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 PREFIX    ?= /usr/local
 DIST      := dist
 
-.PHONY: all build demo test test-tools release-test vet fmt-check cross-vet unit bench bench-micro fuzz clean js-deps release install
+.PHONY: all build demo test test-tools release-test vet fmt-check cross-vet unit bench pgo bench-micro fuzz clean js-deps release install
 
 all: build
 
@@ -106,6 +106,15 @@ unit:
 bench: build
 	$(GO) build -o $(BIN)/stsdbench ./bench/cmd/stsdbench
 	$(BIN)/stsdbench -bin $(BIN) -out bench/REPORT.md
+
+# Refreshes cmd/stsd/default.pgo, the profile `go build` optimizes the
+# daemon with (profile-guided optimization: every build of ./cmd/stsd
+# uses it): the daemon's CPU profile while the bench's load generator
+# drives its IMDS and ECS credential GETs. Run it on an idle machine after
+# changing the request path, then `make bench`.
+pgo: build
+	$(GO) build -o $(BIN)/stsdbench ./bench/cmd/stsdbench
+	$(BIN)/stsdbench -bin $(BIN) -only profile -pgo cmd/stsd/default.pgo -out $(BIN)/pgo-profile.md
 
 # The Go micro-benchmarks (handler costs, allocations).
 bench-micro:

@@ -57,6 +57,9 @@ type bench struct {
 	botoRounds, cliRounds int
 	// quick: -quick (sections shorten their runs).
 	quick bool
+	// pgo: -pgo (the profile section writes the daemon's merged profiles
+	// there, for go build's profile-guided optimization).
+	pgo string
 
 	start time.Time
 	notes []string
@@ -77,6 +80,7 @@ func run() int {
 	binDir := flag.String("bin", "bin", "`dir` holding stsd and stsd-credential-process")
 	out := flag.String("out", "bench/REPORT.md", "report `file`")
 	quick := flag.Bool("quick", false, "short runs, to check the harness (numbers are not worth reporting)")
+	pgo := flag.String("pgo", "", "write the daemon's CPU profiles of the profile section, merged, to `file` (cmd/stsd/default.pgo: `make pgo`)")
 	keep := flag.Bool("keep", false, "keep the work directory (daemon logs, CPU profiles) and print its path")
 	only := flag.String("only", "", "comma-separated `sections` to run: credproc,endpoints,profile,clients,burst,broker,rss (default all)")
 	flag.Parse()
@@ -94,6 +98,7 @@ func run() int {
 		burstClients: 1000, burstCycles: 3,
 		botoRounds: 100, cliRounds: 20,
 	}
+	b.pgo = *pgo
 	if b.quick = *quick; b.quick {
 		b.loadTime, b.warmup = 2*time.Second, 200*time.Millisecond
 		b.cpRounds, b.cpBudget = 30, 10*time.Second
@@ -147,8 +152,10 @@ func run() int {
 		return 1
 	}
 	b.logf("wrote %s", *out)
-	fmt.Println("Targets:")
-	writeTargets(func(format string, args ...any) { fmt.Printf(format, args...) }, rep.targets())
+	if ts := rep.targets(); len(ts) > 0 { // none when only the profile ran
+		fmt.Println("Targets:")
+		writeTargets(func(format string, args ...any) { fmt.Printf(format, args...) }, ts)
+	}
 	return 0
 }
 
@@ -238,7 +245,9 @@ func (b *bench) runAll(ctx context.Context, want func(string) bool) (*report, er
 	}
 	if err == nil {
 		err = section("profile", fmt.Sprintf("the daemon's and the floor's CPU profiles, %s of load each", profileTime), func() (err error) {
-			rep.profiles, err = b.profileEndpoints(ctx, a)
+			if rep.profiles, err = b.profileEndpoints(ctx, a); err == nil && b.pgo != "" {
+				err = b.writePGO(ctx)
+			}
 			return err
 		})
 	}

@@ -116,6 +116,24 @@ func (b *bench) profileEndpoints(ctx context.Context, w *world) ([]profilePair, 
 	return out, nil
 }
 
+// writePGO merges the daemon's profiles of both endpoints into b.pgo
+// (`go tool pprof -proto`), the profile go build optimizes cmd/stsd with.
+func (b *bench) writePGO(ctx context.Context) error {
+	var in []string
+	for _, name := range []string{"IMDS", "ECS"} {
+		in = append(in, filepath.Join(b.root, "cpu-"+name+".pprof"))
+	}
+	out, err := exec.CommandContext(ctx, "go", append([]string{"tool", "pprof", "-proto"}, in...)...).Output()
+	if err != nil {
+		return fmt.Errorf("go tool pprof -proto: %w", err)
+	}
+	if err := os.WriteFile(b.pgo, out, 0o644); err != nil {
+		return err
+	}
+	b.logf("  wrote %s (%d bytes): rebuild to use it", b.pgo, len(out))
+	return nil
+}
+
 // profileSpec is the load on endpoint name of w's running daemon while
 // it profiles itself.
 func (b *bench) profileSpec(ctx context.Context, w *world, name string) (loadSpec, error) {
