@@ -270,9 +270,21 @@ func (g goProfile) perRequest() map[string]perRequest {
 	}
 	n := float64(g.Requests) / 1e6
 	for _, r := range g.Rows {
-		m[r.Func] = perRequest{r.FlatSec / n, r.CumSec / n}
+		fn := baseFunc(r.Func)
+		v := m[fn]
+		m[fn] = perRequest{v.flat + r.FlatSec/n, v.cum + r.CumSec/n}
 	}
 	return m
+}
+
+// baseFunc is a pprof function name without its inlining mark: a function
+// the daemon's profile-guided build inlines where the floor's build calls
+// it (or the other way round) is one function in both.
+func baseFunc(fn string) string {
+	for _, mark := range []string{" (inline)", " (partial-inline)"} {
+		fn = strings.TrimSuffix(fn, mark)
+	}
+	return fn
 }
 
 // totalSeconds is the profile's "Total samples = 5.36s" figure.

@@ -51,9 +51,12 @@ func TestProfileDiffs(t *testing.T) {
 		{FlatSec: 0.5, CumSec: 4, Func: "net/http.(*conn).serve"},
 		{FlatSec: 0.2, CumSec: 0.3, Func: "github.com/stsd/stsd/x.F"},
 		{FlatSec: 0.005, CumSec: 0.005, Func: "tiny"},
+		{FlatSec: 0.1, CumSec: 0.1, Func: "bufio.(*Reader).Peek (inline)"},
+		{FlatSec: 0.1, CumSec: 0.2, Func: "bufio.(*Reader).Peek"},
 	}}
 	floor := goProfile{Header: "Duration: 5s, Total samples = 4s (80%)", Requests: 200_000, Rows: []pprofRow{
 		{FlatSec: 1, CumSec: 4, Func: "net/http.(*conn).serve"},
+		{FlatSec: 0.4, CumSec: 0.6, Func: "bufio.(*Reader).Peek (partial-inline)"},
 	}}
 	if got := stsd.totalSeconds(); got != 4 {
 		t.Errorf("totalSeconds = %v", got)
@@ -61,6 +64,7 @@ func TestProfileDiffs(t *testing.T) {
 	pr := profilePair{Stsd: stsd, Floor: floor}
 	// cum per request: serve 40 vs 20 µs, F 3 vs 0, tiny 0.05 vs 0 (left out).
 	cum := profileDiffs(pr, 10, func(v perRequest) float64 { return v.cum })
+	// Peek, inlined or not: 1 + 2 = 3 µs cum and 2 flat in the daemon's, 3 and 2 in the floor's.
 	if len(cum) != 2 || cum[0].Func != "net/http.(*conn).serve" || cum[0].Stsd != 40 || cum[0].Floor != 20 || cum[1].Func != "github.com/stsd/stsd/x.F" {
 		t.Errorf("cum diffs = %+v", cum)
 	}
