@@ -1,6 +1,7 @@
 package httpserve
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,5 +75,50 @@ func TestDateValue(t *testing.T) {
 		if _, err := http.ParseTime(v[0]); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// sourceAt hands out c, checked at at.
+type sourceAt struct {
+	c  wire.Credentials
+	at time.Time
+}
+
+func (s sourceAt) CredentialsAt(context.Context, string, time.Time) (wire.Credentials, time.Time, error) {
+	return s.c, s.at, nil
+}
+
+// TestCredentialsNeverExpired: credentials are served only when valid at
+// the time the source checked them at, which may be later than the
+// request's reading (a source that waited for a fetch): expired at that
+// time or at its very instant of expiry, they get 503 and nothing of them
+// is written.
+func TestCredentialsNeverExpired(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := wire.Credentials{AccessKeyID: "ASIAFAKE000000000001", SecretAccessKey: "secret-never-written", SessionToken: "t", Expiration: now.Add(time.Minute)}
+	tests := []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"valid at the request's reading", now, true},
+		{"valid at the source's later reading", now.Add(59 * time.Second), true},
+		{"expired by the source's later reading", now.Add(2 * time.Minute), false},
+		{"at the instant of expiry", c.Expiration, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			got, at, ok := Credentials(w, httptest.NewRequest("GET", "/", nil), sourceAt{c, tt.at}, "dev", now)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v; want %v", ok, tt.ok)
+			}
+			if ok && (got.AccessKeyID != c.AccessKeyID || !at.Equal(tt.at)) {
+				t.Errorf("got %s at %v; want %s at %v", got.AccessKeyID, at, c.AccessKeyID, tt.at)
+			}
+			if !ok && (w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "secret") || strings.Contains(w.Body.String(), "ASIA")) {
+				t.Errorf("refusal = %d %q; want 503 without the credentials", w.Code, w.Body.String())
+			}
+		})
 	}
 }
