@@ -146,7 +146,7 @@ func (r *Resolver) Endpoint(ctx context.Context, profile string) (*Endpoint, err
 	err := r.EachDaemon(func(c *daemon.Client) error {
 		tok, err := c.ExecToken(ctx, profile)
 		if errors.Is(err, daemon.ErrNoECS) {
-			ep, err = r.ephemeral(ctx, profile, daemonSource{c})
+			ep, err = r.ephemeral(ctx, profile, fetched(daemonSource{c}.Credentials))
 			return err
 		}
 		if err == nil {
@@ -155,7 +155,7 @@ func (r *Resolver) Endpoint(ctx context.Context, profile string) (*Endpoint, err
 		return err
 	})
 	if errors.Is(err, daemon.ErrNoDaemon) {
-		return r.ephemeral(ctx, profile, r.directSource())
+		return r.ephemeral(ctx, profile, fetched(r.directSource().Credentials))
 	}
 	return ep, err
 }
@@ -190,13 +190,6 @@ func (d daemonSource) Credentials(ctx context.Context, profile string) (wire.Cre
 	return c, nil
 }
 
-// CredentialsAt is Credentials as an ecs.Source: the clock is read again
-// once the daemon has answered.
-func (d daemonSource) CredentialsAt(ctx context.Context, profile string, _ time.Time) (wire.Credentials, time.Time, error) {
-	c, err := d.Credentials(ctx, profile)
-	return c, time.Now(), err
-}
-
 // Direct is Resolver's daemon-less fetch of profile (the last fallback of
 // `stsd credential-process`).
 func (r *Resolver) Direct(ctx context.Context, profile string) (*cache.Entry, error) {
@@ -222,7 +215,7 @@ func (r *Resolver) directOptions() (Options, error) {
 	return Options{Config: cfg, Store: store, Prompt: r.Prompt}, nil
 }
 
-// directSource is the daemon-less fetch, also as an ecs.Source.
+// directSource is the daemon-less fetch.
 func (r *Resolver) directSource() directSource { return directSource{r} }
 
 type directSource struct{ r *Resolver }
@@ -235,9 +228,12 @@ func (d directSource) Credentials(ctx context.Context, profile string) (wire.Cre
 	return e.Credentials, nil
 }
 
-// CredentialsAt is Credentials as an ecs.Source: the clock is read again
-// once they are in.
-func (d directSource) CredentialsAt(ctx context.Context, profile string, _ time.Time) (wire.Credentials, time.Time, error) {
-	c, err := d.Credentials(ctx, profile)
+// fetched is a fetch (the daemon's socket, or the daemon-less one) as an
+// ecs.Source: it waits for its answer, so the clock is read again once it
+// returns.
+type fetched func(ctx context.Context, profile string) (wire.Credentials, error)
+
+func (f fetched) CredentialsAt(ctx context.Context, profile string, _ time.Time) (wire.Credentials, time.Time, error) {
+	c, err := f(ctx, profile)
 	return c, time.Now(), err
 }
