@@ -4,8 +4,10 @@ package main
 
 import (
 	"bufio"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +78,74 @@ func TestRunLoad(t *testing.T) {
 	spec.Request = httpRequest(addr, "/bad")
 	if res := runLoad(spec); res.Errors == 0 || res.Requests != 0 {
 		t.Errorf("runLoad against a wrong body = %d requests, %d errors; want only errors", res.Requests, res.Errors)
+	}
+}
+
+// TestRunAlternating drives two real net/http servers in turns: each side
+// is counted on its own, phase by phase, and a wrong body on one side is
+// that side's error only.
+func TestRunAlternating(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"AccessKeyId":"ASIAFAKEEXAMPLE00001"}`)
+	var addrs [2]string
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/bad" {
+				w.Write([]byte("nope"))
+				return
+			}
+			w.Write(body)
+		}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		addrs[i] = ln.Addr().String()
+	}
+	spec := altSpec{Conns: 2, Warmup: 30 * time.Millisecond, Phase: 30 * time.Millisecond, Settle: 5 * time.Millisecond, Phases: 4}
+	for i, a := range addrs {
+		spec.Targets[i] = loadTarget{Addr: a, Request: httpRequest(a, "/"), Want: body}
+	}
+	res := runAlternating(spec)
+	for side, r := range res.Sides {
+		var sum float64
+		for _, rps := range res.PhaseRPS[side] {
+			sum += rps * (spec.Phase - spec.Settle).Seconds()
+		}
+		if r.Requests == 0 || r.Errors != 0 || int64(len(r.Samples)) != r.Requests ||
+			len(res.PhaseRPS[side]) != spec.Phases || math.Abs(sum-float64(r.Requests)) > 0.5 {
+			t.Errorf("side %d: %d requests, %d errors (%s), %d samples, phases %v; want some requests, no errors, "+
+				"a sample each, %d phases that add up to the requests", side, r.Requests, r.Errors, r.FirstError, len(r.Samples),
+				res.PhaseRPS[side], spec.Phases)
+		}
+	}
+	spec.Targets[1].Request = httpRequest(addrs[1], "/bad")
+	res = runAlternating(spec)
+	if a, b := res.Sides[0], res.Sides[1]; a.Errors != 0 || a.Requests == 0 || b.Errors == 0 || b.Requests != 0 {
+		t.Errorf("one side with a wrong body: %d/%d requests, %d/%d errors; want only the second side's to fail",
+			a.Requests, b.Requests, a.Errors, b.Errors)
+	}
+}
+
+// TestABBA: phases go A B B A and the warm-up is whole quads.
+func TestABBA(t *testing.T) {
+	t.Parallel()
+	var got []int
+	for i := range 8 {
+		got = append(got, abbaOwner(i))
+	}
+	if want := []int{0, 1, 1, 0, 0, 1, 1, 0}; !slices.Equal(got, want) {
+		t.Errorf("owners %v; want %v", got, want)
+	}
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 0}, {time.Millisecond, 4}, {400 * time.Millisecond, 4}, {401 * time.Millisecond, 8}, {500 * time.Millisecond, 8}} {
+		if got := warmPhases(c.d, 100*time.Millisecond); got != c.want {
+			t.Errorf("warmPhases(%s) = %d; want %d", c.d, got, c.want)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "load" {
-		os.Exit(loadCmd())
+		os.Exit(loadCmd(os.Args[2:]))
 	}
 	os.Exit(run())
 }

@@ -226,32 +226,37 @@ func (r *report) writeEndpoints(p printf) {
 	}
 	b := r.b
 	p("## IMDS and ECS credential GETs\n\n")
-	p("A closed-loop Go load generator (a child process: at most %d requests in flight, %d keep-alive "+
-		"connections; %d slices of %s warm-up + %s measured for each side, floor and stsd alternating ABBA ABBA so drift cancels; "+
-		"%s measured per side in all) sends the request an SDK sends (IMDSv2 GET with a token; ECS GET "+
+	p("A closed-loop Go load generator (a child process) sends the request an SDK sends (IMDSv2 GET with a token; ECS GET "+
 		"with the Authorization token) to the daemon, and to the floor: a bare `net/http` server (no routing, "+
-		"checks, timeouts or logging) answering with the same bytes, in its own process. Every reply is "+
-		"checked (status 200, length, and the first reply of each connection byte for byte). *Pinned*: "+
-		"server on one CPU, load generator on another (%s). The daemon runs with its default config "+
-		"(log_level info: every request counted in the access log's per-connection summaries, written batched to a file). *Server CPU per request*: each server's "+
-		"own CPU time (`/proc/PID/task/*/schedstat`) over its slices, warm-ups included, divided by the measured "+
-		"requests; other work on the machine moves it less than it moves req/s. *Peak RSS*: each server's VmHWM after its run "+
-		"(the daemon's since it started, the floor's since its own start). *Slices*: the lowest and highest req/s of "+
-		"one side's slices, in thousands: how much the machine's own speed moved meanwhile. *Paired ratio*: stsd's req/s over the "+
-		"floor's in each pair of adjacent slices (ABBA: stsd's k-th slice ran right before or after the floor's k-th), "+
-		"median [p25–p75]; the targets judge its median, which a spell of a few slow or fast slices moves less than "+
-		"it moves the totals' ratio beside it.\n\n",
-		b.conns, b.conns, loadSlices, b.sliceWarmup(), b.loadTime/loadSlices, b.loadTime, r.pinning)
-	p("| endpoint | mode | stsd req/s | floor req/s | ratio (totals) | paired ratio, median [p25–p75] | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors | load generator CPU (stsd / floor) | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | slices, k req/s (stsd / floor) |\n")
+		"checks, timeouts or logging) answering with the same bytes, in its own process. The two take turns in phases of %s, "+
+		"floor and stsd ABBA ABBA (%d phases each, after %s of turns not recorded), each side with its own %d keep-alive connections "+
+		"that send only in its phases (at most %d requests in flight); the first %s of a phase is not counted, while the other side's "+
+		"last replies drain. Turns this short give both sides a like share of every spell of the machine's speed, which on this "+
+		"shared host moves by half within seconds. Every reply is checked (status 200, length, and the first reply of each "+
+		"connection byte for byte). *Pinned*: servers on one CPU, load generator on another (%s). The daemon runs with its default "+
+		"config (log_level info: every request counted in the access log's per-connection summaries, written batched to a file). "+
+		"*Ratio (totals)*: stsd's requests over the floor's in the same counted time; the targets judge it, since it holds every "+
+		"cost the daemon has, however rare (a GC cycle, a log flush). *Paired ratio*: stsd's req/s over the floor's in each pair of "+
+		"adjacent phases, median [p25–p75]. *A/A control*: the same run with a second floor in stsd's place: how far its ratios are "+
+		"from 1 is the method's own error. *Server CPU per request*: each server's own CPU time (`/proc/PID/task/*/schedstat`) over "+
+		"the run, idle turns included, divided by its counted requests; other work on the machine moves it less than it moves req/s. "+
+		"*Peak RSS*: each server's VmHWM after its run (the daemon's since it started, the floor's since its own start). "+
+		"*Phases*: the lowest and highest req/s of one side's phases, in thousands: how much the machine's own speed moved meanwhile.\n\n",
+		loadPhase, b.loadPhases(), b.warmup, b.conns, b.conns, loadSettle, r.pinning)
+	p("| endpoint | mode | stsd req/s | floor req/s | ratio (totals) | paired ratio, median [p25–p75] | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors (stsd / floor) | load generator CPU | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | phases, k req/s (stsd / floor) |\n")
 	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.endpoints {
 		sc, fc := cpuPerRequest(e.StsdCPU, e.Stsd), cpuPerRequest(e.FloorCPU, e.Floor)
 		pr := e.pairedRatio()
-		p("| %s | %s | %.0f | %.0f | %s | %.2f [%.2f–%.2f] | %s | %s | %s | %s | %s | %d / %d | %.1f s / %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB | %s / %s |\n", e.Endpoint, e.Mode,
+		name := e.Endpoint
+		if e.Control {
+			name += " A/A control (a second floor as \"stsd\")"
+		}
+		p("| %s | %s | %.0f | %.0f | %s | %.2f [%.2f–%.2f] | %s | %s | %s | %s | %s | %d / %d | %.1f s | %.1f / %.1f µs (%s) | %.1f / %.1f MiB | %s / %s |\n", name, e.Mode,
 			e.Stsd.RPS, e.Floor.RPS, x(e.Stsd.RPS/e.Floor.RPS), pr.Median, pr.P25, pr.P75,
 			ms(e.Stsd.Latency.Median), ms(e.Stsd.Latency.P99), ms(e.Floor.Latency.Median), ms(e.Floor.Latency.P99),
 			x(e.Stsd.Latency.P99/e.Floor.Latency.P99), e.Stsd.Errors, e.Floor.Errors,
-			e.Stsd.UserCPU+e.Stsd.SysCPU, e.Floor.UserCPU+e.Floor.SysCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kiloRange(e.StsdSlices), kiloRange(e.FloorSlices))
+			e.GenCPU, sc*1e6, fc*1e6, x(sc/fc), mib(e.StsdHWM), mib(e.FloorHWM), kiloRange(e.StsdSlices), kiloRange(e.FloorSlices))
 	}
 	for _, e := range r.endpoints {
 		if e.Stsd.FirstError != "" {

@@ -70,8 +70,8 @@ func TestCombine(t *testing.T) {
 	}
 }
 
-func TestSliceRates(t *testing.T) {
-	rates := sliceRates([]loadResult{{RPS: 41_400}, {RPS: 57_600}, {RPS: 49_000}})
+func TestKiloRates(t *testing.T) {
+	rates := []float64{41_400, 57_600, 49_000}
 	if got := kiloList(rates); got != "41 58 49" {
 		t.Errorf("kiloList = %q, want %q", got, "41 58 49")
 	}
@@ -97,10 +97,9 @@ func TestParseNsPerOp(t *testing.T) {
 	}
 }
 
-// TestPairedRatio: each stsd slice is compared with the floor slice next
+// TestPairedRatio: each stsd phase is compared with the floor phase next
 // to it, so a slow spell that hits both sides of a pair leaves the median
-// alone while it moves the totals; of an even count the median is the
-// lower middle ratio.
+// alone; of an even count the median is the lower middle ratio.
 func TestPairedRatio(t *testing.T) {
 	t.Parallel()
 	e := endpointRun{
