@@ -39,12 +39,18 @@ func (b *bench) benchMem(ctx context.Context) ([]memResult, error) {
 	}
 	var out []memResult
 	for _, mb := range memBenches {
-		bin := filepath.Join(b.root, mb.Pkg+".test")
-		cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./"+mb.Pkg)
-		cmd.Dir = moduleRoot()
-		if o, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go test -c ./%s: %w\n%s", mb.Pkg, err, o)
+		// The stsd side is built with the daemon's profile, as `go build
+		// ./cmd/stsd` builds the daemon; the floor plain, as the socket
+		// rows' floor is.
+		bin, err := b.testBinary(ctx, mb.Pkg, mb.Pkg+".test", "-pgo="+filepath.Join(moduleRoot(), "cmd", "stsd", "default.pgo"))
+		if err != nil {
+			return nil, err
 		}
+		floorBin, err := b.testBinary(ctx, mb.Pkg, mb.Pkg+"-floor.test")
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(moduleRoot(), mb.Pkg)
 		r := memResult{memBench: mb}
 		for i := range rounds {
 			names := []string{mb.Stsd, mb.Floor}
@@ -52,7 +58,11 @@ func (b *bench) benchMem(ctx context.Context) ([]memResult, error) {
 				names[0], names[1] = names[1], names[0]
 			}
 			for _, name := range names {
-				ns, err := runGoBench(ctx, bin, filepath.Join(cmd.Dir, mb.Pkg), name, iters)
+				exe := bin
+				if name == mb.Floor {
+					exe = floorBin
+				}
+				ns, err := runGoBench(ctx, exe, dir, name, iters)
 				if err != nil {
 					return nil, err
 				}
@@ -68,6 +78,18 @@ func (b *bench) benchMem(ctx context.Context) ([]memResult, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// testBinary builds package pkg's test binary, named name in the work
+// directory, with extra go build flags.
+func (b *bench) testBinary(ctx context.Context, pkg, name string, flags ...string) (string, error) {
+	bin := filepath.Join(b.root, name)
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"test", "-c", "-o", bin}, flags...), "./"+pkg)...)
+	cmd.Dir = moduleRoot()
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go test -c ./%s: %w\n%s", pkg, err, o)
+	}
+	return bin, nil
 }
 
 // runGoBench runs benchmark name of test binary bin in its package's
@@ -101,7 +123,8 @@ func (r *report) writeMem(p printf) {
 	p("`BenchmarkIMDSMem` and `BenchmarkECSMem` (`internal/servetest.MemBench`): the endpoint served as the daemon "+
 		"serves it (the same checks, peer lookup and access log) over in-memory keep-alive connections that replay the "+
 		"request above, against a bare `net/http` server on the same connections; no socket, client or kernel, so "+
-		"ns per request is each server's own CPU and moves far less than the rows above. %d rounds, one short run "+
+		"ns per request is each server's own CPU and moves far less than the rows above. The stsd side is built with the "+
+		"daemon's profile (`cmd/stsd/default.pgo`, as `go build ./cmd/stsd` builds the daemon), the floor plain. %d rounds, one short run "+
 		"of each per round, in alternating order.\n\n", len(r.mem[0].Stsd))
 	p("| endpoint | stsd ns per request (median) | floor | ratio (medians) | paired ratio, median [p25–p75] |\n| --- | --- | --- | --- | --- |\n")
 	for _, m := range r.mem {
