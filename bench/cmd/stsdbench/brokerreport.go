@@ -14,7 +14,7 @@ func (r *report) writeBroker(p printf) {
 		"federation profiles (`name = \"{client}\"`). The load generator holds %d HTTP/2 connections at every size (request k "+
 		"goes over connection k mod %d), %d requests in flight at most; every reply must be 200 with an ASIA key. "+
 		"*First fetch*: every pair once (one GetFederationToken each). *Warm*: after one untimed request on every connection to "+
-		"each side, %d slices of %d requests, broker and floor in the order ABBA BAAB, pooled per side (wall: per slice); the floor is a bare Go TLS server (`bench/cmd/tlsfloor`: crypto/tls and net/http defaults, "+
+		"each side, %d slices of %d requests, broker and floor in the order ABBA BAAB ABBA BAAB, pooled per side (wall: per slice); the floor is a bare Go TLS server (`bench/cmd/tlsfloor`: crypto/tls and net/http defaults, "+
 		"the same certificate, the same reply bytes, its own process) over as many connections. At %d pairs the STS "+
 		"stand-in's credentials live %s, so every pair refreshes lifetime/2 ± 10%% after its first fetch: passes over every "+
 		"pair, 100 ms apart, run through that window until every pair has refreshed once (one row, passes pooled; wall is "+
