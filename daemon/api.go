@@ -48,6 +48,7 @@ func (s *Supervisor) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathContainerID+"{p}", s.profileOnly(s.handleMintContainerID))
 	mux.HandleFunc("GET "+wire.PathContainerIDs, s.knownOnly(s.handleContainerIDs))
 	mux.HandleFunc("POST "+wire.PathContainerRevoke, s.knownOnly(s.handleRevokeContainerID))
+	mux.HandleFunc("POST "+wire.PathContainerHold, s.knownOnly(s.handleHoldContainerID))
 	mux.HandleFunc("POST "+wire.PathClear+"{p}", s.adminOnly(s.handleClear))
 	mux.HandleFunc("GET "+wire.PathStatus, s.adminOnly(s.handleStatus))
 	mux.HandleFunc("POST "+wire.PathReload, s.adminOnly(s.handleReload))

@@ -190,26 +190,120 @@ var ErrNoECS = errors.New("the daemon has no [ecs] endpoint")
 // ExecToken asks the daemon for an ECS token scoped to profile and keeps the
 // request open: the token lives until Close or until ctx ends.
 func (c *Client) ExecToken(ctx context.Context, profile string) (*ExecToken, error) {
-	resp, err := c.send(ctx, http.MethodPost, wire.PathExecToken+url.PathEscape(profile), "")
+	var reply wire.ExecTokenReply
+	body, err := c.hold(ctx, wire.PathExecToken+url.PathEscape(profile), "", &reply)
 	if err != nil {
+		if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == wire.CodeNoECS {
+			return nil, fmt.Errorf("%w: %w", ErrNoECS, ae)
+		}
+		return nil, err
+	}
+	if reply.Token == "" {
+		body.Close()
+		return nil, errors.New("daemon exec token: bad reply")
+	}
+	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: body}, nil
+}
+
+// hold POSTs body to path and, on a 200, decodes the answer's first JSON
+// value into v and hands back the still open response: what the daemon
+// grants lives until it is closed (or ctx ends) and the body then ends
+// (io.EOF or an error) when the daemon lets it go.
+func (c *Client) hold(ctx context.Context, path, body string, v any) (io.ReadCloser, error) {
+	// The answer's first value is bounded as a call is; the hold is not.
+	ctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(callTimeout, cancel)
+	resp, err := c.send(ctx, http.MethodPost, path, body)
+	if err != nil {
+		cancel()
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		defer cancel()
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply))
-		ae := apiError(resp, b)
-		if ae.Code == wire.CodeNoECS {
-			return nil, fmt.Errorf("%w: %w", ErrNoECS, ae)
-		}
-		return nil, ae
+		return nil, apiError(resp, b)
 	}
-	var reply wire.ExecTokenReply
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&reply); err != nil || reply.Token == "" {
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 64<<10))
+	if err := dec.Decode(v); err != nil || !timer.Stop() {
 		resp.Body.Close()
-		return nil, fmt.Errorf("daemon exec token: bad reply")
+		cancel()
+		return nil, fmt.Errorf("daemon %s: no whole reply within %s", path, callTimeout)
 	}
-	return &ExecToken{Token: reply.Token, URL: reply.URL, Region: reply.Region, Expiration: reply.Expiration, body: resp.Body}, nil
+	return heldBody{resp.Body, cancel}, nil
 }
+
+// heldBody is a held answer's body; Close also ends its request.
+type heldBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b heldBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// HeldContainerID is a container id that lives while it is held: the
+// daemon revokes it when Body is closed or its holder ends, however.
+type HeldContainerID struct {
+	wire.ContainerIDReply
+	// Body ends (a read returns an error) when the hold does: Close, ctx,
+	// or the daemon stopping, which leaves the id to live to its expiry
+	// and to be held again (HoldContainerIDAgain).
+	Body io.ReadCloser
+}
+
+// HoldContainerID mints a container id scoped to profile, valid for ttl
+// at most (0: the daemon's default), that lives only while it is held.
+func (c *Client) HoldContainerID(ctx context.Context, profile string, ttl time.Duration) (*HeldContainerID, error) {
+	req := wire.ContainerIDRequest{Hold: true}
+	if ttl > 0 {
+		req.TTL = ttl.String()
+	}
+	b, _ := json.Marshal(req)
+	h := &HeldContainerID{}
+	body, err := c.hold(ctx, wire.PathContainerID+url.PathEscape(profile), string(b), &h.ContainerIDReply)
+	if err != nil {
+		return nil, err
+	}
+	if h.ID == "" {
+		body.Close()
+		return nil, errors.New("daemon container id: bad reply")
+	}
+	h.Body = body
+	return h, nil
+}
+
+// ErrNoSuchID is the answer of HoldContainerIDAgain and RevokeContainerID
+// for an id that has expired or been revoked (or that the caller may not
+// see).
+var ErrNoSuchID = errors.New("no such container id (it may have expired or been revoked)")
+
+// HoldContainerIDAgain holds a live id (given whole) again, after the
+// daemon that held it stopped; the body is as HeldContainerID's.
+func (c *Client) HoldContainerIDAgain(ctx context.Context, id string) (io.ReadCloser, error) {
+	b, _ := json.Marshal(wire.ContainerIDRevoke{ID: id})
+	var info wire.ContainerIDInfo
+	body, err := c.hold(ctx, wire.PathContainerHold, string(b), &info)
+	return body, noSuchID(err)
+}
+
+// noSuchID marks the daemon's answer for an unknown container id with
+// ErrNoSuchID.
+func noSuchID(err error) error {
+	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == wire.CodeNoSuchID {
+		return noSuchIDError{ae}
+	}
+	return err
+}
+
+// noSuchIDError is the daemon's answer, which is also ErrNoSuchID.
+type noSuchIDError struct{ *APIError }
+
+func (e noSuchIDError) Unwrap() error      { return e.APIError }
+func (noSuchIDError) Is(target error) bool { return target == ErrNoSuchID }
 
 // MintContainerID asks for a container id scoped to profile, valid for
 // ttl (0: the daemon's default).
@@ -249,7 +343,7 @@ func (c *Client) RevokeContainerID(ctx context.Context, id string) (*wire.Contai
 	body, _ := json.Marshal(wire.ContainerIDRevoke{ID: id})
 	b, err := c.do(ctx, http.MethodPost, wire.PathContainerRevoke, string(body))
 	if err != nil {
-		return nil, err
+		return nil, noSuchID(err)
 	}
 	var info wire.ContainerIDInfo
 	if err := json.Unmarshal(b, &info); err != nil {

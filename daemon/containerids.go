@@ -51,9 +51,66 @@ func (s *Supervisor) handleMintContainerID(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	s.o.Logger.Info("container id issued", "event", "container_id_issued", "profile", p.Name, "id", info.Ref,
-		"uid", peer(r), "expires", info.Expires)
-	writeJSON(w, wire.ContainerIDReply{ID: id, Ref: info.Ref, URI: ecs.ContainerPath(id), Profile: p.Name,
-		Region: p.Region, Expires: info.Expires})
+		"uid", peer(r), "expires", info.Expires, "held", req.Hold)
+	reply := wire.ContainerIDReply{ID: id, Ref: info.Ref, URI: ecs.ContainerPath(id), Profile: p.Name,
+		Region: p.Region, Expires: info.Expires}
+	if req.Hold {
+		s.holdContainerID(w, r, ids, id, info, reply)
+		return
+	}
+	writeJSON(w, reply)
+}
+
+// handleHoldContainerID holds a live id the caller may see again (given
+// whole): after a daemon restart ended its first hold.
+func (s *Supervisor) handleHoldContainerID(w http.ResponseWriter, r *http.Request) {
+	ids := s.containerIDsOrError(w)
+	if ids == nil {
+		return
+	}
+	var req wire.ContainerIDRevoke
+	if !readJSON(w, r, &req) {
+		return
+	}
+	info, ok := ids.Lookup(req.ID)
+	if !ok || !s.mayReadName(peer(r))(info.Profile) {
+		writeError(w, http.StatusNotFound, wire.CodeNoSuchID, ecs.ErrNoID.Error())
+		return
+	}
+	s.o.Logger.Info("container id held again", "event", "container_id_held", "profile", info.Profile, "id", info.Ref, "uid", peer(r))
+	s.holdContainerID(w, r, ids, req.ID, info, wire.ContainerIDInfo(info))
+}
+
+// holdContainerID writes reply as one line and holds the response open
+// until its connection closes, then revokes id: its holder has ended,
+// however it ended. When the daemon stops first the id is left to live
+// to its expiry (a restart must not cut off running containers), and
+// when it expires or is revoked meanwhile there is nothing to do.
+func (s *Supervisor) holdContainerID(w http.ResponseWriter, r *http.Request, ids *ecs.IDs, id string, info ecs.IDInfo, reply any) {
+	// The server notices a closed connection only once the body is read
+	// to its end, as readJSON has; the hold itself has no deadline.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(reply)
+	if rc.Flush() == nil {
+		t := s.o.Clock.NewTimer(info.Expires.Sub(s.o.Clock.Now()))
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-t.C():
+			return
+		}
+		if g := s.group.Load(); g == nil || g.ctx.Err() != nil {
+			return
+		}
+	}
+	if _, err := ids.Revoke(id, func(string) bool { return true }); err == nil {
+		s.o.Logger.Info("container id revoked", "event", "container_id_revoked", "profile", info.Profile, "id", info.Ref,
+			"reason", "holder_gone")
+	}
 }
 
 // handleContainerIDs lists the live ids of the profiles the caller may

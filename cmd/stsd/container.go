@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/stsd/stsd/daemon"
 	"github.com/stsd/stsd/internal/envvars"
 	"github.com/stsd/stsd/internal/wire"
 )
@@ -88,8 +91,9 @@ func writeContainerIDs(e *env, ids []wire.ContainerIDInfo) {
 
 // cmdContainerRun runs `docker run` with a container id scoped to P in the
 // container's environment (passed by name, never on docker's command
-// line), and revokes the id when docker exits, however it ends. Signals
-// are passed on to docker; the exit code is docker's.
+// line), and revokes the id when docker exits, however it ends; the id is
+// held (keepHeld), so the daemon revokes it when this process ends, also
+// by SIGKILL. Signals are passed on to docker; the exit code is docker's.
 func cmdContainerRun(ctx context.Context, e *env, args []string) int {
 	const use = "stsd container-run: usage: stsd container-run PROFILE [--ttl 12h] -- DOCKER-RUN-ARG…"
 	head, dockerArgs := args, []string(nil)
@@ -111,18 +115,29 @@ func cmdContainerRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd container-run: %v (container ids live in the daemon)\n", err)
 		return exitFailure
 	}
-	reply, err := c.MintContainerID(ctx, pos[0], *ttl)
+	// The hold ends when this process does, or after the revoke below:
+	// not with ctx, which a signal passed on to docker may end first.
+	hctx, release := context.WithCancel(context.WithoutCancel(ctx))
+	held, err := c.HoldContainerID(hctx, pos[0], *ttl)
 	if err != nil {
+		release()
 		fmt.Fprintf(e.stderr, "stsd container-run: %v\n", err)
 		return exitFailure
 	}
+	reply := held.ContainerIDReply
+	holding := make(chan struct{})
+	go func() { defer close(holding); keepHeld(hctx, c, held) }()
 	defer func() {
-		// The revoke must happen even after a Ctrl-C docker passed on.
+		// The revoke must happen even after a Ctrl-C docker passed on;
+		// the hold, released after it, covers a container-run killed
+		// before it gets here.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if _, err := c.RevokeContainerID(rctx, reply.ID); err != nil {
+		if _, err := c.RevokeContainerID(rctx, reply.ID); err != nil && !errors.Is(err, daemon.ErrNoSuchID) {
 			fmt.Fprintf(e.stderr, "stsd container-run: revoke container id %s: %v (it lapses at %s)\n", reply.Ref, err, wire.Stamp(reply.Expires))
 		}
+		release()
+		<-holding
 	}()
 	x := envvars.ContainerID(reply.URI, reply.Region)
 	code, err := envvars.Run(envvars.DockerRun(x, dockerArgs), envvars.Apply(os.Environ(), x), e.stdin, e.stdout, e.stderr)
@@ -130,4 +145,30 @@ func cmdContainerRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "stsd container-run: %v\n", err)
 	}
 	return code
+}
+
+// keepHeld holds the id until ctx ends, so that the daemon revokes it
+// when this process ends, however: when the daemon stops (which ends the
+// hold but leaves the id), it holds the id again once the daemon is back.
+func keepHeld(ctx context.Context, c *daemon.Client, h *daemon.HeldContainerID) {
+	body := h.Body
+	for {
+		io.Copy(io.Discard, body) // until the hold ends or ctx does
+		body.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			b, err := c.HoldContainerIDAgain(ctx, h.ID)
+			if errors.Is(err, daemon.ErrNoSuchID) {
+				return // expired or revoked: nothing left to hold
+			}
+			if err == nil {
+				body = b
+				break
+			}
+		}
+	}
 }

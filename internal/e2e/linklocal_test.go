@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,7 +90,26 @@ func newLLWorld(t *testing.T, config string) *llWorld {
 // nsDaemon is one `stsd run` in the host namespace.
 type nsDaemon struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *bytes.Buffer // read once it has exited
+	live syncBuffer    // the same, safe to read while it runs
+}
+
+// syncBuffer is a log that may be read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Contains(sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Contains(s.b.String(), sub)
 }
 
 // startDaemon runs `stsd run` in the host namespace until the test ends
@@ -99,7 +119,7 @@ func (w *llWorld) startDaemon(t *testing.T) *nsDaemon {
 	cmd := w.host.Command(filepath.Join(binDir, "stsd"), "run")
 	cmd.Env, cmd.Dir = w.env, w.dir
 	d := &nsDaemon{cmd: cmd, logs: &bytes.Buffer{}}
-	cmd.Stderr = d.logs
+	cmd.Stderr = io.MultiWriter(d.logs, &d.live)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -714,13 +734,15 @@ exit 3
 // TestContainerRun: ids survive a daemon restart; `stsd container-run P --
 // ARGS` runs docker (a stub on PATH) as `docker run -e NAME… ARGS` with
 // the id only in its environment; the id works while docker runs and is
-// revoked when it exits, also when it is killed.
+// revoked when it exits, also when it is killed, and also when
+// container-run itself is killed (SIGKILL: nothing of it runs after), even
+// after a daemon restart in between, which the id outlives.
 func TestContainerRun(t *testing.T) {
 	w := newLLWorld(t, llConfig)
 	d := w.startDaemon(t)
 	id, _ := w.mint(t, "dev")
 	d.stop(t)
-	w.startDaemon(t)
+	d = w.startDaemon(t)
 	if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2/v2/credentials/"+id); status != "200" {
 		t.Errorf("an id minted before a restart: %s; want 200", status)
 	}
@@ -729,10 +751,18 @@ func TestContainerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		name     string
-		kill     bool
-		wantCode int
-	}{{"exits", false, 3}, {"killed", true, 128 + int(syscall.SIGKILL)}} {
+		name        string
+		kill        bool // docker
+		killWrapper bool // container-run
+		restart     bool // the daemon, while container-run runs
+		wantCode    int
+	}{
+		{"exits", false, false, false, 3},
+		{"killed", true, false, false, 128 + int(syscall.SIGKILL)},
+		{"container-run killed", false, true, false, -1},
+		// Last: the daemon it starts ends with its subtest.
+		{"container-run killed after a daemon restart", false, true, true, -1},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sd := t.TempDir()
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -744,6 +774,8 @@ func TestContainerRun(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// However the subtest ends, the stub ends too.
+			defer os.WriteFile(filepath.Join(sd, "exit"), nil, 0o644)
 			waitUntil(t, "the docker stub", func() bool { _, err := os.Stat(filepath.Join(sd, "during")); return err == nil }, &stderr)
 			read := func(name string) string {
 				b, _ := os.ReadFile(filepath.Join(sd, name))
@@ -760,19 +792,40 @@ func TestContainerRun(t *testing.T) {
 			if args := read("args"); args != wantArgs || strings.Contains(args, strings.TrimPrefix(uri, "/v2/credentials/")) {
 				t.Errorf("docker args:\n%s\nwant:\n%s", args, wantArgs)
 			}
-			if tt.kill {
+			if tt.restart {
+				d.stop(t)
+				d = w.startDaemon(t)
+				if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri); status != "200" {
+					t.Errorf("the id after a daemon restart: %s; want 200 (a restart must not cut off a running container)", status)
+				}
+				waitUntil(t, "container-run holding its id again", func() bool { return d.live.Contains("container_id_held") }, &stderr)
+			}
+			switch {
+			case tt.killWrapper:
+				cmd.Process.Kill()
+				// The orphaned stub holds container-run's stderr open;
+				// its end revokes nothing (container-run is gone).
+				writeFile(t, filepath.Join(sd, "exit"), "")
+			case tt.kill:
 				var pid int
 				fmt.Sscan(read("pid"), &pid)
 				syscall.Kill(pid, syscall.SIGKILL)
-			} else {
+			default:
 				writeFile(t, filepath.Join(sd, "exit"), "")
 			}
 			err := cmd.Wait()
-			if ee, ok := err.(*exec.ExitError); tt.wantCode != 0 && (!ok || ee.ExitCode() != tt.wantCode) {
+			if ee, ok := err.(*exec.ExitError); tt.wantCode != -1 && (!ok || ee.ExitCode() != tt.wantCode) {
 				t.Errorf("container-run exit: %v; want %d\n%s", err, tt.wantCode, stderr.String())
 			}
-			if status, body := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri); status != "400" || body != agentRefusal {
-				t.Errorf("the id after docker ended: %s %s; want it revoked", status, body)
+			revoked := func() bool {
+				status, body := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri)
+				return status == "400" && body == agentRefusal
+			}
+			if tt.killWrapper {
+				// The daemon sees the held connection close.
+				waitUntil(t, "the id revoked after container-run was killed", revoked, &stderr)
+			} else if !revoked() {
+				t.Errorf("the id after docker ended: want it revoked")
 			}
 		})
 	}

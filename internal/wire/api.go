@@ -19,6 +19,7 @@ const (
 	PathContainerID     = "/v1/container-id/"       // POST {p}: mint a container id (ContainerIDRequest)
 	PathContainerIDs    = "/v1/container-ids"       // GET: the ids the caller may see (ContainerIDList), shortened
 	PathContainerRevoke = "/v1/container-id-revoke" // POST: revoke an id (ContainerIDRevoke)
+	PathContainerHold   = "/v1/container-id-hold"   // POST: hold a live id again (ContainerIDRevoke's body), after a daemon restart
 )
 
 // Error codes of the control API's {"Code","Message"} bodies.
@@ -76,6 +77,11 @@ type ExecTokenReply struct {
 // ContainerIDRequest is the body of POST /v1/container-id/{p}.
 type ContainerIDRequest struct {
 	TTL string `json:"ttl,omitempty"` // a Go duration; "" = the default (12h)
+	// Hold: the reply is written as one line and the response held open;
+	// the daemon revokes the id when that connection closes (its holder
+	// ended, however), but not when the daemon itself stops: the id then
+	// lives on to its expiry and can be held again (PathContainerHold).
+	Hold bool `json:"hold,omitempty"`
 }
 
 // ContainerIDReply answers POST /v1/container-id/{p}: the id, shown this
