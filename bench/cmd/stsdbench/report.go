@@ -238,11 +238,11 @@ func (r *report) writeEndpoints(p printf) {
 		"*Ratio (totals)*: stsd's requests over the floor's in the same counted time; the targets judge it, since it holds every "+
 		"cost the daemon has, however rare (a GC cycle, a log flush). *Paired ratio*: stsd's req/s over the floor's in each pair of "+
 		"adjacent phases, median [p25–p75]. *A/A control*: the same run with a second floor in stsd's place: how far its ratios are "+
-		"from 1 is the method's own error. *Server CPU per request*: each server's own CPU time (`/proc/PID/task/*/schedstat`) over "+
+		"from 1 is the method's own error in that run, and a mode's rows are judged only when its control reads within %.2f of 1. *Server CPU per request*: each server's own CPU time (`/proc/PID/task/*/schedstat`) over "+
 		"the run, idle turns included, divided by its counted requests; other work on the machine moves it less than it moves req/s. "+
 		"*Peak RSS*: each server's VmHWM after its run (the daemon's since it started, the floor's since its own start). "+
 		"*Phases*: the lowest and highest req/s of one side's phases, in thousands: how much the machine's own speed moved meanwhile.\n\n",
-		loadPhase, b.loadPhases(), b.warmup, b.conns, b.conns, loadSettle, r.pinning)
+		loadPhase, b.loadPhases(), b.warmup, b.conns, b.conns, loadSettle, r.pinning, aaTolerance)
 	p("| endpoint | mode | stsd req/s | floor req/s | ratio (totals) | paired ratio, median [p25–p75] | stsd p50 | stsd p99 | floor p50 | floor p99 | p99 ratio | errors (stsd / floor) | load generator CPU | server CPU per request (stsd / floor) | peak RSS (stsd / floor) | phases, k req/s (stsd / floor) |\n")
 	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.endpoints {

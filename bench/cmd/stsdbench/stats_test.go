@@ -4,6 +4,8 @@ package main
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -109,5 +111,32 @@ func TestPairedRatio(t *testing.T) {
 	pr := e.pairedRatio()
 	if pr.N != 6 || math.Abs(pr.Median-0.94) > 1e-9 {
 		t.Errorf("paired ratio: n %d median %v; want 6, 0.94 (of 0.90 0.93 0.94 0.95 0.95 1.00)", pr.N, pr.Median)
+	}
+}
+
+// TestEndpointTargetsNeedQuietControl: a row is met only when its ratio
+// is and its mode's A/A control read close to 1; a noisy control fails
+// even a good ratio, and the controls are no rows of their own.
+func TestEndpointTargetsNeedQuietControl(t *testing.T) {
+	t.Parallel()
+	run := func(mode string, control bool, stsd, floor float64) endpointRun {
+		return endpointRun{Endpoint: "IMDS", Mode: mode, Control: control,
+			Stsd: loadResult{RPS: stsd}, Floor: loadResult{RPS: floor}}
+	}
+	r := &report{endpoints: []endpointRun{
+		run("unpinned", false, 95, 100), run("unpinned", true, 101, 100),
+		run("pinned", false, 95, 100), run("pinned", true, 93, 100),
+		run("other", false, 85, 100), run("other", true, 100, 100),
+	}}
+	ts := r.endpointTargets()
+	var got []bool
+	for _, tg := range ts {
+		got = append(got, tg.met)
+	}
+	if want := []bool{true, false, false}; !slices.Equal(got, want) {
+		t.Errorf("met %v; want %v (quiet and fast, noisy control, too slow)", got, want)
+	}
+	if !strings.Contains(ts[1].ratio, "too noisy") {
+		t.Errorf("a noisy run's ratio says %q; want it to say why it is not judged", ts[1].ratio)
 	}
 }
