@@ -64,12 +64,8 @@ func (s *Supervisor) handleMintContainerID(w http.ResponseWriter, r *http.Reques
 // handleHoldContainerID holds a live id the caller may see again (given
 // whole): after a daemon restart ended its first hold.
 func (s *Supervisor) handleHoldContainerID(w http.ResponseWriter, r *http.Request) {
-	ids := s.containerIDsOrError(w)
-	if ids == nil {
-		return
-	}
-	var req wire.ContainerIDRevoke
-	if !readJSON(w, r, &req) {
+	ids, req, ok := s.idRequest(w, r)
+	if !ok {
 		return
 	}
 	info, ok := ids.Lookup(req.ID)
@@ -139,14 +135,21 @@ func (s *Supervisor) containerIDsOrError(w http.ResponseWriter) *ecs.IDs {
 	return ids
 }
 
+// idRequest is the container listener's ids and the body of a call that
+// names an id; false when it has answered the request itself.
+func (s *Supervisor) idRequest(w http.ResponseWriter, r *http.Request) (*ecs.IDs, wire.ContainerIDRevoke, bool) {
+	var req wire.ContainerIDRevoke
+	ids := s.containerIDsOrError(w)
+	if ids == nil || !readJSON(w, r, &req) {
+		return nil, req, false
+	}
+	return ids, req, true
+}
+
 // handleRevokeContainerID revokes an id the caller may see.
 func (s *Supervisor) handleRevokeContainerID(w http.ResponseWriter, r *http.Request) {
-	ids := s.containerIDsOrError(w)
-	if ids == nil {
-		return
-	}
-	var req wire.ContainerIDRevoke
-	if !readJSON(w, r, &req) {
+	ids, req, ok := s.idRequest(w, r)
+	if !ok {
 		return
 	}
 	uid := peer(r)

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/stsd/stsd/internal/netns"
 	"github.com/stsd/stsd/internal/nobody"
+	"github.com/stsd/stsd/internal/servetest"
 )
 
 // llConfig serves dev on the instance address and both profiles on the
@@ -90,26 +90,8 @@ func newLLWorld(t *testing.T, config string) *llWorld {
 // nsDaemon is one `stsd run` in the host namespace.
 type nsDaemon struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer // read once it has exited
-	live syncBuffer    // the same, safe to read while it runs
-}
-
-// syncBuffer is a log that may be read while it is written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Contains(sub string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Contains(s.b.String(), sub)
+	logs *bytes.Buffer    // read once it has exited
+	live servetest.Buffer // the same, safe to read while it runs
 }
 
 // startDaemon runs `stsd run` in the host namespace until the test ends
@@ -798,7 +780,7 @@ func TestContainerRun(t *testing.T) {
 				if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2"+uri); status != "200" {
 					t.Errorf("the id after a daemon restart: %s; want 200 (a restart must not cut off a running container)", status)
 				}
-				waitUntil(t, "container-run holding its id again", func() bool { return d.live.Contains("container_id_held") }, &stderr)
+				waitUntil(t, "container-run holding its id again", func() bool { return strings.Contains(d.live.String(), "container_id_held") }, &stderr)
 			}
 			switch {
 			case tt.killWrapper:

@@ -49,11 +49,9 @@ func TestReadResponse(t *testing.T) {
 	}
 }
 
-// TestRunLoad drives a real net/http server on loopback for a moment:
-// every reply is counted and checked, and a wrong body is an error.
-func TestRunLoad(t *testing.T) {
-	t.Parallel()
-	body := []byte(`{"AccessKeyId":"ASIAFAKEEXAMPLE00001"}`)
+// bodyServer is a real net/http server on loopback, until the test ends,
+// answering body to every path but /bad; it returns its address.
+func bodyServer(t *testing.T, body []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +65,15 @@ func TestRunLoad(t *testing.T) {
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
+	return ln.Addr().String()
+}
+
+// TestRunLoad drives a real net/http server on loopback for a moment:
+// every reply is counted and checked, and a wrong body is an error.
+func TestRunLoad(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"AccessKeyId":"ASIAFAKEEXAMPLE00001"}`)
+	addr := bodyServer(t, body)
 
 	spec := loadSpec{Addr: addr, Request: httpRequest(addr, "/"), Want: body, Conns: 4, Warmup: 10 * time.Millisecond, Duration: 200 * time.Millisecond}
 	res := runLoad(spec)
@@ -87,23 +93,7 @@ func TestRunLoad(t *testing.T) {
 func TestRunAlternating(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"AccessKeyId":"ASIAFAKEEXAMPLE00001"}`)
-	var addrs [2]string
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/bad" {
-				w.Write([]byte("nope"))
-				return
-			}
-			w.Write(body)
-		}), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		addrs[i] = ln.Addr().String()
-	}
+	addrs := [2]string{bodyServer(t, body), bodyServer(t, body)}
 	spec := altSpec{Conns: 2, Warmup: 30 * time.Millisecond, Phase: 30 * time.Millisecond, Settle: 5 * time.Millisecond, Phases: 4}
 	for i, a := range addrs {
 		spec.Targets[i] = loadTarget{Addr: a, Request: httpRequest(a, "/"), Want: body}
