@@ -224,11 +224,16 @@ func (c *Client) hold(ctx context.Context, path, body string, v any) (io.ReadClo
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 		return nil, apiError(resp, b)
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, 64<<10))
-	if err := dec.Decode(v); err != nil || !timer.Stop() {
+	err = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(v)
+	if !timer.Stop() {
+		err = fmt.Errorf("daemon %s: no whole reply within %s", path, callTimeout)
+	} else if err != nil {
+		err = fmt.Errorf("daemon %s: bad reply", path)
+	}
+	if err != nil {
 		resp.Body.Close()
 		cancel()
-		return nil, fmt.Errorf("daemon %s: no whole reply within %s", path, callTimeout)
+		return nil, err
 	}
 	return heldBody{resp.Body, cancel}, nil
 }
