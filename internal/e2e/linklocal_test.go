@@ -813,6 +813,36 @@ func TestContainerRun(t *testing.T) {
 	}
 }
 
+// TestContainerIDOtherUser: another user who may reach the control socket
+// (as socket_group opens it) and knows a live id of a profile it may not
+// read can neither revoke nor hold it: both answer as for an unknown id,
+// and the id keeps working.
+func TestContainerIDOtherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the caller as nobody")
+	}
+	w := newLLWorld(t, llConfig)
+	w.startDaemon(t)
+	id, _ := w.mint(t, "dev")
+	sock := filepath.Join(w.dir, "r", "stsd", "stsd.sock")
+	for d := filepath.Dir(sock); len(d) >= len(w.dir); d = filepath.Dir(d) {
+		os.Chmod(d, 0o711)
+	}
+	os.Chmod(sock, 0o666)
+	for _, path := range []string{"/v1/container-id-revoke", "/v1/container-id-hold"} {
+		cmd := nobody.Run(exec.Command("curl", "-s", "-m", "5", "--unix-socket", sock, "-w", " %{http_code}",
+			"-X", "POST", "--data-binary", "@-", "http://stsd"+path))
+		cmd.Stdin = strings.NewReader(`{"id":"` + id + `"}`)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasSuffix(string(out), " 404") || !strings.Contains(string(out), "NoSuchContainerID") {
+			t.Errorf("nobody POST %s with dev's id: %v %s; want 404 NoSuchContainerID", path, err, out)
+		}
+	}
+	if status, _ := curl(t, w.ctr, "", "GET", "http://169.254.170.2/v2/credentials/"+id); status != "200" {
+		t.Errorf("the id after nobody's attempts: %s; want 200", status)
+	}
+}
+
 // TestFreebindChild connects from a source address this host does not
 // have (IP_FREEBIND, which needs no privilege) to the container listener
 // and asks for an id's credentials; it prints what it got, or "no
