@@ -215,10 +215,12 @@ func (c *Client) hold(ctx context.Context, path, body string, v any) (io.ReadClo
 	timer := time.AfterFunc(callTimeout, cancel)
 	resp, err := c.send(ctx, http.MethodPost, path, body)
 	if err != nil {
+		timer.Stop()
 		cancel()
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		timer.Stop()
 		defer cancel()
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply))
